@@ -1,0 +1,40 @@
+/* log.h - structured logs: one JSON object per line.
+ *
+ * Every line has "ts" (RFC 3339, UTC, milliseconds), "level", "component"
+ * and "msg", then the caller's fields ("request_id", "tenant", ...). Never
+ * pass a secret, a whole token or a plaintext as a field: nothing here can
+ * tell them apart from ordinary strings. */
+#ifndef CU_LOG_H
+#define CU_LOG_H
+
+#include <jansson.h>
+
+enum cu_log_level {
+	CU_LOG_DEBUG = 0,
+	CU_LOG_INFO = 1,
+	CU_LOG_WARN = 2,
+	CU_LOG_ERROR = 3,
+};
+
+/* cu_log_init - set the component name written on every line (copied, at
+ * most 31 bytes), the lowest level written, and the file descriptor lines
+ * go to (2 for stderr). Not thread-safe: call before starting threads. */
+void cu_log_init(const char *component, int min_level, int fd);
+
+/* cu_log_level_parse - "debug", "info", "warn" or "error" to a level.
+ * Returns 0, or CU_ERR_INVAL for anything else (level untouched). */
+int cu_log_level_parse(const char *s, int *level);
+
+/* cu_log_enabled - 1 when a line at `level` would be written. */
+int cu_log_enabled(int level);
+
+/* cu_log - write one line. `fields` is a JSON object whose members are
+ * added to the line, or NULL; the reference is stolen (decref'd here)
+ * whether or not the line is written. Thread-safe: one write(2) per line. */
+void cu_log(int level, const char *msg, json_t *fields);
+
+/* cu_logf - write a line whose "msg" is formatted printf-style. */
+void cu_logf(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,141 @@
+"""Fixtures shared by the end-to-end tests.
+
+The tests drive the real `custos` binary (CUSTOS_BIN, set by `make e2e`) as
+separate processes on free loopback ports. A process that crashes, exits
+non-zero on SIGTERM, or prints a sanitizer report fails the test that
+started it, loudly.
+"""
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+CUSTOS_BIN = os.environ.get("CUSTOS_BIN") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..", "build", "custos"))
+TESTVECTORS = os.environ.get("CUSTOS_TESTVECTORS") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared",
+                 "testvectors"))
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_cli(*args, check=True, timeout=60, env=None, input=None):
+    """Run `custos ARGS...` to completion; return the CompletedProcess."""
+    p = subprocess.run([CUSTOS_BIN, *args], capture_output=True, text=True,
+                       timeout=timeout, env=env, input=input)
+    for mark in SANITIZER_MARKS:
+        assert mark not in p.stderr, p.stderr
+    if check and p.returncode != 0:
+        raise AssertionError(
+            f"custos {' '.join(args)} exited {p.returncode}\n"
+            f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+class CustosProcess:
+    """A long-running custos process (a server) under test."""
+
+    def __init__(self, args, log_path, env=None):
+        self.args = args
+        self.log_path = log_path
+        self._log = open(log_path, "w+")
+        self.proc = subprocess.Popen([CUSTOS_BIN, *args], stdout=self._log,
+                                     stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True)
+
+    def log(self):
+        self._log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def wait_for(self, ready, timeout=30.0, what="ready"):
+        """Poll `ready()` until it is true; fail if the process dies."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise AssertionError(
+                    f"custos {' '.join(self.args)} exited "
+                    f"{self.proc.returncode} before {what}:\n{self.log()}")
+            try:
+                if ready():
+                    return
+            except Exception:  # not up yet
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"custos {' '.join(self.args)} not {what} "
+                             f"after {timeout}s:\n{self.log()}")
+
+    def stop(self, sig=signal.SIGTERM, timeout=30.0, expect_clean=True):
+        """Stop the process; with expect_clean, it must exit 0 with no
+        sanitizer report. Returns the exit status."""
+        if self.alive():
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+                raise AssertionError(f"custos {' '.join(self.args)} did not "
+                                     f"stop on {sig!r}:\n{self.log()}")
+        log = self.log()
+        self._log.close()
+        if expect_clean:
+            for mark in SANITIZER_MARKS:
+                assert mark not in log, log
+            assert self.proc.returncode == 0, (
+                f"custos {' '.join(self.args)} exited "
+                f"{self.proc.returncode}:\n{log}")
+        return self.proc.returncode
+
+    def kill(self):
+        """SIGKILL, as a crash would; no cleanliness check."""
+        if self.alive():
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture
+def workdir():
+    with tempfile.TemporaryDirectory(prefix="custos-e2e-") as d:
+        yield d
+
+
+@pytest.fixture
+def spawn(workdir):
+    """spawn(args...) starts a custos process; all are stopped (cleanly, or
+    the test fails) when the test ends."""
+    procs = []
+
+    def _spawn(*args, env=None, name=None):
+        log = os.path.join(workdir, f"{name or args[0]}-{len(procs)}.log")
+        p = CustosProcess(list(args), log, env=env)
+        procs.append(p)
+        return p
+
+    yield _spawn
+    errors = []
+    for p in procs:
+        if p._log.closed:
+            continue
+        try:
+            p.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+    if errors:
+        pytest.fail("\n\n".join(errors))
