@@ -18,7 +18,7 @@ TESTVECTORS ?= $(abspath $(ROOT)/../shared/testvectors)
 FUZZ_SECONDS ?= 10
 PY      := /usr/bin/python3
 
-PKGS    := openssl libmicrohttpd gnutls jansson libcurl sqlite3 expat
+PKGS    := openssl libmicrohttpd gnutls jansson libcurl sqlite3 expat zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -23,5 +23,8 @@ int cu_cli_wants_help(int argc, char **argv);
 
 /* The top-level subcommands, each in its own cmd_*.c. */
 int cu_cli_version(int argc, char **argv);
+int cu_cli_dev(int argc, char **argv);
+int cu_cli_pki(int argc, char **argv);
+int cu_cli_vault(int argc, char **argv);
 
 #endif

@@ -56,7 +56,8 @@ class CustosProcess:
                                      start_new_session=True)
 
     def log(self):
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         with open(self.log_path) as f:
             return f.read()
 
@@ -139,3 +140,47 @@ def spawn(workdir):
             errors.append(str(e))
     if errors:
         pytest.fail("\n\n".join(errors))
+
+
+class DevPki:
+    """Paths of a development PKI made by `custos pki init`."""
+
+    def __init__(self, d):
+        self.dir = d
+        self.ca = os.path.join(d, "ca.pem")
+        self.cert = os.path.join(d, "server.pem")
+        self.key = os.path.join(d, "server-key.pem")
+
+    def client(self, name):
+        """Issue (or re-issue) a client certificate for principal `name`;
+        returns (cert_path, key_path, sha256_fingerprint)."""
+        p = run_cli("pki", "issue-client", "--dir", self.dir, "--name", name)
+        return (os.path.join(self.dir, f"client-{name}.pem"),
+                os.path.join(self.dir, f"client-{name}-key.pem"),
+                p.stdout.strip())
+
+
+@pytest.fixture
+def dev_pki(workdir):
+    """A fresh CA and localhost server certificate in WORKDIR/pki."""
+    d = os.path.join(workdir, "pki")
+    run_cli("pki", "init", "--dir", d)
+    return DevPki(d)
+
+
+def start_vault(spawn, pki, *extra, client_ca=True):
+    """Start `custos vault serve` on a free port over TLS; wait until
+    /healthz answers; return (process, base_url)."""
+    import requests  # only the tests that start servers need it
+
+    port = free_port()
+    args = ["vault", "serve", "--listen", f"127.0.0.1:{port}",
+            "--tls-cert", pki.cert, "--tls-key", pki.key]
+    if client_ca:
+        args += ["--client-ca", pki.ca]
+    p = spawn(*args, *extra, name="vault")
+    url = f"https://localhost:{port}"
+    p.wait_for(lambda: requests.get(url + "/healthz", verify=pki.ca,
+                                    timeout=2).status_code == 200,
+               what="answering /healthz")
+    return p, url

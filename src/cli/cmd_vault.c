@@ -1,0 +1,178 @@
+/* custos vault - run a vault. */
+#include "cli/cli.h"
+#include "core/err.h"
+#include "core/http/server.h"
+#include "core/log.h"
+#include "core/secmem.h"
+#include "vault/vault.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SECMEM_ARENA     (1u << 20)
+#define STOP_DEADLINE_MS 10000
+
+static const char serve_usage[] =
+    "usage: custos vault serve --listen ADDR:PORT --tls-cert FILE "
+    "--tls-key FILE\n"
+    "                          [--client-ca FILE] [--data DIR] "
+    "[--log-level LEVEL]\n"
+    "\n"
+    "Run a custos vault over HTTPS (TLS 1.2+) until SIGTERM or SIGINT.\n"
+    "\n"
+    "  --listen ADDR:PORT  address to listen on: 127.0.0.1:8443, "
+    "[::1]:8443;\n"
+    "                      port 0 picks a free one (see the "
+    "\"listening\" log line)\n"
+    "  --tls-cert FILE     server certificate chain (PEM)\n"
+    "  --tls-key FILE      its private key (PEM)\n"
+    "  --client-ca FILE    CA whose client certificates identify "
+    "principals\n"
+    "  --data DIR          the vault's state directory\n"
+    "  --log-level LEVEL   debug, info (default), warn or error\n"
+    "\n"
+    "Logs are JSON lines on stderr, one per request.\n";
+
+/* "127.0.0.1:8443" or "[::1]:8443" into addr (NUL-terminated) and port. */
+static int parse_listen(const char *s, char *addr, size_t cap, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':');
+	const char *a = s;
+	size_t alen;
+	char *end = NULL;
+	unsigned long p;
+
+	if (colon == NULL || colon[1] == '\0')
+		return CU_ERR_INVAL;
+	alen = (size_t)(colon - s);
+	if (alen >= 2 && s[0] == '[' && s[alen - 1] == ']') {
+		a = s + 1;
+		alen -= 2;
+	}
+	if (alen == 0 || alen >= cap)
+		return CU_ERR_INVAL;
+	memcpy(addr, a, alen);
+	addr[alen] = '\0';
+	p = strtoul(colon + 1, &end, 10);
+	if (end == NULL || *end != '\0' || p > 65535 || colon[1] == '-' ||
+	    colon[1] == '+')
+		return CU_ERR_INVAL;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static int vault_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"listen", required_argument, NULL, 'l'},
+	    {"tls-cert", required_argument, NULL, 'c'},
+	    {"tls-key", required_argument, NULL, 'k'},
+	    {"client-ca", required_argument, NULL, 'a'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"log-level", required_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct cu_vault_config cfg = {0};
+	cu_vault_t *v = NULL;
+	const char *listen = NULL;
+	char addr[64];
+	int level = CU_LOG_INFO, o, rc, sig;
+
+	if (cu_cli_wants_help(argc, argv)) {
+		fputs(serve_usage, stdout);
+		return 0;
+	}
+	optind = 0;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'l':
+			listen = optarg;
+			break;
+		case 'c':
+			cfg.tls_cert_file = optarg;
+			break;
+		case 'k':
+			cfg.tls_key_file = optarg;
+			break;
+		case 'a':
+			cfg.client_ca_file = optarg;
+			break;
+		case 'd':
+			cfg.data_dir = optarg;
+			break;
+		case 'v':
+			if (cu_log_level_parse(optarg, &level) != 0) {
+				fprintf(stderr,
+				        "custos vault serve: bad --log-level "
+				        "'%s'\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		default:
+			fputs(serve_usage, stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || listen == NULL || cfg.tls_cert_file == NULL ||
+	    cfg.tls_key_file == NULL) {
+		fprintf(stderr, "custos vault serve: --listen, --tls-cert and "
+		                "--tls-key are required\n");
+		fputs(serve_usage, stderr);
+		return 2;
+	}
+	if (parse_listen(listen, addr, sizeof(addr), &cfg.port) != 0) {
+		fprintf(stderr,
+		        "custos vault serve: bad --listen '%s' (want "
+		        "ADDR:PORT)\n",
+		        listen);
+		return 2;
+	}
+	cfg.listen_addr = addr;
+
+	cu_log_init("vault", level, 2);
+	if (cu_proc_harden() != 0) {
+		cu_log(CU_LOG_ERROR, "cannot disable core dumps", NULL);
+		return 1;
+	}
+	if ((rc = cu_secmem_init(SECMEM_ARENA)) != 0)
+		cu_log(CU_LOG_WARN, "running without locked memory",
+		       json_pack("{s:s}", "error", cu_strerror(rc)));
+	/* before any thread exists, so every thread inherits the mask */
+	if (cu_http_signals_block() != 0) {
+		cu_log(CU_LOG_ERROR, "cannot block signals", NULL);
+		return 1;
+	}
+	if ((rc = cu_vault_start(&cfg, &v)) != 0) {
+		cu_log(CU_LOG_ERROR, "vault did not start",
+		       json_pack("{s:s}", "error", cu_strerror(rc)));
+		return 1;
+	}
+	cu_log(CU_LOG_INFO, "listening",
+	       json_pack("{s:s, s:i}", "url", cu_vault_url(v), "port",
+	                 (int)cu_vault_port(v)));
+	sig = cu_http_signals_wait();
+	cu_log(
+	    CU_LOG_INFO, "stopping",
+	    json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+	rc = cu_vault_stop(v, STOP_DEADLINE_MS);
+	if (rc != 0)
+		cu_log(CU_LOG_WARN, "requests cut off at shutdown", NULL);
+	cu_vault_free(v);
+	cu_log(CU_LOG_INFO, "stopped", NULL);
+	return 0;
+}
+
+int cu_cli_vault(int argc, char **argv)
+{
+	static const struct cu_cli_cmd cmds[] = {
+	    {"serve", "run a vault over HTTPS", vault_serve},
+	    {NULL, NULL, NULL},
+	};
+
+	return cu_cli_dispatch("custos vault", cmds, argc - 1, argv + 1);
+}

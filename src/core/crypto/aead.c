@@ -1,0 +1,199 @@
+#include "core/crypto/aead.h"
+#include "core/crypto/rand.h"
+#include "core/err.h"
+#include "core/secmem.h"
+
+#include <limits.h>
+#include <openssl/evp.h>
+#include <string.h>
+
+/* EVP takes int lengths; keep every length well inside that. */
+#define GCM_MAX_LEN ((size_t)INT_MAX - 64)
+
+/* OpenSSL's GCM takes IVs of 1 to 128 bytes (its IV buffer); longer ones
+ * are legal GCM but refused up front as unsupported. */
+#define GCM_IV_MAX 128
+
+static const unsigned char empty[1];
+
+static int set_tag_len_ok(size_t tag_len)
+{
+	return tag_len >= CU_GCM_TAG_MIN_LEN && tag_len <= CU_GCM_TAG_LEN;
+}
+
+int cu_gcm_encrypt(const unsigned char *key, size_t key_len,
+                   const unsigned char *iv, size_t iv_len, const void *aad,
+                   size_t aad_len, const void *pt, size_t pt_len,
+                   unsigned char *ct, unsigned char *tag, size_t tag_len)
+{
+	const EVP_CIPHER *cipher;
+	EVP_CIPHER_CTX *ctx = NULL;
+	unsigned char fin[CU_GCM_TAG_LEN];
+	int n = 0, r = CU_ERR_CRYPTO;
+
+	switch (key_len) {
+	case 16:
+		cipher = EVP_aes_128_gcm();
+		break;
+	case 24:
+		cipher = EVP_aes_192_gcm();
+		break;
+	case 32:
+		cipher = EVP_aes_256_gcm();
+		break;
+	default:
+		return CU_ERR_INVAL;
+	}
+	if (iv_len == 0 || iv_len > GCM_IV_MAX)
+		return CU_ERR_UNSUPPORTED;
+	if (!set_tag_len_ok(tag_len))
+		return CU_ERR_INVAL;
+	if (aad_len > GCM_MAX_LEN || pt_len > GCM_MAX_LEN)
+		return CU_ERR_RANGE;
+	/* A NULL output would make EVP treat the input as AAD. */
+	if ((pt_len > 0 && ct == NULL) || (aad_len > 0 && aad == NULL))
+		return CU_ERR_INVAL;
+	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
+		return CU_ERR_NOMEM;
+	if (EVP_EncryptInit_ex(ctx, cipher, NULL, NULL, NULL) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, (int)iv_len,
+	                        NULL) != 1 ||
+	    EVP_EncryptInit_ex(ctx, NULL, NULL, key, iv) != 1)
+		goto out;
+	if (aad_len > 0 &&
+	    EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1)
+		goto out;
+	if (pt_len > 0) {
+		if (EVP_EncryptUpdate(ctx, ct, &n, pt, (int)pt_len) != 1 ||
+		    (size_t)n != pt_len)
+			goto out;
+	}
+	/* GCM writes nothing at final; fin only keeps EVP from a NULL. */
+	if (EVP_EncryptFinal_ex(ctx, fin, &n) != 1 || n != 0)
+		goto out;
+	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, (int)tag_len, tag) !=
+	    1)
+		goto out;
+	r = 0;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	if (r != 0 && ct != NULL)
+		cu_memzero(ct, pt_len);
+	return r;
+}
+
+int cu_gcm_decrypt(const unsigned char *key, size_t key_len,
+                   const unsigned char *iv, size_t iv_len, const void *aad,
+                   size_t aad_len, const void *ct, size_t ct_len,
+                   const unsigned char *tag, size_t tag_len, unsigned char *pt)
+{
+	const EVP_CIPHER *cipher;
+	EVP_CIPHER_CTX *ctx = NULL;
+	unsigned char tagbuf[CU_GCM_TAG_LEN], fin[CU_GCM_TAG_LEN];
+	int n = 0, r = CU_ERR_CRYPTO;
+
+	switch (key_len) {
+	case 16:
+		cipher = EVP_aes_128_gcm();
+		break;
+	case 24:
+		cipher = EVP_aes_192_gcm();
+		break;
+	case 32:
+		cipher = EVP_aes_256_gcm();
+		break;
+	default:
+		return CU_ERR_INVAL;
+	}
+	if (iv_len == 0 || iv_len > GCM_IV_MAX)
+		return CU_ERR_UNSUPPORTED;
+	if (!set_tag_len_ok(tag_len))
+		return CU_ERR_INVAL;
+	if (aad_len > GCM_MAX_LEN || ct_len > GCM_MAX_LEN)
+		return CU_ERR_RANGE;
+	if ((ct_len > 0 && pt == NULL) || (aad_len > 0 && aad == NULL))
+		return CU_ERR_INVAL;
+	/* EVP wants a writable tag buffer. */
+	memcpy(tagbuf, tag, tag_len);
+	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
+		return CU_ERR_NOMEM;
+	if (EVP_DecryptInit_ex(ctx, cipher, NULL, NULL, NULL) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, (int)iv_len,
+	                        NULL) != 1 ||
+	    EVP_DecryptInit_ex(ctx, NULL, NULL, key, iv) != 1)
+		goto out;
+	if (aad_len > 0 &&
+	    EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1)
+		goto out;
+	if (ct_len > 0) {
+		if (EVP_DecryptUpdate(ctx, pt, &n, ct, (int)ct_len) != 1 ||
+		    (size_t)n != ct_len)
+			goto out;
+	}
+	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, (int)tag_len,
+	                        tagbuf) != 1)
+		goto out;
+	/* The tag check happens here; until it passes, pt is not to be
+	 * trusted and is wiped on failure. */
+	if (EVP_DecryptFinal_ex(ctx, fin, &n) != 1 || n != 0) {
+		r = CU_ERR_AUTH;
+		goto out;
+	}
+	r = 0;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	if (r != 0 && pt != NULL)
+		cu_memzero(pt, ct_len);
+	return r;
+}
+
+int cu_aead_seal(const unsigned char key[CU_AES256_KEY_LEN], const void *aad,
+                 size_t aad_len, const void *pt, size_t pt_len,
+                 unsigned char *out, size_t out_cap, size_t *out_len)
+{
+	int r;
+
+	*out_len = 0;
+	if (pt_len > GCM_MAX_LEN - CU_AEAD_OVERHEAD || aad_len > GCM_MAX_LEN)
+		return CU_ERR_RANGE;
+	if (out_cap < pt_len + CU_AEAD_OVERHEAD)
+		return CU_ERR_RANGE;
+	if ((r = cu_rand_bytes(out, CU_GCM_NONCE_LEN)) != 0)
+		return r;
+	r = cu_gcm_encrypt(key, CU_AES256_KEY_LEN, out, CU_GCM_NONCE_LEN,
+	                   aad_len ? aad : empty, aad_len, pt_len ? pt : empty,
+	                   pt_len, out + CU_GCM_NONCE_LEN,
+	                   out + CU_GCM_NONCE_LEN + pt_len, CU_GCM_TAG_LEN);
+	if (r != 0) {
+		cu_memzero(out, pt_len + CU_AEAD_OVERHEAD);
+		return r;
+	}
+	*out_len = pt_len + CU_AEAD_OVERHEAD;
+	return 0;
+}
+
+int cu_aead_open(const unsigned char key[CU_AES256_KEY_LEN], const void *aad,
+                 size_t aad_len, const void *in, size_t in_len,
+                 unsigned char *out, size_t out_cap, size_t *out_len)
+{
+	const unsigned char *p = in;
+	size_t ct_len;
+	int r;
+
+	*out_len = 0;
+	if (in_len < CU_AEAD_OVERHEAD)
+		return CU_ERR_PARSE;
+	ct_len = in_len - CU_AEAD_OVERHEAD;
+	if (ct_len > GCM_MAX_LEN || aad_len > GCM_MAX_LEN)
+		return CU_ERR_RANGE;
+	if (out_cap < ct_len)
+		return CU_ERR_RANGE;
+	r = cu_gcm_decrypt(key, CU_AES256_KEY_LEN, p, CU_GCM_NONCE_LEN,
+	                   aad_len ? aad : empty, aad_len, p + CU_GCM_NONCE_LEN,
+	                   ct_len, p + CU_GCM_NONCE_LEN + ct_len,
+	                   CU_GCM_TAG_LEN, out);
+	if (r != 0)
+		return r;
+	*out_len = ct_len;
+	return 0;
+}

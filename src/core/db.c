@@ -1,0 +1,385 @@
+#include "core/db.h"
+#include "core/err.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct cu_db {
+	sqlite3 *conn;
+	pthread_mutex_t mu;
+	int memory;
+};
+
+int cu_db_err(int rc)
+{
+	switch (rc) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return 0;
+	case SQLITE_CONSTRAINT_UNIQUE:
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+		return CU_ERR_EXISTS;
+	case SQLITE_CONSTRAINT_FOREIGNKEY:
+		return CU_ERR_NOTFOUND;
+	case SQLITE_NOMEM:
+		return CU_ERR_NOMEM;
+	case SQLITE_TOOBIG:
+		return CU_ERR_TOOLARGE;
+	default:
+		return CU_ERR_DB;
+	}
+}
+
+/* Map the connection's last extended code: the primary code that
+ * sqlite3_step returns does not tell UNIQUE from FOREIGN KEY. */
+static int conn_err(sqlite3 *conn, int rc)
+{
+	int ext = sqlite3_extended_errcode(conn);
+
+	if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return 0;
+	if ((ext & 0xff) == (rc & 0xff))
+		rc = ext;
+	if (cu_db_err(rc) == CU_ERR_DB)
+		cu_logf(CU_LOG_WARN, "sqlite: %s (%d)", sqlite3_errmsg(conn),
+		        rc);
+	return cu_db_err(rc);
+}
+
+sqlite3 *cu_db_sqlite(cu_db_t *db)
+{
+	return db->conn;
+}
+
+int cu_db_exec(cu_db_t *db, const char *sql)
+{
+	int rc = sqlite3_exec(db->conn, sql, NULL, NULL, NULL);
+
+	return conn_err(db->conn, rc);
+}
+
+static int tx_start(cu_db_t *db, const char *sql)
+{
+	int r;
+
+	pthread_mutex_lock(&db->mu);
+	r = cu_db_exec(db, sql);
+	if (r != 0)
+		pthread_mutex_unlock(&db->mu);
+	return r;
+}
+
+int cu_db_begin(cu_db_t *db)
+{
+	return tx_start(db, "BEGIN IMMEDIATE");
+}
+
+int cu_db_begin_read(cu_db_t *db)
+{
+	return tx_start(db, "BEGIN DEFERRED");
+}
+
+int cu_db_commit(cu_db_t *db)
+{
+	int r = cu_db_exec(db, "COMMIT");
+
+	if (r != 0 && !sqlite3_get_autocommit(db->conn))
+		(void)sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_unlock(&db->mu);
+	return r;
+}
+
+void cu_db_rollback(cu_db_t *db)
+{
+	if (!sqlite3_get_autocommit(db->conn))
+		(void)sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_unlock(&db->mu);
+}
+
+static int bind_args(sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+	int n = sqlite3_bind_parameter_count(st);
+	int i = 0, rc = SQLITE_OK;
+
+	for (; fmt != NULL && fmt[i] != '\0'; i++) {
+		int idx = i + 1;
+
+		if (idx > n)
+			return CU_ERR_INVAL;
+		switch (fmt[i]) {
+		case 't': {
+			const char *s = va_arg(ap, const char *);
+			rc = s ? sqlite3_bind_text(st, idx, s, -1,
+			                           SQLITE_TRANSIENT)
+			       : sqlite3_bind_null(st, idx);
+			break;
+		}
+		case 'T': {
+			const char *s = va_arg(ap, const char *);
+			size_t len = va_arg(ap, size_t);
+			if (len > INT32_MAX)
+				return CU_ERR_TOOLARGE;
+			rc = sqlite3_bind_text(st, idx, s ? s : "", (int)len,
+			                       SQLITE_TRANSIENT);
+			break;
+		}
+		case 'b': {
+			const void *p = va_arg(ap, const void *);
+			size_t len = va_arg(ap, size_t);
+			if (len > INT32_MAX)
+				return CU_ERR_TOOLARGE;
+			if (p == NULL)
+				rc = sqlite3_bind_null(st, idx);
+			else
+				rc = sqlite3_bind_blob(st, idx, p, (int)len,
+				                       SQLITE_TRANSIENT);
+			break;
+		}
+		case 'i':
+			rc = sqlite3_bind_int64(st, idx, va_arg(ap, int64_t));
+			break;
+		case 'n':
+			rc = sqlite3_bind_null(st, idx);
+			break;
+		default:
+			return CU_ERR_INVAL;
+		}
+		if (rc != SQLITE_OK)
+			return cu_db_err(rc);
+	}
+	return i == n ? 0 : CU_ERR_INVAL;
+}
+
+static int vquery(cu_db_t *db, sqlite3_stmt **out, const char *sql,
+                  const char *fmt, va_list ap)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	*out = NULL;
+	rc = sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		r = conn_err(db->conn, rc);
+		goto out;
+	}
+	if ((r = bind_args(st, fmt, ap)) != 0)
+		goto out;
+	*out = st;
+	st = NULL;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int cu_db_query(cu_db_t *db, sqlite3_stmt **out, const char *sql,
+                const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vquery(db, out, sql, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int cu_db_step(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return conn_err(sqlite3_db_handle(st), rc);
+}
+
+int cu_db_run(cu_db_t *db, int *changes, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st = NULL;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vquery(db, &st, sql, fmt, ap);
+	va_end(ap);
+	if (r != 0)
+		goto out;
+	while ((r = cu_db_step(st)) == 1)
+		;
+	if (r == 0 && changes != NULL)
+		*changes = sqlite3_changes(db->conn);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int64_t cu_db_last_rowid(cu_db_t *db)
+{
+	return sqlite3_last_insert_rowid(db->conn);
+}
+
+const char *cu_db_col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return s ? (const char *)s : "";
+}
+
+static int read_user_version(cu_db_t *db, int *v)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = cu_db_query(db, &st, "PRAGMA user_version", "")) != 0)
+		goto out;
+	if ((r = cu_db_step(st)) != 1) {
+		r = r == 0 ? CU_ERR_DB : r;
+		goto out;
+	}
+	*v = sqlite3_column_int(st, 0);
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int cu_db_user_version(cu_db_t *db, int *v)
+{
+	int r;
+
+	pthread_mutex_lock(&db->mu);
+	r = read_user_version(db, v);
+	pthread_mutex_unlock(&db->mu);
+	return r;
+}
+
+static int pragma_text(cu_db_t *db, const char *sql, char *out, size_t cap)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = cu_db_query(db, &st, sql, "")) != 0)
+		goto out;
+	if ((r = cu_db_step(st)) != 1) {
+		r = r == 0 ? CU_ERR_DB : r;
+		goto out;
+	}
+	snprintf(out, cap, "%s", cu_db_col_text(st, 0));
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int migrate(cu_db_t *db, const char *const *migrations, size_t n)
+{
+	int v = 0, r;
+
+	if ((r = cu_db_user_version(db, &v)) != 0)
+		return r;
+	if (v < 0 || (size_t)v > n) {
+		cu_logf(CU_LOG_ERROR,
+		        "database schema version %d is newer than this "
+		        "binary's %zu",
+		        v, n);
+		return CU_ERR_STATE;
+	}
+	for (size_t i = (size_t)v; i < n; i++) {
+		char bump[64];
+
+		if ((r = cu_db_begin(db)) != 0)
+			return r;
+		snprintf(bump, sizeof(bump), "PRAGMA user_version = %zu",
+		         i + 1);
+		if ((r = cu_db_exec(db, migrations[i])) != 0 ||
+		    (r = cu_db_exec(db, bump)) != 0) {
+			cu_db_rollback(db);
+			cu_logf(CU_LOG_ERROR, "database migration %zu failed",
+			        i + 1);
+			return r;
+		}
+		if ((r = cu_db_commit(db)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+int cu_db_open(const char *path, const char *const *migrations,
+               size_t n_migrations, cu_db_t **out)
+{
+	cu_db_t *db = NULL;
+	char mode[16];
+	int r, rc, fd;
+
+	if (out == NULL)
+		return CU_ERR_INVAL;
+	*out = NULL;
+	if (path == NULL || (migrations == NULL && n_migrations > 0))
+		return CU_ERR_INVAL;
+	db = calloc(1, sizeof(*db));
+	if (db == NULL)
+		return CU_ERR_NOMEM;
+	pthread_mutex_init(&db->mu, NULL);
+	db->memory = strcmp(path, ":memory:") == 0;
+	if (!db->memory) {
+		/* SQLite would create the file 0644; the -wal and -shm files
+		 * copy the main file's mode, so creating it 0600 here keeps
+		 * all three private. */
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			cu_logf(CU_LOG_ERROR, "cannot open database %s: %s",
+			        path, strerror(errno));
+			r = CU_ERR_IO;
+			goto out;
+		}
+		close(fd);
+	}
+	rc = sqlite3_open_v2(path, &db->conn,
+	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	                         SQLITE_OPEN_FULLMUTEX,
+	                     NULL);
+	if (rc != SQLITE_OK) {
+		r = rc == SQLITE_NOMEM ? CU_ERR_NOMEM : CU_ERR_IO;
+		goto out;
+	}
+	sqlite3_extended_result_codes(db->conn, 1);
+	sqlite3_busy_timeout(db->conn, CU_DB_BUSY_TIMEOUT_MS);
+	if ((r = pragma_text(db, "PRAGMA journal_mode=WAL", mode,
+	                     sizeof(mode))) != 0)
+		goto out;
+	if (strcmp(mode, db->memory ? "memory" : "wal") != 0) {
+		cu_logf(CU_LOG_ERROR, "database %s: journal mode %s, not WAL",
+		        path, mode);
+		r = CU_ERR_DB;
+		goto out;
+	}
+	if ((r = cu_db_exec(db, "PRAGMA synchronous=FULL;"
+	                        "PRAGMA foreign_keys=ON;")) != 0)
+		goto out;
+	if ((r = migrate(db, migrations, n_migrations)) != 0)
+		goto out;
+	*out = db;
+	db = NULL;
+out:
+	cu_db_close(db);
+	return r;
+}
+
+void cu_db_close(cu_db_t *db)
+{
+	if (db == NULL)
+		return;
+	if (db->conn != NULL)
+		sqlite3_close_v2(db->conn);
+	pthread_mutex_destroy(&db->mu);
+	free(db);
+}

@@ -1,0 +1,83 @@
+/* audit.h - the vault's audit log and key event stream.
+ *
+ * Audit: one record per request (who, what, on which key and version,
+ * the result, the request id, when), append-only and hash-chained: each
+ * record's hash = SHA-256(previous record's hash || canonical record), the
+ * first record's previous hash being 32 zero bytes. The canonical record
+ * is the JSON object of its fields with sorted keys and no spaces. An
+ * edited, inserted or deleted record breaks the chain from that point;
+ * cu_vaudit_verify finds the first break. (Cutting records off the end
+ * leaves a valid shorter chain: compare the last hash with one kept
+ * elsewhere to catch that.)
+ *
+ * Events: key created, new version, enabled, disabled, deleted,
+ * recovered, purged, near expiry, role assigned, role removed; numbered
+ * by a sequence so a subscriber resumes with "since=SEQ".
+ *
+ * Tables are created by the keystore's schema (keystore.h). */
+#ifndef CU_VAULT_AUDIT_H
+#define CU_VAULT_AUDIT_H
+
+#include "core/db.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+/* Event types (the "type" member of an event). */
+#define CU_VEV_CREATED      "key_created"
+#define CU_VEV_NEW_VERSION  "key_new_version"
+#define CU_VEV_ENABLED      "key_enabled"
+#define CU_VEV_DISABLED     "key_disabled"
+#define CU_VEV_DELETED      "key_deleted"
+#define CU_VEV_RECOVERED    "key_recovered"
+#define CU_VEV_PURGED       "key_purged"
+#define CU_VEV_NEAR_EXPIRY  "key_near_expiry"
+#define CU_VEV_ROLE_ADDED   "role_assigned"
+#define CU_VEV_ROLE_REMOVED "role_removed"
+
+/* One audit record. Strings are NUL-terminated; NULL is stored as "". */
+struct cu_vaudit_rec {
+	int64_t seq;   /* set by cu_vaudit_append */
+	int64_t ts_ms; /* Unix milliseconds; 0: now */
+	const char *principal;
+	const char *op;
+	const char *key;
+	const char *version;
+	const char *result; /* "ok", or an error code like "Forbidden" */
+	const char *request_id;
+};
+
+/* cu_vaudit_append - append rec in its own durable transaction, chained
+ * to the last record. rec->seq and rec->ts_ms are filled in. Returns 0,
+ * CU_ERR_NOMEM, CU_ERR_CRYPTO or CU_ERR_DB. */
+int cu_vaudit_append(cu_db_t *db, struct cu_vaudit_rec *rec);
+
+/* cu_vaudit_list - records with seq > since, oldest first, at most max,
+ * as a JSON array (new reference, caller decrefs) of objects with seq,
+ * ts (ms), principal, op, key, version, result, request_id and hash (hex).
+ * Returns 0, CU_ERR_NOMEM or CU_ERR_DB. */
+int cu_vaudit_list(cu_db_t *db, int64_t since, int64_t max, json_t **out);
+
+/* cu_vaudit_verify - check the whole chain. Returns 0 when every record
+ * is intact (*count, may be NULL, gets how many), CU_ERR_AUTH when a
+ * record was edited, inserted or removed (*bad_seq gets the first record
+ * that does not verify, or the first missing sequence number), or
+ * CU_ERR_NOMEM / CU_ERR_CRYPTO / CU_ERR_DB. */
+int cu_vaudit_verify(cu_db_t *db, int64_t *count, int64_t *bad_seq);
+
+/* cu_vaudit_event_add - add an event inside the caller's open write
+ * transaction (so it commits or rolls back with the change it reports).
+ * key, version and detail may be NULL. Returns 0 or CU_ERR_DB. */
+int cu_vaudit_event_add(cu_db_t *db, const char *type, const char *key,
+                        const char *version, const char *detail);
+
+/* cu_vaudit_events - events with seq > since, oldest first, at most max,
+ * as a JSON array (caller decrefs) of {seq, ts, type, key, version,
+ * detail}. Returns 0, CU_ERR_NOMEM or CU_ERR_DB. */
+int cu_vaudit_events(cu_db_t *db, int64_t since, int64_t max, json_t **out);
+
+/* cu_vaudit_events_last - the newest event's seq (0 when none) into
+ * *seq. Returns 0 or CU_ERR_DB. */
+int cu_vaudit_events_last(cu_db_t *db, int64_t *seq);
+
+#endif

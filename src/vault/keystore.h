@@ -1,0 +1,250 @@
+/* keystore.h - the vault's keys at rest: versions, attributes, soft
+ * delete, recovery, purge, backup, and the vault's settings.
+ *
+ * One keystore is one vault's data directory: DIR/vault.db (SQLite, every
+ * acknowledged write durable) and DIR/master.key (32 random bytes, mode
+ * 0600, made on first open). Key material is sealed with cu_aead_seal
+ * under the master key, with "/keys/NAME/VERSION" as associated data, so
+ * the database never holds a plaintext private or secret key and a sealed
+ * blob moved to another key or version fails to open. Material is
+ * unsealed into locked memory only for one operation (cu_vks_use).
+ *
+ * The keystore also owns the schema of the tables that rbac.h and audit.h
+ * use, and the wake-up of event-stream waiters.
+ *
+ * Times are Unix seconds. Functions are thread-safe. */
+#ifndef CU_VAULT_KEYSTORE_H
+#define CU_VAULT_KEYSTORE_H
+
+#include "core/db.h"
+#include "vault/keyops.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+typedef struct cu_vks cu_vks_t;
+
+#define CU_VKS_NAME_MAX      127 /* Azure: 1-127 of [0-9A-Za-z-] */
+#define CU_VKS_VERSION_LEN   32  /* lowercase hex */
+#define CU_VKS_RETENTION_MIN 7
+#define CU_VKS_RETENTION_MAX 90
+
+/* key_ops bits (JSON names "encrypt", "decrypt", ...). */
+enum {
+	CU_VKS_OP_ENCRYPT = 1 << 0,
+	CU_VKS_OP_DECRYPT = 1 << 1,
+	CU_VKS_OP_SIGN = 1 << 2,
+	CU_VKS_OP_VERIFY = 1 << 3,
+	CU_VKS_OP_WRAP = 1 << 4,
+	CU_VKS_OP_UNWRAP = 1 << 5,
+	CU_VKS_OP_IMPORT = 1 << 6,
+	CU_VKS_OP_EXPORT = 1 << 7,
+};
+
+struct cu_vks_settings {
+	int retention_days;   /* soft-delete retention, 7-90 */
+	int purge_protection; /* 1: purge only by the system at the end */
+};
+
+/* One key version's metadata. Never holds key material. */
+struct cu_vks_key {
+	char name[CU_VKS_NAME_MAX + 1];
+	char version[CU_VKS_VERSION_LEN + 1];
+	int kty;      /* enum cu_vko_kty */
+	int hsm;      /* created as RSA-HSM / EC-HSM / oct-HSM */
+	int size;     /* RSA or oct bits; EC: enum cu_vko_crv */
+	unsigned ops; /* CU_VKS_OP_* */
+	int enabled;
+	int64_t nbf, exp; /* 0: not set */
+	int64_t created, updated;
+	json_t *tags; /* object, owned; NULL when none */
+	json_t *pub;  /* public JWK members (n, e / crv, x, y), owned */
+	/* deleted keys only, else 0 / "" */
+	int64_t deleted_date, scheduled_purge;
+	/* the vault's settings, for recoveryLevel and recoverableDays */
+	struct cu_vks_settings settings;
+};
+
+/* cu_vks_key_clear - release what a cu_vks_key owns (tags, pub) and zero
+ * it. Safe on a zeroed struct. */
+void cu_vks_key_clear(struct cu_vks_key *k);
+
+/* cu_vks_open - open or create the keystore in directory dir (created
+ * 0700 if missing). A new vault starts with `initial` settings (NULL: 90
+ * days, no purge protection); an existing one keeps its own. *out is the
+ * caller's (cu_vks_close). Returns 0, CU_ERR_INVAL (bad settings),
+ * CU_ERR_IO (directory, master key file unreadable or of the wrong size
+ * or mode), CU_ERR_NOMEM or a cu_db_open error. */
+int cu_vks_open(const char *dir, const struct cu_vks_settings *initial,
+                cu_vks_t **out);
+
+/* cu_vks_close - close; wipes the master key. NULL is fine. */
+void cu_vks_close(cu_vks_t *vks);
+
+/* cu_vks_db - the database handle (owned by the keystore) for rbac.h and
+ * audit.h. */
+cu_db_t *cu_vks_db(cu_vks_t *vks);
+
+/* cu_vks_settings_get - the vault's settings. Returns 0 or CU_ERR_DB. */
+int cu_vks_settings_get(cu_vks_t *vks, struct cu_vks_settings *s);
+
+/* cu_vks_settings_set - change the settings. Returns 0, CU_ERR_RANGE
+ * (retention outside 7-90), CU_ERR_STATE (turning purge protection off
+ * once it is on: it is irreversible) or CU_ERR_DB. */
+int cu_vks_settings_set(cu_vks_t *vks, const struct cu_vks_settings *s);
+
+/* cu_vks_recovery_level - Azure's DeletionRecoveryLevel for settings:
+ * "Recoverable+Purgeable" / "Recoverable" (purge protection) at 90 days,
+ * "CustomizedRecoverable+Purgeable" / "CustomizedRecoverable" below. */
+const char *cu_vks_recovery_level(const struct cu_vks_settings *s);
+
+/* cu_vks_name_valid - 1 when name (len bytes) is a valid key name. */
+int cu_vks_name_valid(const char *name, size_t len);
+
+/* cu_vks_ops_parse - a JSON array of key_ops names to bits. Returns 0,
+ * or CU_ERR_PARSE (not an array of strings, or an unknown name).
+ * cu_vks_ops_json - bits to a new JSON array (NULL when out of memory).
+ * cu_vks_ops_default - the operations a new key of kty gets when the
+ * request names none. */
+int cu_vks_ops_parse(const json_t *arr, unsigned *ops);
+json_t *cu_vks_ops_json(unsigned ops);
+unsigned cu_vks_ops_default(int kty);
+
+/* What a create or import asks for. */
+struct cu_vks_new {
+	int kty;      /* enum cu_vko_kty */
+	int hsm;      /* report kty as "...-HSM" */
+	int size;     /* generate: RSA bits, EC curve or oct bits; import: 0 */
+	unsigned ops; /* 0: cu_vks_ops_default(kty) */
+	int enabled;
+	int64_t nbf, exp;
+	const json_t *tags; /* object or NULL; copied */
+};
+
+/* cu_vks_create - add a version to key `name` (creating the key when
+ * new): generate the material (material NULL) or take `material` (an
+ * import; the caller keeps it and its kty wins over n->kty). The material
+ * is sealed before it is stored. Records a "created" or "new_version"
+ * event in the same transaction. *out (the new version, owned by the
+ * caller) may be NULL. Returns 0, CU_ERR_INVAL (name, attributes),
+ * CU_ERR_UNSUPPORTED (type or size), CU_ERR_EXISTS (a deleted key of this
+ * name exists: recover or purge it first), CU_ERR_NOMEM, CU_ERR_CRYPTO or
+ * CU_ERR_DB. */
+int cu_vks_create(cu_vks_t *vks, const char *name, const struct cu_vks_new *n,
+                  const cu_vko_t *material, struct cu_vks_key *out);
+
+/* cu_vks_get - metadata of key `name` at `version` (NULL or "" = the
+ * latest). Deleted keys are not found here. Returns 0, CU_ERR_NOTFOUND or
+ * CU_ERR_DB. */
+int cu_vks_get(cu_vks_t *vks, const char *name, const char *version,
+               struct cu_vks_key *out);
+
+/* cu_vks_list_fn - called once per key by the list functions; k is only
+ * valid during the call. Return 0 to go on, non-zero to stop (and make
+ * the list call return that value). */
+typedef int (*cu_vks_list_fn)(void *ctx, const struct cu_vks_key *k);
+
+/* cu_vks_list - live keys (the latest version of each, by name) when
+ * name is NULL; else the versions of key `name` (oldest first). Skips
+ * `skip` entries, calls fn for at most `max`, and sets *more to 1 when
+ * entries remain. Returns 0, CU_ERR_NOTFOUND (versions of a missing
+ * key), fn's non-zero value, or CU_ERR_DB. */
+int cu_vks_list(cu_vks_t *vks, const char *name, int64_t skip, int64_t max,
+                cu_vks_list_fn fn, void *ctx, int *more);
+
+/* cu_vks_list_deleted - deleted keys (latest version each), like
+ * cu_vks_list. */
+int cu_vks_list_deleted(cu_vks_t *vks, int64_t skip, int64_t max,
+                        cu_vks_list_fn fn, void *ctx, int *more);
+
+/* What an update changes: each has_* flag says whether to set the field. */
+struct cu_vks_update {
+	int has_enabled, enabled;
+	int has_nbf;
+	int64_t nbf; /* 0 clears */
+	int has_exp;
+	int64_t exp; /* 0 clears */
+	int has_ops;
+	unsigned ops;
+	const json_t *tags; /* replaces all tags when not NULL */
+};
+
+/* cu_vks_update - change one version's attributes (version NULL or "" =
+ * the latest); records "enabled"/"disabled" events when enabled flips.
+ * *out (may be NULL) gets the updated version. Returns 0, CU_ERR_NOTFOUND,
+ * CU_ERR_INVAL (nbf after exp) or CU_ERR_DB. */
+int cu_vks_update(cu_vks_t *vks, const char *name, const char *version,
+                  const struct cu_vks_update *u, struct cu_vks_key *out);
+
+/* cu_vks_delete - soft-delete key `name` (all versions): scheduled purge
+ * = now + retention. *out (may be NULL) gets the latest version with its
+ * deletion dates. Returns 0, CU_ERR_NOTFOUND or CU_ERR_DB. */
+int cu_vks_delete(cu_vks_t *vks, const char *name, struct cu_vks_key *out);
+
+/* cu_vks_get_deleted - the latest version of deleted key `name`.
+ * Returns 0, CU_ERR_NOTFOUND or CU_ERR_DB. */
+int cu_vks_get_deleted(cu_vks_t *vks, const char *name, struct cu_vks_key *out);
+
+/* cu_vks_recover - bring deleted key `name` back. *out (may be NULL)
+ * gets its latest version. Returns 0, CU_ERR_NOTFOUND or CU_ERR_DB. */
+int cu_vks_recover(cu_vks_t *vks, const char *name, struct cu_vks_key *out);
+
+/* cu_vks_purge - destroy deleted key `name` and all its material now.
+ * Returns 0, CU_ERR_NOTFOUND (no deleted key of that name), CU_ERR_DENIED
+ * (purge protection is on: only the scheduled purge may destroy it) or
+ * CU_ERR_DB. */
+int cu_vks_purge(cu_vks_t *vks, const char *name);
+
+/* cu_vks_purge_due - purge every deleted key whose scheduled purge date
+ * is <= now (the system's purge: allowed under purge protection).
+ * *count (may be NULL) gets how many. Returns 0 or CU_ERR_DB. */
+int cu_vks_purge_due(cu_vks_t *vks, int64_t now, int *count);
+
+/* cu_vks_use - load the material of key `name` at `version` (NULL or ""
+ * = latest) for one operation `op` (one CU_VKS_OP_* bit), after checking
+ * the key is live, enabled, inside nbf/exp at `now` and permits op.
+ * *key is the caller's (cu_vko_free, which wipes); *meta (may be NULL)
+ * gets the version's metadata. Returns 0, CU_ERR_NOTFOUND, CU_ERR_STATE
+ * (disabled, not yet valid or expired: *why says which), CU_ERR_DENIED
+ * (key_ops do not permit op), CU_ERR_AUTH (sealed material fails to
+ * open: tampered database or wrong master key), CU_ERR_NOMEM or
+ * CU_ERR_DB. */
+int cu_vks_use(cu_vks_t *vks, const char *name, const char *version,
+               unsigned op, int64_t now, cu_vko_t **key,
+               struct cu_vks_key *meta, const char **why);
+
+/* cu_vks_backup - an opaque, sealed blob of key `name` with all its
+ * versions, restorable into this vault only. *blob (malloc) is the
+ * caller's. Returns 0, CU_ERR_NOTFOUND, CU_ERR_NOMEM, CU_ERR_CRYPTO or
+ * CU_ERR_DB. */
+int cu_vks_backup(cu_vks_t *vks, const char *name, unsigned char **blob,
+                  size_t *len);
+
+/* cu_vks_restore - restore a backup blob under its key's name. *out
+ * (may be NULL) gets the latest version. Returns 0, CU_ERR_AUTH or
+ * CU_ERR_PARSE (not a backup of this vault), CU_ERR_EXISTS (a key of that
+ * name exists, live or deleted), CU_ERR_NOMEM or CU_ERR_DB. */
+int cu_vks_restore(cu_vks_t *vks, const unsigned char *blob, size_t len,
+                   struct cu_vks_key *out);
+
+/* cu_vks_policy_get - key `name`'s rotation policy as a new JSON object
+ * (caller decrefs), or NULL in *policy when none is set.
+ * cu_vks_policy_set - store policy (copied). Both: 0, CU_ERR_NOTFOUND,
+ * CU_ERR_NOMEM or CU_ERR_DB. */
+int cu_vks_policy_get(cu_vks_t *vks, const char *name, json_t **policy);
+int cu_vks_policy_set(cu_vks_t *vks, const char *name, const json_t *policy);
+
+/* cu_vks_check_expiry - record one "near expiry" event for each live
+ * version whose exp falls within `window` seconds after now (once per
+ * version; changing exp re-arms it). *count (may be NULL) gets how many.
+ * Returns 0 or CU_ERR_DB. */
+int cu_vks_check_expiry(cu_vks_t *vks, int64_t now, int64_t window, int *count);
+
+/* cu_vks_notify - wake event-stream waiters (called after any commit
+ * that added events). cu_vks_wait - wait until an event newer than
+ * `since` may exist or timeout_ms passes. Returns 1 when woken by an
+ * event, 0 on timeout. */
+void cu_vks_notify(cu_vks_t *vks);
+int cu_vks_wait(cu_vks_t *vks, int64_t since, int timeout_ms);
+
+#endif

@@ -1,0 +1,87 @@
+"""`custos dev`: the local deployment `make run` starts."""
+import os
+import signal
+import subprocess
+import time
+
+import requests
+
+from conftest import run_cli
+
+
+def read_env(path):
+    env = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            assert line.startswith("export "), line
+            k, v = line[len("export "):].split("=", 1)
+            env[k] = v.strip("'")
+    return env
+
+
+def start_dev(spawn, workdir):
+    d = os.path.join(workdir, "dev")
+    p = spawn("dev", "--dir", d, "--port-base", "0", name="dev")
+    envfile = os.path.join(d, "env")
+    p.wait_for(lambda: os.path.exists(envfile), timeout=60,
+               what="writing its env file")
+    return p, d, read_env(envfile)
+
+
+def children_of(pid):
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)],
+                         capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def test_dev_starts_every_service_and_writes_the_env_file(spawn, workdir):
+    p, d, env = start_dev(spawn, workdir)
+    for var in ("CUSTOS_CA_FILE", "CUSTOS_OPERATOR_VAULT_URL",
+                "CUSTOS_TENANT_VAULT_URL", "CUSTOS_STORE_PRINCIPAL"):
+        assert var in env, (var, env)
+    assert env["CUSTOS_STORE_PRINCIPAL"] == "custos-store"
+    ca = env["CUSTOS_CA_FILE"]
+    assert os.path.exists(ca)
+    for var in ("CUSTOS_OPERATOR_VAULT_URL", "CUSTOS_TENANT_VAULT_URL"):
+        url = env[var]
+        assert url.startswith("https://127.0.0.1:")
+        r = requests.get(url + "/healthz", verify=ca, timeout=5)
+        assert r.status_code == 200
+    # the two vaults are separate processes on separate ports
+    assert env["CUSTOS_OPERATOR_VAULT_URL"] != env["CUSTOS_TENANT_VAULT_URL"]
+    assert len(children_of(p.proc.pid)) >= 2
+    # the store's client certificate exists for the tenant vault to trust
+    assert os.path.exists(os.path.join(d, "pki", "client-custos-store.pem"))
+    # what a person sees names the env file
+    assert "export CUSTOS_CA_FILE=" in p.log()
+
+
+def test_dev_stops_every_process_it_started_on_sigterm(spawn, workdir):
+    p, _, env = start_dev(spawn, workdir)
+    kids = children_of(p.proc.pid)
+    assert kids
+    assert p.stop(signal.SIGTERM) == 0
+    assert "custos dev: stopped" in p.log()
+    for k in kids:
+        assert not os.path.exists(f"/proc/{k}") or \
+            open(f"/proc/{k}/stat").read().split()[2] == "Z"
+
+
+def test_dev_reports_a_service_that_dies_and_stops_the_rest(spawn, workdir):
+    p, _, env = start_dev(spawn, workdir)
+    kids = children_of(p.proc.pid)
+    os.kill(kids[0], signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while p.alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not p.alive(), "custos dev went on after a service died"
+    assert p.proc.returncode == 1
+    assert "stopped unexpectedly" in p.log()
+    p.stop(expect_clean=False)
+
+
+def test_dev_refuses_a_bad_port_base():
+    r = run_cli("dev", "--port-base", "banana", check=False)
+    assert r.returncode == 2
+    assert "--port-base" in r.stderr

@@ -1,0 +1,418 @@
+/* Unit tests for vault/keystore: versions, attributes, sealing at rest,
+ * soft delete, recovery, purge protection, backup and restore. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/secmem.h"
+#include "vault/audit.h"
+#include "vault/keystore.h"
+
+struct fx {
+	char dir[64];
+	cu_vks_t *vks;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct cu_vks_settings s = {90, 0};
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/custos-test-vks-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	if (cu_vks_open(f->dir, &s, &f->vks) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	cu_vks_close(f->vks);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static struct cu_vks_new rsa_new(void)
+{
+	struct cu_vks_new n = {.kty = CU_VKO_RSA, .size = 2048, .enabled = 1};
+	return n;
+}
+
+static void a_new_vault_has_a_private_master_key(void **state)
+{
+	struct fx *f = *state;
+	char p[128];
+	struct stat sb;
+
+	snprintf(p, sizeof(p), "%s/master.key", f->dir);
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal(sb.st_size, 32);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	/* a key file others can read is refused */
+	cu_vks_close(f->vks);
+	f->vks = NULL;
+	chmod(p, 0644);
+	assert_int_equal(cu_vks_open(f->dir, NULL, &f->vks), CU_ERR_IO);
+	chmod(p, 0600);
+	assert_int_equal(cu_vks_open(f->dir, NULL, &f->vks), 0);
+}
+
+static void create_adds_versions_and_latest_follows(void **state)
+{
+	struct fx *f = *state;
+	struct cu_vks_new n = rsa_new();
+	struct cu_vks_key a, b, g;
+	cu_vko_t *k = NULL;
+	unsigned char pt[32] = {1}, ct[512], back[512];
+	size_t cl, bl;
+
+	assert_int_equal(cu_vks_create(f->vks, "k1", &n, NULL, &a), 0);
+	assert_int_equal(strlen(a.version), 32);
+	assert_int_equal(a.kty, CU_VKO_RSA);
+	assert_int_equal(a.size, 2048);
+	assert_int_equal(a.ops, cu_vks_ops_default(CU_VKO_RSA));
+	assert_non_null(json_object_get(a.pub, "n"));
+	assert_null(json_object_get(a.pub, "d"));
+	assert_string_equal(cu_vks_recovery_level(&a.settings),
+	                    "Recoverable+Purgeable");
+	assert_int_equal(cu_vks_create(f->vks, "k1", &n, NULL, &b), 0);
+	assert_string_not_equal(a.version, b.version);
+	assert_int_equal(cu_vks_get(f->vks, "k1", NULL, &g), 0);
+	assert_string_equal(g.version, b.version);
+	cu_vks_key_clear(&g);
+	assert_int_equal(cu_vks_get(f->vks, "k1", a.version, &g), 0);
+	assert_string_equal(g.version, a.version);
+	cu_vks_key_clear(&g);
+	assert_int_equal(cu_vks_get(f->vks, "k1", "0123", &g), CU_ERR_NOTFOUND);
+	assert_int_equal(cu_vks_get(f->vks, "nope", NULL, &g), CU_ERR_NOTFOUND);
+	/* the old version still decrypts what it encrypted */
+	assert_int_equal(cu_vks_use(f->vks, "k1", a.version, CU_VKS_OP_WRAP,
+	                            time(NULL), &k, NULL, NULL),
+	                 0);
+	assert_int_equal(
+	    cu_vko_encrypt(k, CU_VKO_RSA_OAEP_256, pt, 32, ct, sizeof(ct), &cl),
+	    0);
+	cu_vko_free(k);
+	assert_int_equal(cu_vks_use(f->vks, "k1", a.version, CU_VKS_OP_UNWRAP,
+	                            time(NULL), &k, NULL, NULL),
+	                 0);
+	assert_int_equal(cu_vko_decrypt(k, CU_VKO_RSA_OAEP_256, ct, cl, back,
+	                                sizeof(back), &bl),
+	                 0);
+	assert_memory_equal(back, pt, 32);
+	cu_vko_free(k);
+	cu_vks_key_clear(&a);
+	cu_vks_key_clear(&b);
+	/* bad names */
+	assert_int_equal(cu_vks_create(f->vks, "bad name", &n, NULL, NULL),
+	                 CU_ERR_INVAL);
+	assert_int_equal(cu_vks_create(f->vks, "", &n, NULL, NULL),
+	                 CU_ERR_INVAL);
+	n.size = 1024;
+	assert_int_equal(cu_vks_create(f->vks, "small", &n, NULL, NULL),
+	                 CU_ERR_UNSUPPORTED);
+}
+
+static void the_database_never_holds_plaintext_material(void **state)
+{
+	struct fx *f = *state;
+	struct cu_vks_new n = {.kty = CU_VKO_OCT, .size = 256, .enabled = 1};
+	cu_vko_t *k = NULL;
+	unsigned char *raw = NULL, *file = NULL;
+	size_t rl = 0, fl = 0;
+	char p[128];
+	FILE *fp;
+
+	assert_int_equal(cu_vks_create(f->vks, "secret", &n, NULL, NULL), 0);
+	assert_int_equal(cu_vks_use(f->vks, "secret", NULL, CU_VKS_OP_WRAP,
+	                            time(NULL), &k, NULL, NULL),
+	                 0);
+	assert_int_equal(cu_vko_serialize(k, &raw, &rl), 0);
+	cu_vko_free(k);
+	cu_vks_close(f->vks);
+	f->vks = NULL;
+	/* search the database and its WAL for the raw key bytes */
+	for (int i = 0; i < 2; i++) {
+		snprintf(p, sizeof(p), "%s/vault.db%s", f->dir,
+		         i ? "-wal" : "");
+		fp = fopen(p, "rb");
+		if (fp == NULL)
+			continue;
+		file = malloc(1 << 22);
+		fl = fread(file, 1, 1 << 22, fp);
+		fclose(fp);
+		assert_null(memmem(file, fl, raw, rl));
+		free(file);
+	}
+	cu_secmem_free(raw, rl);
+	assert_int_equal(cu_vks_open(f->dir, NULL, &f->vks), 0);
+}
+
+static void disabled_expired_early_and_ops_limits_are_refused(void **state)
+{
+	struct fx *f = *state;
+	struct cu_vks_new n = {.kty = CU_VKO_OCT, .size = 256, .enabled = 1};
+	struct cu_vks_update u = {0};
+	struct cu_vks_key m;
+	cu_vko_t *k = NULL;
+	const char *why = NULL;
+	int64_t now = time(NULL);
+
+	n.ops = CU_VKS_OP_WRAP | CU_VKS_OP_UNWRAP;
+	assert_int_equal(cu_vks_create(f->vks, "o", &n, NULL, NULL), 0);
+	assert_int_equal(cu_vks_use(f->vks, "o", NULL, CU_VKS_OP_ENCRYPT, now,
+	                            &k, NULL, &why),
+	                 CU_ERR_DENIED);
+	u.has_enabled = 1;
+	u.enabled = 0;
+	assert_int_equal(cu_vks_update(f->vks, "o", NULL, &u, &m), 0);
+	assert_int_equal(m.enabled, 0);
+	cu_vks_key_clear(&m);
+	assert_int_equal(
+	    cu_vks_use(f->vks, "o", NULL, CU_VKS_OP_WRAP, now, &k, NULL, &why),
+	    CU_ERR_STATE);
+	assert_string_equal(why, "the key is disabled");
+	u.enabled = 1;
+	u.has_exp = 1;
+	u.exp = now + 10;
+	assert_int_equal(cu_vks_update(f->vks, "o", NULL, &u, NULL), 0);
+	assert_int_equal(
+	    cu_vks_use(f->vks, "o", NULL, CU_VKS_OP_WRAP, now, &k, NULL, &why),
+	    0);
+	cu_vko_free(k);
+	assert_int_equal(cu_vks_use(f->vks, "o", NULL, CU_VKS_OP_WRAP, now + 10,
+	                            &k, NULL, &why),
+	                 CU_ERR_STATE);
+	assert_non_null(strstr(why, "expired"));
+	memset(&u, 0, sizeof(u));
+	u.has_nbf = 1;
+	u.nbf = now + 5;
+	assert_int_equal(cu_vks_update(f->vks, "o", NULL, &u, NULL), 0);
+	assert_int_equal(
+	    cu_vks_use(f->vks, "o", NULL, CU_VKS_OP_WRAP, now, &k, NULL, &why),
+	    CU_ERR_STATE);
+	/* nbf after exp is refused */
+	u.nbf = now + 100;
+	assert_int_equal(cu_vks_update(f->vks, "o", NULL, &u, NULL),
+	                 CU_ERR_INVAL);
+	assert_null(k);
+}
+
+static int count_fn(void *ctx, const struct cu_vks_key *k)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void soft_delete_recover_and_purge(void **state)
+{
+	struct fx *f = *state;
+	struct cu_vks_new n = {
+	    .kty = CU_VKO_EC, .size = CU_VKO_P256, .enabled = 1};
+	struct cu_vks_key d;
+	int cnt = 0, more = 0;
+
+	assert_int_equal(cu_vks_create(f->vks, "e1", &n, NULL, NULL), 0);
+	assert_int_equal(cu_vks_create(f->vks, "e2", &n, NULL, NULL), 0);
+	assert_int_equal(cu_vks_delete(f->vks, "e1", &d), 0);
+	assert_true(d.deleted_date > 0);
+	assert_int_equal(d.scheduled_purge - d.deleted_date, 90 * 86400);
+	cu_vks_key_clear(&d);
+	assert_int_equal(cu_vks_get(f->vks, "e1", NULL, &d), CU_ERR_NOTFOUND);
+	assert_int_equal(cu_vks_delete(f->vks, "e1", NULL), CU_ERR_NOTFOUND);
+	/* the name is taken while deleted */
+	assert_int_equal(cu_vks_create(f->vks, "e1", &n, NULL, NULL),
+	                 CU_ERR_EXISTS);
+	assert_int_equal(
+	    cu_vks_list(f->vks, NULL, 0, 25, count_fn, &cnt, &more), 0);
+	assert_int_equal(cnt, 1);
+	cnt = 0;
+	assert_int_equal(
+	    cu_vks_list_deleted(f->vks, 0, 25, count_fn, &cnt, &more), 0);
+	assert_int_equal(cnt, 1);
+	assert_int_equal(cu_vks_recover(f->vks, "e1", &d), 0);
+	assert_string_equal(d.name, "e1");
+	cu_vks_key_clear(&d);
+	assert_int_equal(cu_vks_get(f->vks, "e1", NULL, &d), 0);
+	cu_vks_key_clear(&d);
+	assert_int_equal(cu_vks_purge(f->vks, "e1"), CU_ERR_NOTFOUND);
+	assert_int_equal(cu_vks_delete(f->vks, "e1", NULL), 0);
+	assert_int_equal(cu_vks_purge(f->vks, "e1"), 0);
+	assert_int_equal(cu_vks_get_deleted(f->vks, "e1", &d), CU_ERR_NOTFOUND);
+	assert_int_equal(cu_vks_create(f->vks, "e1", &n, NULL, NULL), 0);
+}
+
+static void purge_protection_refuses_purge_and_cannot_be_undone(void **state)
+{
+	struct fx *f = *state;
+	struct cu_vks_new n = {.kty = CU_VKO_OCT, .size = 256, .enabled = 1};
+	struct cu_vks_settings s = {7, 1};
+	struct cu_vks_key d;
+	int count = 0;
+
+	assert_int_equal(cu_vks_settings_set(f->vks, &s), 0);
+	s.purge_protection = 0;
+	assert_int_equal(cu_vks_settings_set(f->vks, &s), CU_ERR_STATE);
+	s.retention_days = 6;
+	s.purge_protection = 1;
+	assert_int_equal(cu_vks_settings_set(f->vks, &s), CU_ERR_RANGE);
+	s.retention_days = 91;
+	assert_int_equal(cu_vks_settings_set(f->vks, &s), CU_ERR_RANGE);
+	assert_int_equal(cu_vks_create(f->vks, "p", &n, NULL, &d), 0);
+	assert_string_equal(cu_vks_recovery_level(&d.settings),
+	                    "CustomizedRecoverable");
+	cu_vks_key_clear(&d);
+	assert_int_equal(cu_vks_delete(f->vks, "p", &d), 0);
+	assert_int_equal(d.scheduled_purge - d.deleted_date, 7 * 86400);
+	cu_vks_key_clear(&d);
+	assert_int_equal(cu_vks_purge(f->vks, "p"), CU_ERR_DENIED);
+	/* the system purge at the scheduled date still runs */
+	assert_int_equal(cu_vks_purge_due(f->vks, time(NULL), &count), 0);
+	assert_int_equal(count, 0);
+	assert_int_equal(
+	    cu_vks_purge_due(f->vks, time(NULL) + 7 * 86400, &count), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(cu_vks_get_deleted(f->vks, "p", &d), CU_ERR_NOTFOUND);
+	s.retention_days = 90;
+	s.purge_protection = 1;
+	assert_string_equal(cu_vks_recovery_level(&s), "Recoverable");
+	s.purge_protection = 0;
+	s.retention_days = 30;
+	assert_string_equal(cu_vks_recovery_level(&s),
+	                    "CustomizedRecoverable+Purgeable");
+}
+
+static void backup_restores_only_when_the_name_is_free(void **state)
+{
+	struct fx *f = *state;
+	struct cu_vks_new n = rsa_new();
+	struct cu_vks_key a, r;
+	unsigned char *blob = NULL;
+	size_t len = 0;
+	int cnt = 0, more = 0;
+
+	assert_int_equal(cu_vks_create(f->vks, "b", &n, NULL, &a), 0);
+	assert_int_equal(cu_vks_create(f->vks, "b", &n, NULL, NULL), 0);
+	assert_int_equal(cu_vks_backup(f->vks, "b", &blob, &len), 0);
+	assert_int_equal(cu_vks_restore(f->vks, blob, len, NULL),
+	                 CU_ERR_EXISTS);
+	assert_int_equal(cu_vks_delete(f->vks, "b", NULL), 0);
+	assert_int_equal(cu_vks_restore(f->vks, blob, len, NULL),
+	                 CU_ERR_EXISTS);
+	assert_int_equal(cu_vks_purge(f->vks, "b"), 0);
+	blob[len / 2] ^= 1;
+	assert_int_equal(cu_vks_restore(f->vks, blob, len, NULL), CU_ERR_AUTH);
+	blob[len / 2] ^= 1;
+	assert_int_equal(cu_vks_restore(f->vks, blob, len, &r), 0);
+	assert_string_equal(r.name, "b");
+	cu_vks_key_clear(&r);
+	assert_int_equal(cu_vks_list(f->vks, "b", 0, 25, count_fn, &cnt, &more),
+	                 0);
+	assert_int_equal(cnt, 2);
+	assert_int_equal(cu_vks_get(f->vks, "b", a.version, &r), 0);
+	cu_vks_key_clear(&r);
+	cu_vks_key_clear(&a);
+	free(blob);
+	assert_int_equal(cu_vks_backup(f->vks, "none", &blob, &len),
+	                 CU_ERR_NOTFOUND);
+}
+
+static void paging_reports_more(void **state)
+{
+	struct fx *f = *state;
+	struct cu_vks_new n = {.kty = CU_VKO_OCT, .size = 256, .enabled = 1};
+	char name[16];
+	int cnt = 0, more = 0;
+
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "k%d", i);
+		assert_int_equal(cu_vks_create(f->vks, name, &n, NULL, NULL),
+		                 0);
+	}
+	assert_int_equal(cu_vks_list(f->vks, NULL, 0, 2, count_fn, &cnt, &more),
+	                 0);
+	assert_int_equal(cnt, 2);
+	assert_int_equal(more, 1);
+	cnt = 0;
+	assert_int_equal(cu_vks_list(f->vks, NULL, 4, 2, count_fn, &cnt, &more),
+	                 0);
+	assert_int_equal(cnt, 1);
+	assert_int_equal(more, 0);
+	assert_int_equal(cu_vks_list(f->vks, "zz", 0, 2, count_fn, &cnt, &more),
+	                 CU_ERR_NOTFOUND);
+}
+
+static void events_record_the_key_lifecycle(void **state)
+{
+	struct fx *f = *state;
+	struct cu_vks_new n = {.kty = CU_VKO_OCT, .size = 256, .enabled = 1};
+	struct cu_vks_update u = {.has_enabled = 1, .enabled = 0};
+	json_t *ev = NULL;
+	int64_t last = 0;
+	static const char *want[] = {CU_VEV_CREATED,  CU_VEV_NEW_VERSION,
+	                             CU_VEV_DISABLED, CU_VEV_NEAR_EXPIRY,
+	                             CU_VEV_DELETED,  CU_VEV_RECOVERED};
+	int count = 0;
+
+	assert_int_equal(cu_vks_create(f->vks, "ev", &n, NULL, NULL), 0);
+	assert_int_equal(cu_vks_create(f->vks, "ev", &n, NULL, NULL), 0);
+	u.has_exp = 1;
+	u.exp = time(NULL) + 3600;
+	assert_int_equal(cu_vks_update(f->vks, "ev", NULL, &u, NULL), 0);
+	assert_int_equal(cu_vks_check_expiry(f->vks, time(NULL), 7200, &count),
+	                 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(cu_vks_check_expiry(f->vks, time(NULL), 7200, &count),
+	                 0);
+	assert_int_equal(count, 0);
+	assert_int_equal(cu_vks_delete(f->vks, "ev", NULL), 0);
+	assert_int_equal(cu_vks_recover(f->vks, "ev", NULL), 0);
+	assert_int_equal(cu_vaudit_events(cu_vks_db(f->vks), 0, 100, &ev), 0);
+	assert_int_equal(json_array_size(ev), 6);
+	for (size_t i = 0; i < 6; i++)
+		assert_string_equal(json_string_value(json_object_get(
+		                        json_array_get(ev, i), "type")),
+		                    want[i]);
+	json_decref(ev);
+	assert_int_equal(cu_vaudit_events(cu_vks_db(f->vks), 4, 100, &ev), 0);
+	assert_int_equal(json_array_size(ev), 2);
+	json_decref(ev);
+	assert_int_equal(cu_vaudit_events_last(cu_vks_db(f->vks), &last), 0);
+	assert_int_equal(last, 6);
+	assert_int_equal(cu_vks_wait(f->vks, 5, 10), 1);
+	assert_int_equal(cu_vks_wait(f->vks, 6, 10), 0);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+	    T(a_new_vault_has_a_private_master_key),
+	    T(create_adds_versions_and_latest_follows),
+	    T(the_database_never_holds_plaintext_material),
+	    T(disabled_expired_early_and_ops_limits_are_refused),
+	    T(soft_delete_recover_and_purge),
+	    T(purge_protection_refuses_purge_and_cannot_be_undone),
+	    T(backup_restores_only_when_the_name_is_free),
+	    T(paging_reports_more),
+	    T(events_record_the_key_lifecycle),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

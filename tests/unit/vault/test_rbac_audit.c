@@ -1,0 +1,241 @@
+/* Unit tests for vault/rbac (principals, roles, scopes) and vault/audit
+ * (the hash-chained audit log). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "vault/audit.h"
+#include "vault/keystore.h"
+#include "vault/rbac.h"
+
+struct fx {
+	char dir[64];
+	cu_vks_t *vks;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/custos-test-rbac-XXXXXX");
+	if (mkdtemp(f->dir) == NULL || cu_vks_open(f->dir, NULL, &f->vks) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	cu_vks_close(f->vks);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static void tokens_authenticate_and_a_new_token_replaces_the_old(void **s)
+{
+	struct fx *f = *s;
+	char t1[CU_VRBAC_TOKEN_LEN + 1], t2[CU_VRBAC_TOKEN_LEN + 1];
+	char who[CU_VRBAC_NAME_MAX + 1];
+
+	assert_int_equal(cu_vrbac_principal_token(f->vks, "alice", t1), 0);
+	assert_int_equal(strlen(t1), CU_VRBAC_TOKEN_LEN);
+	assert_int_equal(cu_vrbac_auth_token(f->vks, t1, strlen(t1), who), 0);
+	assert_string_equal(who, "alice");
+	assert_int_equal(cu_vrbac_auth_token(f->vks, t1, strlen(t1) - 1, who),
+	                 CU_ERR_AUTH);
+	assert_int_equal(cu_vrbac_auth_token(f->vks, "", 0, who), CU_ERR_AUTH);
+	assert_int_equal(cu_vrbac_principal_token(f->vks, "alice", t2), 0);
+	assert_int_equal(cu_vrbac_auth_token(f->vks, t1, strlen(t1), who),
+	                 CU_ERR_AUTH);
+	assert_int_equal(cu_vrbac_auth_token(f->vks, t2, strlen(t2), who), 0);
+	assert_int_equal(cu_vrbac_principal_token(f->vks, "bad name!", t1),
+	                 CU_ERR_INVAL);
+}
+
+static void certificates_authenticate_by_fingerprint(void **s)
+{
+	struct fx *f = *s;
+	unsigned char fp[32], other[32];
+	char who[CU_VRBAC_NAME_MAX + 1];
+
+	memset(fp, 0xAA, sizeof(fp));
+	memset(other, 0xBB, sizeof(other));
+	assert_int_equal(cu_vrbac_principal_cert(f->vks, "custos-store", fp),
+	                 0);
+	assert_int_equal(cu_vrbac_auth_cert(f->vks, fp, who), 0);
+	assert_string_equal(who, "custos-store");
+	assert_int_equal(cu_vrbac_auth_cert(f->vks, other, who), CU_ERR_AUTH);
+	assert_int_equal(cu_vrbac_principal_cert(f->vks, "dup", fp),
+	                 CU_ERR_EXISTS);
+}
+
+static void each_role_allows_exactly_its_permissions(void **s)
+{
+	struct fx *f = *s;
+	char t[CU_VRBAC_TOKEN_LEN + 1];
+	static const struct {
+		const char *role;
+		unsigned yes, no;
+	} cases[] = {
+	    {CU_VROLE_ADMIN, CU_VPERM_ADMIN | CU_VPERM_PURGE, 0},
+	    {CU_VROLE_OFFICER,
+	     CU_VPERM_CREATE | CU_VPERM_PURGE | CU_VPERM_UNWRAP |
+	         CU_VPERM_ROTATE,
+	     CU_VPERM_ADMIN},
+	    {CU_VROLE_USER,
+	     CU_VPERM_READ | CU_VPERM_UPDATE | CU_VPERM_WRAP | CU_VPERM_UNWRAP |
+	         CU_VPERM_SIGN | CU_VPERM_DECRYPT,
+	     CU_VPERM_CREATE | CU_VPERM_DELETE | CU_VPERM_PURGE |
+	         CU_VPERM_IMPORT | CU_VPERM_ADMIN},
+	    {CU_VROLE_SVC_USER, CU_VPERM_READ | CU_VPERM_WRAP | CU_VPERM_UNWRAP,
+	     CU_VPERM_DECRYPT | CU_VPERM_SIGN | CU_VPERM_UPDATE |
+	         CU_VPERM_CREATE | CU_VPERM_ADMIN},
+	    {CU_VROLE_READER, CU_VPERM_READ,
+	     CU_VPERM_UNWRAP | CU_VPERM_WRAP | CU_VPERM_CREATE |
+	         CU_VPERM_ADMIN},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char p[16], id[16];
+		snprintf(p, sizeof(p), "p%zu", i);
+		snprintf(id, sizeof(id), "a%zu", i);
+		assert_int_equal(cu_vrbac_principal_token(f->vks, p, t), 0);
+		assert_int_equal(cu_vrbac_check(f->vks, p, CU_VPERM_READ, "k"),
+		                 CU_ERR_DENIED);
+		assert_int_equal(
+		    cu_vrbac_assign(f->vks, id, p, cases[i].role, "/"), 0);
+		for (unsigned b = 1; b <= CU_VPERM_ADMIN; b <<= 1) {
+			if (cases[i].yes & b)
+				assert_int_equal(
+				    cu_vrbac_check(f->vks, p, b, "k"), 0);
+			if (cases[i].no & b)
+				assert_int_equal(
+				    cu_vrbac_check(f->vks, p, b, "k"),
+				    CU_ERR_DENIED);
+		}
+	}
+	assert_int_equal(cu_vrbac_assign(f->vks, "x", "p0", "Owner", "/"),
+	                 CU_ERR_INVAL);
+	assert_int_equal(
+	    cu_vrbac_assign(f->vks, "x", "ghost", CU_VROLE_READER, "/"),
+	    CU_ERR_NOTFOUND);
+	assert_int_equal(
+	    cu_vrbac_assign(f->vks, "x", "p0", CU_VROLE_READER, "/secrets/a"),
+	    CU_ERR_INVAL);
+}
+
+static void key_scope_covers_one_key_and_removal_is_immediate(void **s)
+{
+	struct fx *f = *s;
+	char t[CU_VRBAC_TOKEN_LEN + 1];
+	json_t *list = NULL, *ev = NULL;
+
+	assert_int_equal(cu_vrbac_principal_token(f->vks, "store", t), 0);
+	assert_int_equal(cu_vrbac_assign(f->vks, "ra1", "store",
+	                                 CU_VROLE_SVC_USER, "/keys/k1"),
+	                 0);
+	assert_int_equal(cu_vrbac_check(f->vks, "store", CU_VPERM_UNWRAP, "k1"),
+	                 0);
+	assert_int_equal(cu_vrbac_check(f->vks, "store", CU_VPERM_UNWRAP, "k2"),
+	                 CU_ERR_DENIED);
+	assert_int_equal(cu_vrbac_check(f->vks, "store", CU_VPERM_READ, NULL),
+	                 CU_ERR_DENIED);
+	assert_int_equal(cu_vrbac_list(f->vks, &list), 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	assert_int_equal(cu_vrbac_unassign(f->vks, "ra1"), 0);
+	assert_int_equal(cu_vrbac_check(f->vks, "store", CU_VPERM_UNWRAP, "k1"),
+	                 CU_ERR_DENIED);
+	assert_int_equal(cu_vrbac_unassign(f->vks, "ra1"), CU_ERR_NOTFOUND);
+	/* deleting a principal removes its assignments */
+	assert_int_equal(
+	    cu_vrbac_assign(f->vks, "ra2", "store", CU_VROLE_SVC_USER, "/"), 0);
+	assert_int_equal(cu_vrbac_principal_delete(f->vks, "store"), 0);
+	assert_int_equal(cu_vrbac_list(f->vks, &list), 0);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	assert_int_equal(cu_vaudit_events(cu_vks_db(f->vks), 0, 10, &ev), 0);
+	assert_int_equal(json_array_size(ev), 4);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(ev, 0), "type")),
+	    CU_VEV_ROLE_ADDED);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(ev, 0), "key")),
+	    "k1");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(ev, 3), "type")),
+	    CU_VEV_ROLE_REMOVED);
+	json_decref(ev);
+}
+
+static void the_audit_chain_verifies_and_catches_edits(void **s)
+{
+	struct fx *f = *s;
+	cu_db_t *db = cu_vks_db(f->vks);
+	int64_t count = 0, bad = 0;
+	json_t *list = NULL;
+
+	for (int i = 0; i < 5; i++) {
+		struct cu_vaudit_rec rec = {.principal = "alice",
+		                            .op = "unwrapKey",
+		                            .key = "k1",
+		                            .version = "v",
+		                            .result = "ok",
+		                            .request_id = "r"};
+		assert_int_equal(cu_vaudit_append(db, &rec), 0);
+		assert_int_equal(rec.seq, i + 1);
+	}
+	assert_int_equal(cu_vaudit_verify(db, &count, &bad), 0);
+	assert_int_equal(count, 5);
+	assert_int_equal(cu_vaudit_list(db, 3, 10, &list), 0);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+	/* the triggers refuse edits through SQL */
+	assert_int_equal(cu_db_begin(db), 0);
+	assert_int_not_equal(
+	    cu_db_run(db, NULL, "UPDATE audit SET result = 'x'", ""), 0);
+	cu_db_rollback(db);
+	/* an attacker with the file drops them: the chain still tells */
+	assert_int_equal(cu_db_begin(db), 0);
+	assert_int_equal(cu_db_exec(db, "DROP TRIGGER audit_no_update;"
+	                                "DROP TRIGGER audit_no_delete;"
+	                                "UPDATE audit SET principal = 'mallory'"
+	                                " WHERE seq = 3"),
+	                 0);
+	assert_int_equal(cu_db_commit(db), 0);
+	assert_int_equal(cu_vaudit_verify(db, &count, &bad), CU_ERR_AUTH);
+	assert_int_equal(bad, 3);
+	assert_int_equal(cu_db_begin(db), 0);
+	assert_int_equal(cu_db_exec(db, "UPDATE audit SET principal = 'alice' "
+	                                "WHERE seq = 3;"
+	                                "DELETE FROM audit WHERE seq = 2"),
+	                 0);
+	assert_int_equal(cu_db_commit(db), 0);
+	assert_int_equal(cu_vaudit_verify(db, &count, &bad), CU_ERR_AUTH);
+	assert_int_equal(bad, 2);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+	    T(tokens_authenticate_and_a_new_token_replaces_the_old),
+	    T(certificates_authenticate_by_fingerprint),
+	    T(each_role_allows_exactly_its_permissions),
+	    T(key_scope_covers_one_key_and_removal_is_immediate),
+	    T(the_audit_chain_verifies_and_catches_edits),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
