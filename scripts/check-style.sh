@@ -6,7 +6,7 @@ status=0
 files=$(find src tests bench fuzz -name '*.[ch]' | sort)
 if command -v clang-format >/dev/null 2>&1; then
 	if ! clang-format --dry-run -Werror $files 2>/tmp/custos-format.$$; then
-		grep -oE '^[^:]+\.(c|h)' /tmp/custos-format.$$ | sort -u | sed 's/^/  not formatted: /'
+		grep -E '^[^ :]+\.[ch]:[0-9]+:[0-9]+: ' /tmp/custos-format.$$ | cut -d: -f1 | sort -u | sed 's/^/  not formatted: /'
 		echo "check-style: run 'make format'"
 		status=1
 	fi

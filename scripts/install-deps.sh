@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev clang-format
 libssl-dev openssl libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libsqlite3-dev
-libpq-dev libjansson-dev libexpat1-dev libcmocka-dev
+libpq-dev libjansson-dev libexpat1-dev zlib1g-dev libcmocka-dev
 python3 python3-pytest python3-requests python3-boto3 python3-azure
 awscli s3cmd rclone softhsm2 p11-kit nginx-light wrk valgrind
 postgresql procps"

@@ -9,7 +9,7 @@ static void print_help(FILE *f, const char *prog, const struct cu_cli_cmd *cmds)
 	for (const struct cu_cli_cmd *c = cmds; c->name != NULL; c++)
 		fprintf(f, "  %-12s %s\n", c->name, c->summary);
 	fprintf(f, "\nRun '%s <command> --help' for a command's options.\n",
-		prog);
+	        prog);
 }
 
 int cu_cli_wants_help(int argc, char **argv)
@@ -17,14 +17,15 @@ int cu_cli_wants_help(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0)
 			return 0;
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+		if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0)
 			return 1;
 	}
 	return 0;
 }
 
 int cu_cli_dispatch(const char *prog, const struct cu_cli_cmd *cmds, int argc,
-		    char **argv)
+                    char **argv)
 {
 	if (argc < 1) {
 		print_help(stderr, prog, cmds);

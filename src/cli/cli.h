@@ -16,7 +16,7 @@ struct cu_cli_cmd {
  * run it; print the table as help for "--help", "-h" or "help", or for no
  * argument. `prog` names the parent command in help and errors. */
 int cu_cli_dispatch(const char *prog, const struct cu_cli_cmd *cmds, int argc,
-		    char **argv);
+                    char **argv);
 
 /* cu_cli_wants_help - 1 when argv holds -h or --help, else 0. */
 int cu_cli_wants_help(int argc, char **argv);
@@ -26,5 +26,7 @@ int cu_cli_version(int argc, char **argv);
 int cu_cli_dev(int argc, char **argv);
 int cu_cli_pki(int argc, char **argv);
 int cu_cli_vault(int argc, char **argv);
+int cu_cli_vault_admin(int argc, char **argv); /* vault principal|role|... */
+int cu_cli_key(int argc, char **argv);
 
 #endif

@@ -27,21 +27,21 @@ struct service {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: custos dev [--dir DIR] [--port-base N]\n"
-		"\n"
-		"Start a complete local custos on 127.0.0.1 with TLS from a "
-		"fresh local CA:\n"
-		"the operator's vault, one tenant vault and (when built) the "
-		"store. When every\n"
-		"service answers, write DIR/env (shell export lines) and print "
-		"the same.\n"
-		"Runs until SIGINT or SIGTERM, then stops every process it "
-		"started.\n"
-		"\n"
-		"  --dir DIR        state, certificates and logs "
-		"(default ./.custos-dev)\n"
-		"  --port-base N    listen on N+1, N+2, ... (default 8440); 0 "
-		"picks free ports\n");
+	        "usage: custos dev [--dir DIR] [--port-base N]\n"
+	        "\n"
+	        "Start a complete local custos on 127.0.0.1 with TLS from a "
+	        "fresh local CA:\n"
+	        "the operator's vault, one tenant vault and (when built) the "
+	        "store. When every\n"
+	        "service answers, write DIR/env (shell export lines) and print "
+	        "the same.\n"
+	        "Runs until SIGINT or SIGTERM, then stops every process it "
+	        "started.\n"
+	        "\n"
+	        "  --dir DIR        state, certificates and logs "
+	        "(default ./.custos-dev)\n"
+	        "  --port-base N    listen on N+1, N+2, ... (default 8440); 0 "
+	        "picks free ports\n");
 }
 
 /* A port nothing listens on now. Racy in principle; fine for a dev run. */
@@ -66,7 +66,7 @@ static int make_dir(const char *path)
 {
 	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
 		fprintf(stderr, "custos dev: cannot create %s: %s\n", path,
-			strerror(errno));
+		        strerror(errno));
 		return CU_ERR_IO;
 	}
 	return 0;
@@ -86,9 +86,10 @@ static int setup_pki(const char *pki)
 	snprintf(path, sizeof(path), "%s/%s", pki, CU_PKI_CA_CERT);
 	if (!file_exists(path)) {
 		if ((r = cu_pki_init_dir(pki, NULL, 0)) != 0) {
-			fprintf(stderr, "custos dev: cannot make the local CA "
-					"in %s: %s\n",
-				pki, cu_strerror(r));
+			fprintf(stderr,
+			        "custos dev: cannot make the local CA "
+			        "in %s: %s\n",
+			        pki, cu_strerror(r));
 			return r;
 		}
 	}
@@ -96,9 +97,10 @@ static int setup_pki(const char *pki)
 	if (!file_exists(path)) {
 		if ((r = cu_pki_issue_client_dir(pki, "custos-store", NULL)) !=
 		    0) {
-			fprintf(stderr, "custos dev: cannot issue the store's "
-					"client certificate: %s\n",
-				cu_strerror(r));
+			fprintf(stderr,
+			        "custos dev: cannot issue the store's "
+			        "client certificate: %s\n",
+			        cu_strerror(r));
 			return r;
 		}
 	}
@@ -106,10 +108,9 @@ static int setup_pki(const char *pki)
 }
 
 static int start_vault(struct cu_sup *sup, const char *dir, const char *pki,
-		       struct service *svc)
+                       struct service *svc)
 {
-	char listen[64], cert[1024], key[1024], ca[1024], data[1024],
-		log[1024];
+	char listen[64], cert[1024], key[1024], ca[1024], data[1024], log[1024];
 	char *argv[16];
 	int i = 0;
 
@@ -139,7 +140,7 @@ static int start_vault(struct cu_sup *sup, const char *dir, const char *pki,
 }
 
 static int write_env(const char *dir, const char *ca, struct service *svcs,
-		     int n)
+                     int n)
 {
 	char path[1024], tmp[1100];
 	FILE *f;
@@ -167,16 +168,15 @@ static int write_env(const char *dir, const char *ca, struct service *svcs,
 int cu_cli_dev(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"dir", required_argument, NULL, 'd'},
-		{"port-base", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"dir", required_argument, NULL, 'd'},
+	    {"port-base", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct service svcs[] = {
-		{"operator-vault", "operator vault", "CUSTOS_OPERATOR_VAULT_URL",
-		 0, ""},
-		{"tenant-vault", "tenant vault", "CUSTOS_TENANT_VAULT_URL", 0,
-		 ""},
+	    {"operator-vault", "operator vault", "CUSTOS_OPERATOR_VAULT_URL", 0,
+	     ""},
+	    {"tenant-vault", "tenant vault", "CUSTOS_TENANT_VAULT_URL", 0, ""},
 	};
 	const int nsvc = (int)(sizeof(svcs) / sizeof(svcs[0]));
 	struct cu_sup sup = {0};
@@ -197,9 +197,9 @@ int cu_cli_dev(int argc, char **argv)
 			if (errno != 0 || *end != '\0' || base < 0 ||
 			    base > 65535 - nsvc) {
 				fprintf(stderr,
-					"custos dev: --port-base must be 0 or "
-					"a port number below %d\n",
-					65535 - nsvc);
+				        "custos dev: --port-base must be 0 or "
+				        "a port number below %d\n",
+				        65535 - nsvc);
 				return 2;
 			}
 			break;
@@ -240,7 +240,7 @@ int cu_cli_dev(int argc, char **argv)
 		if (svcs[i].port <= 0 ||
 		    (r = start_vault(&sup, dir, pki, &svcs[i])) != 0) {
 			fprintf(stderr, "custos dev: cannot start the %s\n",
-				svcs[i].label);
+			        svcs[i].label);
 			goto out;
 		}
 	}
@@ -249,16 +249,16 @@ int cu_cli_dev(int argc, char **argv)
 		r = cu_sup_wait_http(&sup, svcs[i].name, url, ca, 30000);
 		if (r != 0) {
 			fprintf(stderr,
-				"custos dev: the %s did not come up (%s); see "
-				"%s/%s.log\n",
-				svcs[i].label, cu_strerror(r), logs,
-				svcs[i].name);
+			        "custos dev: the %s did not come up (%s); see "
+			        "%s/%s.log\n",
+			        svcs[i].label, cu_strerror(r), logs,
+			        svcs[i].name);
 			goto out;
 		}
 	}
 	if ((r = write_env(dir, ca, svcs, nsvc)) != 0) {
 		fprintf(stderr, "custos dev: cannot write %s/env: %s\n", dir,
-			cu_strerror(r));
+		        cu_strerror(r));
 		goto out;
 	}
 
@@ -277,19 +277,20 @@ int cu_cli_dev(int argc, char **argv)
 		for (int i = 0; i < sup.n; i++) {
 			if (sup.children[i].exited)
 				fprintf(stderr,
-					"custos dev: the %s stopped "
-					"unexpectedly; see %s\n",
-					sup.children[i].name,
-					sup.children[i].log);
+				        "custos dev: the %s stopped "
+				        "unexpectedly; see %s\n",
+				        sup.children[i].name,
+				        sup.children[i].log);
 		}
 		goto out;
 	}
 	status = 0;
 out:
 	if (cu_sup_stop_all(&sup, 10000) != 0 && status == 0) {
-		fprintf(stderr, "custos dev: a service did not stop cleanly; "
-				"see %s\n",
-			logs);
+		fprintf(stderr,
+		        "custos dev: a service did not stop cleanly; "
+		        "see %s\n",
+		        logs);
 		status = 1;
 	}
 	if (status == 0)

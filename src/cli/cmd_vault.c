@@ -18,8 +18,10 @@
 static const char serve_usage[] =
     "usage: custos vault serve --listen ADDR:PORT --tls-cert FILE "
     "--tls-key FILE\n"
-    "                          [--client-ca FILE] [--data DIR] "
+    "                          --data DIR [--client-ca FILE] "
     "[--log-level LEVEL]\n"
+    "                          [--retention-days N] [--purge-protection] "
+    "[--public-url URL]\n"
     "\n"
     "Run a custos vault over HTTPS (TLS 1.2+) until SIGTERM or SIGINT.\n"
     "\n"
@@ -31,7 +33,14 @@ static const char serve_usage[] =
     "  --tls-key FILE      its private key (PEM)\n"
     "  --client-ca FILE    CA whose client certificates identify "
     "principals\n"
-    "  --data DIR          the vault's state directory\n"
+    "  --data DIR          the vault's state directory (required); a new "
+    "vault\n"
+    "                      writes its first administrator's token to "
+    "DIR/admin.token\n"
+    "  --retention-days N  soft-delete retention of a new vault, 7-90 "
+    "(default 90)\n"
+    "  --purge-protection  a new vault refuses purges (irreversible)\n"
+    "  --public-url URL    the URL in key ids (default: the Host header)\n"
     "  --log-level LEVEL   debug, info (default), warn or error\n"
     "\n"
     "Logs are JSON lines on stderr, one per request.\n";
@@ -73,6 +82,9 @@ static int vault_serve(int argc, char **argv)
 	    {"client-ca", required_argument, NULL, 'a'},
 	    {"data", required_argument, NULL, 'd'},
 	    {"log-level", required_argument, NULL, 'v'},
+	    {"retention-days", required_argument, NULL, 'r'},
+	    {"purge-protection", no_argument, NULL, 'P'},
+	    {"public-url", required_argument, NULL, 'u'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -104,6 +116,24 @@ static int vault_serve(int argc, char **argv)
 		case 'd':
 			cfg.data_dir = optarg;
 			break;
+		case 'r': {
+			char *end = NULL;
+			long d = strtol(optarg, &end, 10);
+			if (end == NULL || *end != '\0' || d < 7 || d > 90) {
+				fprintf(stderr,
+				        "custos vault serve: --retention-days "
+				        "must be 7 to 90\n");
+				return 2;
+			}
+			cfg.retention_days = (int)d;
+			break;
+		}
+		case 'P':
+			cfg.purge_protection = 1;
+			break;
+		case 'u':
+			cfg.public_url = optarg;
+			break;
 		case 'v':
 			if (cu_log_level_parse(optarg, &level) != 0) {
 				fprintf(stderr,
@@ -119,9 +149,9 @@ static int vault_serve(int argc, char **argv)
 		}
 	}
 	if (optind != argc || listen == NULL || cfg.tls_cert_file == NULL ||
-	    cfg.tls_key_file == NULL) {
-		fprintf(stderr, "custos vault serve: --listen, --tls-cert and "
-		                "--tls-key are required\n");
+	    cfg.tls_key_file == NULL || cfg.data_dir == NULL) {
+		fprintf(stderr, "custos vault serve: --listen, --tls-cert, "
+		                "--tls-key and --data are required\n");
 		fputs(serve_usage, stderr);
 		return 2;
 	}
@@ -171,6 +201,14 @@ int cu_cli_vault(int argc, char **argv)
 {
 	static const struct cu_cli_cmd cmds[] = {
 	    {"serve", "run a vault over HTTPS", vault_serve},
+	    {"principal", "add or remove a principal (a running vault)",
+	     cu_cli_vault_admin},
+	    {"role", "assign, remove or list roles (a running vault)",
+	     cu_cli_vault_admin},
+	    {"settings", "show or change soft delete and purge protection",
+	     cu_cli_vault_admin},
+	    {"audit", "list or verify the hash-chained audit log",
+	     cu_cli_vault_admin},
 	    {NULL, NULL, NULL},
 	};
 

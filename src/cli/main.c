@@ -5,11 +5,11 @@
 #include <stddef.h>
 
 static const struct cu_cli_cmd commands[] = {
-	{"dev", "run a complete local custos (what `make run` starts)", cu_cli_dev},
-	{"pki", "development PKI: a local CA and certificates", cu_cli_pki},
-	{"vault", "run a vault (`custos vault serve`)", cu_cli_vault},
-	{"version", "print version information", cu_cli_version},
-	{NULL, NULL, NULL},
+    {"dev", "run a complete local custos (what `make run` starts)", cu_cli_dev},
+    {"pki", "development PKI: a local CA and certificates", cu_cli_pki},
+    {"vault", "run a vault (`custos vault serve`)", cu_cli_vault},
+    {"version", "print version information", cu_cli_version},
+    {NULL, NULL, NULL},
 };
 
 int main(int argc, char **argv)

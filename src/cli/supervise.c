@@ -29,7 +29,7 @@ void cu_sup_block_signals(void)
 }
 
 int cu_sup_spawn(struct cu_sup *s, const char *name, char *const argv[],
-		 const char *log_path)
+                 const char *log_path)
 {
 	struct cu_sup_child *c;
 	char self[4096];
@@ -46,7 +46,7 @@ int cu_sup_spawn(struct cu_sup *s, const char *name, char *const argv[],
 	fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		fprintf(stderr, "custos dev: cannot open %s: %s\n", log_path,
-			strerror(errno));
+		        strerror(errno));
 		return CU_ERR_IO;
 	}
 	pid = fork();
@@ -71,7 +71,7 @@ int cu_sup_spawn(struct cu_sup *s, const char *name, char *const argv[],
 		args[i] = NULL;
 		execv(self, args);
 		fprintf(stderr, "custos dev: exec %s: %s\n", self,
-			strerror(errno));
+		        strerror(errno));
 		_exit(127);
 	}
 	close(fd);
@@ -117,7 +117,7 @@ static size_t discard(void *p, size_t size, size_t n, void *ud)
 }
 
 int cu_sup_wait_http(struct cu_sup *s, const char *name, const char *url,
-		     const char *ca_file, int timeout_ms)
+                     const char *ca_file, int timeout_ms)
 {
 	struct cu_sup_child *c = find(s, name);
 	long deadline = now_ms() + timeout_ms;
@@ -140,7 +140,7 @@ int cu_sup_wait_http(struct cu_sup *s, const char *name, const char *url,
 		}
 		if (curl_easy_perform(h) == CURLE_OK &&
 		    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) ==
-			    CURLE_OK &&
+		        CURLE_OK &&
 		    code == 200) {
 			r = 0;
 			break;

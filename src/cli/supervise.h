@@ -32,13 +32,13 @@ void cu_sup_block_signals(void);
  * `log_path`. Returns 0, CU_ERR_RANGE when the table is full, or CU_ERR_IO
  * (fork/exec/open failed; detail on stderr). */
 int cu_sup_spawn(struct cu_sup *s, const char *name, char *const argv[],
-		 const char *log_path);
+                 const char *log_path);
 
 /* cu_sup_wait_http - poll `url` (https, verified against ca_file) until it
  * answers 200 or timeout_ms passes or child `name` exits. Returns 0,
  * CU_ERR_TIMEOUT or CU_ERR_STATE (the child died; its log has why). */
 int cu_sup_wait_http(struct cu_sup *s, const char *name, const char *url,
-		     const char *ca_file, int timeout_ms);
+                     const char *ca_file, int timeout_ms);
 
 /* cu_sup_wait - sleep until SIGINT/SIGTERM (returns 0) or until a child
  * exits on its own (returns CU_ERR_STATE; its entry shows how). */

@@ -45,7 +45,8 @@ static void write_all(int fd, const char *buf, size_t len)
 	while (len > 0) {
 		ssize_t n = write(fd, buf, len);
 		if (n <= 0)
-			return; /* a log that cannot be written must not stop work */
+			return; /* a log that cannot be written must not stop
+			           work */
 		buf += n;
 		len -= (size_t)n;
 	}
@@ -66,11 +67,11 @@ void cu_log(int level, const char *msg, json_t *fields)
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, (int)(now.tv_nsec / 1000000));
+	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	         tm.tm_min, tm.tm_sec, (int)(now.tv_nsec / 1000000));
 	line = json_pack("{s:s, s:s, s:s, s:s}", "ts", ts, "level",
-			 level_names[level], "component", component, "msg",
-			 msg != NULL ? msg : "");
+	                 level_names[level], "component", component, "msg",
+	                 msg != NULL ? msg : "");
 	if (line == NULL)
 		goto out;
 	if (fields != NULL && json_is_object(fields))

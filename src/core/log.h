@@ -35,6 +35,6 @@ void cu_log(int level, const char *msg, json_t *fields);
 
 /* cu_logf - write a line whose "msg" is formatted printf-style. */
 void cu_logf(int level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -11,9 +11,9 @@
  * a name, so the local name is what follows the last one. */
 #define NS_SEP '\n'
 
-#define LEAF  1u /* text content, no children */
-#define MULTI 2u /* may repeat */
-#define REQ   4u /* must occur */
+#define LEAF     1u /* text content, no children */
+#define MULTI    2u /* may repeat */
+#define REQ      4u /* must occur */
 #define MAX_KIDS 8
 #define TEXT_CAP CU_S3XML_MAX_KMS_ID /* the longest leaf */
 
@@ -47,58 +47,57 @@ struct node {
 };
 
 static const struct node part_kids[] = {
-	{"PartNumber", E_PARTNUMBER, LEAF | REQ, 16, NULL},
-	{"ETag", E_ETAG, LEAF | REQ, CU_S3XML_MAX_ETAG, NULL},
-	{"ChecksumCRC32", E_CHECKSUM, LEAF, 128, NULL},
-	{"ChecksumCRC32C", E_CHECKSUM, LEAF, 128, NULL},
-	{"ChecksumCRC64NVME", E_CHECKSUM, LEAF, 128, NULL},
-	{"ChecksumSHA1", E_CHECKSUM, LEAF, 128, NULL},
-	{"ChecksumSHA256", E_CHECKSUM, LEAF, 128, NULL},
-	{NULL, 0, 0, 0, NULL},
+    {"PartNumber", E_PARTNUMBER, LEAF | REQ, 16, NULL},
+    {"ETag", E_ETAG, LEAF | REQ, CU_S3XML_MAX_ETAG, NULL},
+    {"ChecksumCRC32", E_CHECKSUM, LEAF, 128, NULL},
+    {"ChecksumCRC32C", E_CHECKSUM, LEAF, 128, NULL},
+    {"ChecksumCRC64NVME", E_CHECKSUM, LEAF, 128, NULL},
+    {"ChecksumSHA1", E_CHECKSUM, LEAF, 128, NULL},
+    {"ChecksumSHA256", E_CHECKSUM, LEAF, 128, NULL},
+    {NULL, 0, 0, 0, NULL},
 };
 static const struct node complete_kids[] = {
-	{"Part", E_PART, MULTI | REQ, 0, part_kids},
-	{NULL, 0, 0, 0, NULL},
+    {"Part", E_PART, MULTI | REQ, 0, part_kids},
+    {NULL, 0, 0, 0, NULL},
 };
-static const struct node complete_root = {"CompleteMultipartUpload",
-					  E_COMPLETE, 0, 0, complete_kids};
+static const struct node complete_root = {"CompleteMultipartUpload", E_COMPLETE,
+                                          0, 0, complete_kids};
 
 static const struct node object_kids[] = {
-	{"Key", E_KEY, LEAF | REQ, CU_S3XML_MAX_KEY, NULL},
-	{"VersionId", E_VERSIONID, LEAF, CU_S3XML_MAX_VERSION, NULL},
-	{NULL, 0, 0, 0, NULL},
+    {"Key", E_KEY, LEAF | REQ, CU_S3XML_MAX_KEY, NULL},
+    {"VersionId", E_VERSIONID, LEAF, CU_S3XML_MAX_VERSION, NULL},
+    {NULL, 0, 0, 0, NULL},
 };
 static const struct node delete_kids[] = {
-	{"Quiet", E_QUIET, LEAF, 16, NULL},
-	{"Object", E_OBJECT, MULTI | REQ, 0, object_kids},
-	{NULL, 0, 0, 0, NULL},
+    {"Quiet", E_QUIET, LEAF, 16, NULL},
+    {"Object", E_OBJECT, MULTI | REQ, 0, object_kids},
+    {NULL, 0, 0, 0, NULL},
 };
-static const struct node delete_root = {"Delete", E_DELETE, 0, 0,
-					delete_kids};
+static const struct node delete_root = {"Delete", E_DELETE, 0, 0, delete_kids};
 
 static const struct node cbc_kids[] = {
-	{"LocationConstraint", E_LOCATION, LEAF, 64, NULL},
-	{NULL, 0, 0, 0, NULL},
+    {"LocationConstraint", E_LOCATION, LEAF, 64, NULL},
+    {NULL, 0, 0, 0, NULL},
 };
-static const struct node cbc_root = {"CreateBucketConfiguration", E_CBC, 0,
-				     0, cbc_kids};
+static const struct node cbc_root = {"CreateBucketConfiguration", E_CBC, 0, 0,
+                                     cbc_kids};
 
 static const struct node apply_kids[] = {
-	{"SSEAlgorithm", E_ALGORITHM, LEAF | REQ, 32, NULL},
-	{"KMSMasterKeyID", E_KMSID, LEAF, CU_S3XML_MAX_KMS_ID, NULL},
-	{NULL, 0, 0, 0, NULL},
+    {"SSEAlgorithm", E_ALGORITHM, LEAF | REQ, 32, NULL},
+    {"KMSMasterKeyID", E_KMSID, LEAF, CU_S3XML_MAX_KMS_ID, NULL},
+    {NULL, 0, 0, 0, NULL},
 };
 static const struct node rule_kids[] = {
-	{"ApplyServerSideEncryptionByDefault", E_APPLY, REQ, 0, apply_kids},
-	{"BucketKeyEnabled", E_BUCKETKEY, LEAF, 16, NULL},
-	{NULL, 0, 0, 0, NULL},
+    {"ApplyServerSideEncryptionByDefault", E_APPLY, REQ, 0, apply_kids},
+    {"BucketKeyEnabled", E_BUCKETKEY, LEAF, 16, NULL},
+    {NULL, 0, 0, 0, NULL},
 };
 static const struct node sse_kids[] = {
-	{"Rule", E_RULE, REQ, 0, rule_kids},
-	{NULL, 0, 0, 0, NULL},
+    {"Rule", E_RULE, REQ, 0, rule_kids},
+    {NULL, 0, 0, 0, NULL},
 };
-static const struct node sse_root = {"ServerSideEncryptionConfiguration",
-				     E_SSE, 0, 0, sse_kids};
+static const struct node sse_root = {"ServerSideEncryptionConfiguration", E_SSE,
+                                     0, 0, sse_kids};
 
 struct frame {
 	const struct node *n;
@@ -178,7 +177,7 @@ static int parse_bool(const char *s, int *v)
 	    strcmp(s, "True") == 0)
 		*v = 1;
 	else if (strcmp(s, "false") == 0 || strcmp(s, "FALSE") == 0 ||
-		 strcmp(s, "False") == 0)
+	         strcmp(s, "False") == 0)
 		*v = 0;
 	else
 		return CU_ERR_PARSE;
@@ -253,7 +252,7 @@ static int on_leaf(struct pctx *c, int id)
 	if (id == E_KEY) {
 		/* keys are taken byte for byte: white space is significant */
 		struct cu_s3xml_delete_object *o =
-			&c->del->objects[c->del->n_objects - 1];
+		    &c->del->objects[c->del->n_objects - 1];
 
 		if (c->text_len == 0)
 			return CU_ERR_PARSE;
@@ -265,7 +264,7 @@ static int on_leaf(struct pctx *c, int id)
 	switch (id) {
 	case E_PARTNUMBER: {
 		struct cu_s3xml_part *p =
-			&c->complete->parts[c->complete->n_parts - 1];
+		    &c->complete->parts[c->complete->n_parts - 1];
 
 		if ((r = parse_uint(s, n, &p->number)) != 0)
 			return r;
@@ -275,7 +274,7 @@ static int on_leaf(struct pctx *c, int id)
 	}
 	case E_ETAG: {
 		struct cu_s3xml_part *p =
-			&c->complete->parts[c->complete->n_parts - 1];
+		    &c->complete->parts[c->complete->n_parts - 1];
 
 		if (n == 0)
 			return CU_ERR_PARSE;
@@ -288,7 +287,7 @@ static int on_leaf(struct pctx *c, int id)
 		return parse_bool(s, &c->del->quiet);
 	case E_VERSIONID: {
 		struct cu_s3xml_delete_object *o =
-			&c->del->objects[c->del->n_objects - 1];
+		    &c->del->objects[c->del->n_objects - 1];
 
 		if (n == 0)
 			return CU_ERR_PARSE;
@@ -299,8 +298,10 @@ static int on_leaf(struct pctx *c, int id)
 		for (size_t i = 0; i < n; i++) {
 			char ch = s[i];
 
-			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+			if (!((ch >= 'a' && ch <= 'z') ||
+			      (ch >= 'A' && ch <= 'Z') ||
+			      (ch >= '0' && ch <= '9') || ch == '-' ||
+			      ch == '_'))
 				return CU_ERR_INVAL;
 		}
 		if (n == 0)
@@ -332,7 +333,7 @@ static int on_close(struct pctx *c, int id)
 		struct cu_s3xml_complete *d = c->complete;
 
 		if (d->n_parts > 1 && d->parts[d->n_parts - 1].number <=
-					      d->parts[d->n_parts - 2].number)
+		                          d->parts[d->n_parts - 2].number)
 			return CU_ERR_RANGE;
 	} else if (id == E_APPLY) {
 		if (c->sse->kms_key_id != NULL &&
@@ -343,7 +344,7 @@ static int on_close(struct pctx *c, int id)
 }
 
 static void XMLCALL start(void *ud, const XML_Char *name,
-			  const XML_Char **attrs)
+                          const XML_Char **attrs)
 {
 	struct pctx *c = ud;
 	const char *ln = local_name(name);
@@ -457,16 +458,16 @@ static void XMLCALL chars(void *ud, const XML_Char *s, int len)
 }
 
 static void XMLCALL doctype(void *ud, const XML_Char *name,
-			    const XML_Char *sysid, const XML_Char *pubid,
-			    int has_internal_subset)
+                            const XML_Char *sysid, const XML_Char *pubid,
+                            int has_internal_subset)
 {
 	stop(ud, CU_ERR_PARSE);
 }
 
 static void XMLCALL entity(void *ud, const XML_Char *name, int is_param,
-			   const XML_Char *value, int value_len,
-			   const XML_Char *base, const XML_Char *sysid,
-			   const XML_Char *pubid, const XML_Char *notation)
+                           const XML_Char *value, int value_len,
+                           const XML_Char *base, const XML_Char *sysid,
+                           const XML_Char *pubid, const XML_Char *notation)
 {
 	stop(ud, CU_ERR_PARSE);
 }
@@ -505,7 +506,7 @@ static size_t cap_items(size_t want, size_t limit)
 }
 
 int cu_s3xml_parse_complete(const char *body, size_t len, size_t max_parts,
-			    struct cu_s3xml_complete **out)
+                            struct cu_s3xml_complete **out)
 {
 	struct pctx *c = NULL;
 	int r;
@@ -542,7 +543,7 @@ void cu_s3xml_complete_free(struct cu_s3xml_complete *d)
 }
 
 int cu_s3xml_parse_delete(const char *body, size_t len, size_t max_objects,
-			  struct cu_s3xml_delete **out)
+                          struct cu_s3xml_delete **out)
 {
 	struct pctx *c = NULL;
 	int r;
@@ -581,7 +582,7 @@ void cu_s3xml_delete_free(struct cu_s3xml_delete *d)
 }
 
 int cu_s3xml_parse_create_bucket(const char *body, size_t len,
-				 struct cu_s3xml_bucket_config **out)
+                                 struct cu_s3xml_bucket_config **out)
 {
 	struct pctx *c = NULL;
 	int r = 0;
@@ -614,8 +615,7 @@ void cu_s3xml_bucket_config_free(struct cu_s3xml_bucket_config *b)
 	free(b);
 }
 
-int cu_s3xml_parse_sse(const char *body, size_t len,
-		       struct cu_s3xml_sse **out)
+int cu_s3xml_parse_sse(const char *body, size_t len, struct cu_s3xml_sse **out)
 {
 	struct pctx *c = NULL;
 	int r;

@@ -52,20 +52,20 @@ struct cu_s3xml_complete {
  * more). On success *out is owned by the caller (free with
  * cu_s3xml_complete_free); on error *out is NULL. */
 int cu_s3xml_parse_complete(const char *body, size_t len, size_t max_parts,
-			    struct cu_s3xml_complete **out)
-	__attribute__((warn_unused_result));
+                            struct cu_s3xml_complete **out)
+    __attribute__((warn_unused_result));
 
 void cu_s3xml_complete_free(struct cu_s3xml_complete *c);
 
 /* One <Object> of a Delete. */
 struct cu_s3xml_delete_object {
-	char *key; /* exactly as sent (never trimmed), NUL-terminated */
-	size_t key_len; /* 1..CU_S3XML_MAX_KEY */
+	char *key;        /* exactly as sent (never trimmed), NUL-terminated */
+	size_t key_len;   /* 1..CU_S3XML_MAX_KEY */
 	char *version_id; /* NULL when absent */
 };
 
 struct cu_s3xml_delete {
-	int quiet; /* <Quiet>true</Quiet> */
+	int quiet;        /* <Quiet>true</Quiet> */
 	size_t n_objects; /* >= 1 */
 	struct cu_s3xml_delete_object *objects;
 };
@@ -74,8 +74,8 @@ struct cu_s3xml_delete {
  * 0 means CU_S3XML_MAX_OBJECTS (never more). Ownership as above; free with
  * cu_s3xml_delete_free. */
 int cu_s3xml_parse_delete(const char *body, size_t len, size_t max_objects,
-			  struct cu_s3xml_delete **out)
-	__attribute__((warn_unused_result));
+                          struct cu_s3xml_delete **out)
+    __attribute__((warn_unused_result));
 
 void cu_s3xml_delete_free(struct cu_s3xml_delete *d);
 
@@ -87,23 +87,22 @@ struct cu_s3xml_bucket_config {
  * An empty body (len 0) is valid, as in S3, and gives location NULL.
  * Free with cu_s3xml_bucket_config_free. */
 int cu_s3xml_parse_create_bucket(const char *body, size_t len,
-				 struct cu_s3xml_bucket_config **out)
-	__attribute__((warn_unused_result));
+                                 struct cu_s3xml_bucket_config **out)
+    __attribute__((warn_unused_result));
 
 void cu_s3xml_bucket_config_free(struct cu_s3xml_bucket_config *b);
 
 struct cu_s3xml_sse {
-	char *algorithm;  /* "AES256", "aws:kms" or "aws:kms:dsse" */
-	char *kms_key_id; /* KMSMasterKeyID; NULL when absent */
+	char *algorithm;        /* "AES256", "aws:kms" or "aws:kms:dsse" */
+	char *kms_key_id;       /* KMSMasterKeyID; NULL when absent */
 	int bucket_key_enabled; /* 1, 0, or -1 when absent */
 };
 
 /* cu_s3xml_parse_sse - parse a ServerSideEncryptionConfiguration body
  * (one Rule with ApplyServerSideEncryptionByDefault). Free with
  * cu_s3xml_sse_free. */
-int cu_s3xml_parse_sse(const char *body, size_t len,
-		       struct cu_s3xml_sse **out)
-	__attribute__((warn_unused_result));
+int cu_s3xml_parse_sse(const char *body, size_t len, struct cu_s3xml_sse **out)
+    __attribute__((warn_unused_result));
 
 void cu_s3xml_sse_free(struct cu_s3xml_sse *s);
 

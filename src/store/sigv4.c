@@ -17,10 +17,11 @@
 #include <string.h>
 #include <zlib.h>
 
-#define ALGO        "AWS4-HMAC-SHA256"
-#define ALGO_LEN    (sizeof(ALGO) - 1)
-#define TERMINATOR  "aws4_request"
-#define EMPTY_SHA   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define ALGO       "AWS4-HMAC-SHA256"
+#define ALGO_LEN   (sizeof(ALGO) - 1)
+#define TERMINATOR "aws4_request"
+#define EMPTY_SHA                                                              \
+	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define SHA1_LEN    20
 #define MAX_DECODED ((int64_t)5 * 1024 * 1024 * 1024 * 1024) /* 5 TiB */
 
@@ -231,7 +232,7 @@ static int num(const char *p, size_t n, int *out)
 static int civil_ok(int y, int mo, int d, int h, int mi, int s)
 {
 	static const int mdays[] = {31, 28, 31, 30, 31, 30,
-				    31, 31, 30, 31, 30, 31};
+	                            31, 31, 30, 31, 30, 31};
 	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 
 	if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1)
@@ -268,8 +269,8 @@ static int parse_amz_date(struct slice s, int64_t *t)
 static int parse_http_date(struct slice s, int64_t *t, char *amz)
 {
 	static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr",
-					  "May", "Jun", "Jul", "Aug",
-					  "Sep", "Oct", "Nov", "Dec"};
+	                                  "May", "Jun", "Jul", "Aug",
+	                                  "Sep", "Oct", "Nov", "Dec"};
 	int y, mo = 0, d, h, mi, se;
 	const char *p = s.p;
 
@@ -322,8 +323,8 @@ static int parse_dec(struct slice s, size_t max_digits, int64_t *out)
 /* ---- request pieces ---- */
 
 struct param {
-	struct slice key; /* decoded */
-	struct slice val; /* decoded */
+	struct slice key;  /* decoded */
+	struct slice val;  /* decoded */
 	struct slice ekey; /* AWS-encoded */
 	struct slice eval;
 	int has_eq;
@@ -461,7 +462,7 @@ static int parse_query(struct ctx *c)
 /* The one parameter named `name` (decoded, case-sensitive), counting
  * duplicates. */
 static size_t find_param(const struct ctx *c, const char *name,
-			 struct slice *val)
+                         struct slice *val)
 {
 	size_t count = 0;
 
@@ -475,7 +476,7 @@ static size_t find_param(const struct ctx *c, const char *name,
 }
 
 static size_t find_header(const struct cu_sigv4_request *rq, const char *name,
-			  struct slice *val)
+                          struct slice *val)
 {
 	size_t count = 0, nl = strlen(name);
 
@@ -582,8 +583,7 @@ static int parse_signed_headers(struct slice s, struct v4auth *a)
 		nm.n = i - start;
 		if (nm.n == 0 || a->n_names == CU_SIGV4_MAX_SIGNED)
 			return -1;
-		if (a->n_names > 0 &&
-		    sl_cmp(a->names[a->n_names - 1], nm) >= 0)
+		if (a->n_names > 0 && sl_cmp(a->names[a->n_names - 1], nm) >= 0)
 			return -1;
 		a->names[a->n_names++] = nm;
 		start = i + 1;
@@ -795,7 +795,7 @@ static void put_collapsed(struct buf *b, const char *v, size_t n)
 }
 
 static enum cu_sigv4_fail canon_headers(const struct ctx *c,
-					const struct v4auth *a, struct buf *b)
+                                        const struct v4auth *a, struct buf *b)
 {
 	const struct cu_sigv4_request *rq = c->rq;
 
@@ -808,7 +808,7 @@ static enum cu_sigv4_fail canon_headers(const struct ctx *c,
 			const struct cu_sigv4_header *h = &rq->headers[i];
 
 			if (!ieq(h->name, h->name_len, a->names[k].p,
-				 a->names[k].n))
+			         a->names[k].n))
 				continue;
 			if (h->value_len > CU_SIGV4_MAX_HVALUE)
 				return CU_SIGV4_FAIL_REQUEST;
@@ -826,8 +826,9 @@ static enum cu_sigv4_fail canon_headers(const struct ctx *c,
 /* ---- crypto helpers ---- */
 
 int cu_sigv4_derive_key(const void *secret, size_t secret_len,
-			const char *date8, const char *region,
-			const char *service, unsigned char key[CU_SIGV4_KEY_LEN])
+                        const char *date8, const char *region,
+                        const char *service,
+                        unsigned char key[CU_SIGV4_KEY_LEN])
 {
 	unsigned char k[4 + CU_SIGV4_MAX_SECRET];
 	unsigned char t[CU_SHA256_LEN];
@@ -839,16 +840,16 @@ int cu_sigv4_derive_key(const void *secret, size_t secret_len,
 	if (secret_len)
 		memcpy(k + 4, secret, secret_len);
 	if ((r = cu_hmac_sha256(k, 4 + secret_len, date8, strlen(date8),
-				key)) != 0)
+	                        key)) != 0)
 		goto out;
 	if ((r = cu_hmac_sha256(key, CU_SHA256_LEN, region, strlen(region),
-				t)) != 0)
+	                        t)) != 0)
 		goto out;
 	if ((r = cu_hmac_sha256(t, CU_SHA256_LEN, service, strlen(service),
-				key)) != 0)
+	                        key)) != 0)
 		goto out;
 	if ((r = cu_hmac_sha256(key, CU_SHA256_LEN, TERMINATOR,
-				strlen(TERMINATOR), t)) != 0)
+	                        strlen(TERMINATOR), t)) != 0)
 		goto out;
 	memcpy(key, t, CU_SHA256_LEN);
 out:
@@ -860,7 +861,7 @@ out:
 }
 
 static int hmac_hex(const unsigned char key[CU_SIGV4_KEY_LEN], const char *msg,
-		    size_t len, char out[CU_SIGV4_SIG_HEX_LEN + 1])
+                    size_t len, char out[CU_SIGV4_SIG_HEX_LEN + 1])
 {
 	unsigned char mac[CU_SHA256_LEN];
 	int r = cu_hmac_sha256(key, CU_SIGV4_KEY_LEN, msg, len, mac);
@@ -872,9 +873,9 @@ static int hmac_hex(const unsigned char key[CU_SIGV4_KEY_LEN], const char *msg,
 }
 
 int cu_sigv4_chunk_signature(const unsigned char key[CU_SIGV4_KEY_LEN],
-			     const char *amz_date, const char *scope,
-			     const char *prev_sig, const void *data, size_t len,
-			     char out[CU_SIGV4_SIG_HEX_LEN + 1])
+                             const char *amz_date, const char *scope,
+                             const char *prev_sig, const void *data, size_t len,
+                             char out[CU_SIGV4_SIG_HEX_LEN + 1])
 {
 	char sts[64 + CU_SIGV4_AMZDATE_LEN + CU_SIGV4_MAX_SCOPE + 3 * 65];
 	unsigned char h[CU_SHA256_LEN];
@@ -889,22 +890,22 @@ int cu_sigv4_chunk_signature(const unsigned char key[CU_SIGV4_KEY_LEN],
 	    strlen(prev_sig) != CU_SIGV4_SIG_HEX_LEN)
 		return CU_ERR_RANGE;
 	n = snprintf(sts, sizeof(sts),
-		     "AWS4-HMAC-SHA256-PAYLOAD\n%s\n%s\n%s\n" EMPTY_SHA "\n%s",
-		     amz_date, scope, prev_sig, hh);
+	             "AWS4-HMAC-SHA256-PAYLOAD\n%s\n%s\n%s\n" EMPTY_SHA "\n%s",
+	             amz_date, scope, prev_sig, hh);
 	if (n < 0 || (size_t)n >= sizeof(sts))
 		return CU_ERR_RANGE;
 	return hmac_hex(key, sts, (size_t)n, out);
 }
 
 static int hmac_sha1(const void *key, size_t key_len, const void *msg,
-		     size_t msg_len, unsigned char out[SHA1_LEN])
+                     size_t msg_len, unsigned char out[SHA1_LEN])
 {
 	size_t outl = 0;
 	static const unsigned char empty[1];
 
 	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA1", NULL, key_len ? key : empty,
-		      key_len, msg_len ? msg : empty, msg_len, out, SHA1_LEN,
-		      &outl) == NULL ||
+	              key_len, msg_len ? msg : empty, msg_len, out, SHA1_LEN,
+	              &outl) == NULL ||
 	    outl != SHA1_LEN)
 		return CU_ERR_CRYPTO;
 	return 0;
@@ -918,80 +919,79 @@ static const struct {
 	const char *code;
 	const char *text;
 } fails[] = {
-	[CU_SIGV4_OK] = {0, 200, "OK", "authenticated"},
-	[CU_SIGV4_FAIL_MISSING] = {CU_ERR_DENIED, 403, "AccessDenied",
-				   "Access Denied"},
-	[CU_SIGV4_FAIL_AMBIGUOUS] = {CU_ERR_INVAL, 400, "InvalidArgument",
-				     "Only one auth mechanism allowed"},
-	[CU_SIGV4_FAIL_UNSUPPORTED] =
-		{CU_ERR_UNSUPPORTED, 400, "InvalidRequest",
-		 "The authorization mechanism you have provided is not "
-		 "supported. Please use AWS4-HMAC-SHA256."},
-	[CU_SIGV4_FAIL_MALFORMED] = {CU_ERR_PARSE, 400,
-				     "AuthorizationHeaderMalformed",
-				     "The authorization is malformed"},
-	[CU_SIGV4_FAIL_REGION] = {CU_ERR_PARSE, 400,
-				  "AuthorizationHeaderMalformed",
-				  "The authorization region is wrong"},
-	[CU_SIGV4_FAIL_SERVICE] = {CU_ERR_PARSE, 400,
-				   "AuthorizationHeaderMalformed",
-				   "The authorization service is wrong"},
-	[CU_SIGV4_FAIL_DATE_MISSING] =
-		{CU_ERR_DENIED, 403, "AccessDenied",
-		 "AWS authentication requires a valid Date or x-amz-date "
-		 "header"},
-	[CU_SIGV4_FAIL_DATE_MALFORMED] =
-		{CU_ERR_PARSE, 403, "AccessDenied",
-		 "AWS authentication requires a valid Date or x-amz-date "
-		 "header"},
-	[CU_SIGV4_FAIL_DATE_MISMATCH] =
-		{CU_ERR_PARSE, 400, "AuthorizationHeaderMalformed",
-		 "The credential date does not match the request date"},
-	[CU_SIGV4_FAIL_SKEWED] =
-		{CU_ERR_DENIED, 403, "RequestTimeTooSkewed",
-		 "The difference between the request time and the current "
-		 "time is too large."},
-	[CU_SIGV4_FAIL_EXPIRED] = {CU_ERR_DENIED, 403, "AccessDenied",
-				   "Request has expired"},
-	[CU_SIGV4_FAIL_NOT_YET_VALID] = {CU_ERR_DENIED, 403, "AccessDenied",
-					 "Request is not valid yet"},
-	[CU_SIGV4_FAIL_EXPIRES] =
-		{CU_ERR_PARSE, 400, "AuthorizationQueryParametersError",
-		 "X-Amz-Expires must be between 1 and 604800 seconds"},
-	[CU_SIGV4_FAIL_HOST_UNSIGNED] = {CU_ERR_DENIED, 403, "AccessDenied",
-					 "The host header must be signed"},
-	[CU_SIGV4_FAIL_HEADER_ABSENT] =
-		{CU_ERR_DENIED, 403, "AccessDenied",
-		 "A signed header is missing from the request"},
-	[CU_SIGV4_FAIL_PAYLOAD_MISSING] =
-		{CU_ERR_INVAL, 400, "InvalidRequest",
-		 "Missing required header for this request: "
-		 "x-amz-content-sha256"},
-	[CU_SIGV4_FAIL_PAYLOAD_INVALID] =
-		{CU_ERR_INVAL, 400, "InvalidArgument",
-		 "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
-		 "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, "
-		 "STREAMING-UNSIGNED-PAYLOAD-TRAILER or a valid sha256 "
-		 "value."},
-	[CU_SIGV4_FAIL_DECODED_LENGTH] =
-		{CU_ERR_INVAL, 411, "MissingContentLength",
-		 "x-amz-decoded-content-length is missing or invalid"},
-	[CU_SIGV4_FAIL_TRAILER] = {CU_ERR_INVAL, 400, "InvalidRequest",
-				   "The x-amz-trailer header is invalid or "
-				   "not supported"},
-	[CU_SIGV4_FAIL_REQUEST] = {CU_ERR_PARSE, 400, "InvalidArgument",
-				   "The request is malformed or too large"},
-	[CU_SIGV4_FAIL_UNKNOWN_KEY] =
-		{CU_ERR_NOTFOUND, 403, "InvalidAccessKeyId",
-		 "The AWS Access Key Id you provided does not exist in our "
-		 "records."},
-	[CU_SIGV4_FAIL_SIGNATURE] =
-		{CU_ERR_AUTH, 403, "SignatureDoesNotMatch",
-		 "The request signature we calculated does not match the "
-		 "signature you provided. Check your key and signing method."},
-	[CU_SIGV4_FAIL_INTERNAL] = {CU_ERR_INTERNAL, 500, "InternalError",
-				    "We encountered an internal error. Please "
-				    "try again."},
+    [CU_SIGV4_OK] = {0, 200, "OK", "authenticated"},
+    [CU_SIGV4_FAIL_MISSING] = {CU_ERR_DENIED, 403, "AccessDenied",
+                               "Access Denied"},
+    [CU_SIGV4_FAIL_AMBIGUOUS] = {CU_ERR_INVAL, 400, "InvalidArgument",
+                                 "Only one auth mechanism allowed"},
+    [CU_SIGV4_FAIL_UNSUPPORTED] =
+        {CU_ERR_UNSUPPORTED, 400, "InvalidRequest",
+         "The authorization mechanism you have provided is not "
+         "supported. Please use AWS4-HMAC-SHA256."},
+    [CU_SIGV4_FAIL_MALFORMED] = {CU_ERR_PARSE, 400,
+                                 "AuthorizationHeaderMalformed",
+                                 "The authorization is malformed"},
+    [CU_SIGV4_FAIL_REGION] = {CU_ERR_PARSE, 400, "AuthorizationHeaderMalformed",
+                              "The authorization region is wrong"},
+    [CU_SIGV4_FAIL_SERVICE] = {CU_ERR_PARSE, 400,
+                               "AuthorizationHeaderMalformed",
+                               "The authorization service is wrong"},
+    [CU_SIGV4_FAIL_DATE_MISSING] =
+        {CU_ERR_DENIED, 403, "AccessDenied",
+         "AWS authentication requires a valid Date or x-amz-date "
+         "header"},
+    [CU_SIGV4_FAIL_DATE_MALFORMED] =
+        {CU_ERR_PARSE, 403, "AccessDenied",
+         "AWS authentication requires a valid Date or x-amz-date "
+         "header"},
+    [CU_SIGV4_FAIL_DATE_MISMATCH] =
+        {CU_ERR_PARSE, 400, "AuthorizationHeaderMalformed",
+         "The credential date does not match the request date"},
+    [CU_SIGV4_FAIL_SKEWED] =
+        {CU_ERR_DENIED, 403, "RequestTimeTooSkewed",
+         "The difference between the request time and the current "
+         "time is too large."},
+    [CU_SIGV4_FAIL_EXPIRED] = {CU_ERR_DENIED, 403, "AccessDenied",
+                               "Request has expired"},
+    [CU_SIGV4_FAIL_NOT_YET_VALID] = {CU_ERR_DENIED, 403, "AccessDenied",
+                                     "Request is not valid yet"},
+    [CU_SIGV4_FAIL_EXPIRES] =
+        {CU_ERR_PARSE, 400, "AuthorizationQueryParametersError",
+         "X-Amz-Expires must be between 1 and 604800 seconds"},
+    [CU_SIGV4_FAIL_HOST_UNSIGNED] = {CU_ERR_DENIED, 403, "AccessDenied",
+                                     "The host header must be signed"},
+    [CU_SIGV4_FAIL_HEADER_ABSENT] =
+        {CU_ERR_DENIED, 403, "AccessDenied",
+         "A signed header is missing from the request"},
+    [CU_SIGV4_FAIL_PAYLOAD_MISSING] =
+        {CU_ERR_INVAL, 400, "InvalidRequest",
+         "Missing required header for this request: "
+         "x-amz-content-sha256"},
+    [CU_SIGV4_FAIL_PAYLOAD_INVALID] =
+        {CU_ERR_INVAL, 400, "InvalidArgument",
+         "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
+         "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, "
+         "STREAMING-UNSIGNED-PAYLOAD-TRAILER or a valid sha256 "
+         "value."},
+    [CU_SIGV4_FAIL_DECODED_LENGTH] =
+        {CU_ERR_INVAL, 411, "MissingContentLength",
+         "x-amz-decoded-content-length is missing or invalid"},
+    [CU_SIGV4_FAIL_TRAILER] = {CU_ERR_INVAL, 400, "InvalidRequest",
+                               "The x-amz-trailer header is invalid or "
+                               "not supported"},
+    [CU_SIGV4_FAIL_REQUEST] = {CU_ERR_PARSE, 400, "InvalidArgument",
+                               "The request is malformed or too large"},
+    [CU_SIGV4_FAIL_UNKNOWN_KEY] =
+        {CU_ERR_NOTFOUND, 403, "InvalidAccessKeyId",
+         "The AWS Access Key Id you provided does not exist in our "
+         "records."},
+    [CU_SIGV4_FAIL_SIGNATURE] =
+        {CU_ERR_AUTH, 403, "SignatureDoesNotMatch",
+         "The request signature we calculated does not match the "
+         "signature you provided. Check your key and signing method."},
+    [CU_SIGV4_FAIL_INTERNAL] = {CU_ERR_INTERNAL, 500, "InternalError",
+                                "We encountered an internal error. Please "
+                                "try again."},
 };
 
 #define NFAILS (sizeof(fails) / sizeof(fails[0]))
@@ -1045,12 +1045,12 @@ void cu_sigv4_result_clear(struct cu_sigv4_result *res)
 
 /* Fetch the secret for akid into sec (wiped by the caller). */
 static enum cu_sigv4_fail get_secret(const struct ctx *c, struct slice akid,
-				     unsigned char *sec, size_t *sec_len,
-				     int *err)
+                                     unsigned char *sec, size_t *sec_len,
+                                     int *err)
 {
 	*sec_len = 0;
 	*err = c->op->secret(c->op->secret_arg, akid.p, akid.n, sec,
-			     CU_SIGV4_MAX_SECRET, sec_len);
+	                     CU_SIGV4_MAX_SECRET, sec_len);
 	if (*err == CU_ERR_NOTFOUND)
 		return CU_SIGV4_FAIL_UNKNOWN_KEY;
 	if (*err != 0)
@@ -1064,7 +1064,7 @@ static enum cu_sigv4_fail get_secret(const struct ctx *c, struct slice akid,
 
 /* x-amz-content-sha256 (or what the caller declared) to a payload mode. */
 static enum cu_sigv4_fail payload_mode(struct slice h, int presigned,
-				       struct cu_sigv4_result *res)
+                                       struct cu_sigv4_result *res)
 {
 	if (h.n == 64) {
 		for (size_t i = 0; i < 32; i++) {
@@ -1079,14 +1079,15 @@ static enum cu_sigv4_fail payload_mode(struct slice h, int presigned,
 	} else if (sl_eq(h, "UNSIGNED-PAYLOAD")) {
 		res->payload = CU_SIGV4_PAYLOAD_UNSIGNED;
 	} else if (sl_eq(h, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD") &&
-		   !presigned) {
+	           !presigned) {
 		res->payload = CU_SIGV4_PAYLOAD_STREAMING_SIGNED;
 	} else if (sl_eq(h, "STREAMING-UNSIGNED-PAYLOAD-TRAILER") &&
-		   !presigned) {
+	           !presigned) {
 		res->payload = CU_SIGV4_PAYLOAD_STREAMING_UNSIGNED_TRAILER;
 	} else if (sl_eq(h, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER") ||
-		   sl_eq(h, "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD") ||
-		   sl_eq(h, "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER")) {
+	           sl_eq(h, "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD") ||
+	           sl_eq(h,
+	                 "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER")) {
 		return CU_SIGV4_FAIL_UNSUPPORTED;
 	} else {
 		return CU_SIGV4_FAIL_PAYLOAD_INVALID;
@@ -1112,7 +1113,8 @@ static enum cu_sigv4_fail streaming_headers(const struct ctx *c)
 	n = find_header(c->rq, "x-amz-trailer", &v);
 	if (n == 0)
 		return CU_SIGV4_OK;
-	if (n > 1 || res->payload != CU_SIGV4_PAYLOAD_STREAMING_UNSIGNED_TRAILER)
+	if (n > 1 ||
+	    res->payload != CU_SIGV4_PAYLOAD_STREAMING_UNSIGNED_TRAILER)
 		return CU_SIGV4_FAIL_TRAILER;
 	if (ieq(v.p, v.n, "x-amz-checksum-crc32", 20))
 		res->trailer = CU_SIGV4_CKSUM_CRC32;
@@ -1142,7 +1144,7 @@ static int method_ok(const struct cu_sigv4_request *rq)
 /* SigV4, header or presigned: everything after the auth fields are
  * parsed. */
 static int verify_v4(struct ctx *c, struct v4auth *a, struct slice amz_date,
-		     int presigned, int64_t expires)
+                     int presigned, int64_t expires)
 {
 	struct cu_sigv4_result *res = c->res;
 	const struct cu_sigv4_options *op = c->op;
@@ -1155,7 +1157,8 @@ static int verify_v4(struct ctx *c, struct v4auth *a, struct slice amz_date,
 	char hh[2 * CU_SHA256_LEN + 1], sig[CU_SIGV4_SIG_HEX_LEN + 1];
 	char date8[9];
 	size_t sec_len = 0, n;
-	int64_t t, skew = op->max_skew > 0 ? op->max_skew : CU_SIGV4_DEFAULT_SKEW;
+	int64_t t,
+	    skew = op->max_skew > 0 ? op->max_skew : CU_SIGV4_DEFAULT_SKEW;
 	int r = 0, host = 0, err = 0;
 	enum cu_sigv4_fail f;
 
@@ -1163,7 +1166,7 @@ static int verify_v4(struct ctx *c, struct v4auth *a, struct slice amz_date,
 	sl_copy(res->region, sizeof(res->region), a->cred.region);
 	if (parse_amz_date(amz_date, &t) != 0)
 		FAIL(presigned ? CU_SIGV4_FAIL_MALFORMED
-			       : CU_SIGV4_FAIL_DATE_MALFORMED);
+		               : CU_SIGV4_FAIL_DATE_MALFORMED);
 	sl_copy(res->amz_date, sizeof(res->amz_date), amz_date);
 	res->request_time = t;
 	if (memcmp(amz_date.p, a->cred.date.p, 8) != 0)
@@ -1187,7 +1190,7 @@ static int verify_v4(struct ctx *c, struct v4auth *a, struct slice amz_date,
 		FAIL(CU_SIGV4_FAIL_SKEWED);
 	}
 	n = snprintf(res->scope, sizeof(res->scope), "%.8s/%s/%s/" TERMINATOR,
-		     amz_date.p, res->region, service);
+	             amz_date.p, res->region, service);
 	(void)n;
 
 	/* the payload hash */
@@ -1234,7 +1237,7 @@ static int verify_v4(struct ctx *c, struct v4auth *a, struct slice amz_date,
 	buf_sl(&cr, ph);
 	if (cr.err != 0)
 		FAIL(cr.err == CU_ERR_NOMEM ? CU_SIGV4_FAIL_INTERNAL
-					    : CU_SIGV4_FAIL_REQUEST);
+		                            : CU_SIGV4_FAIL_REQUEST);
 	if ((r = cu_sha256(cr.p, cr.len, h)) != 0)
 		FAIL(CU_SIGV4_FAIL_INTERNAL);
 	hex_lower(h, sizeof(h), hh);
@@ -1257,8 +1260,8 @@ static int verify_v4(struct ctx *c, struct v4auth *a, struct slice amz_date,
 	date8[8] = '\0';
 	if (op->signing_key != NULL) {
 		err = op->signing_key(op->secret_arg, a->cred.akid.p,
-				      a->cred.akid.n, date8, res->region,
-				      service, res->signing_key);
+		                      a->cred.akid.n, date8, res->region,
+		                      service, res->signing_key);
 		if (err == CU_ERR_NOTFOUND)
 			FAIL(CU_SIGV4_FAIL_UNKNOWN_KEY);
 		if (err != 0) {
@@ -1276,13 +1279,13 @@ static int verify_v4(struct ctx *c, struct v4auth *a, struct slice amz_date,
 			goto out;
 		}
 		if ((r = cu_sigv4_derive_key(sec, sec_len, date8, res->region,
-					     service, res->signing_key)) != 0) {
+		                             service, res->signing_key)) != 0) {
 			res->fail = CU_SIGV4_FAIL_INTERNAL;
 			goto out;
 		}
 	}
 	if ((r = hmac_hex(res->signing_key, res->string_to_sign,
-			  res->string_to_sign_len, sig)) != 0) {
+	                  res->string_to_sign_len, sig)) != 0) {
 		res->fail = CU_SIGV4_FAIL_INTERNAL;
 		goto out;
 	}
@@ -1371,15 +1374,41 @@ out:
 /* botocore's and S3's list of sub-resources that are part of the SigV2
  * canonicalised resource. */
 static const char *const subresources[] = {
-	"accelerate", "acl", "analytics", "cors", "defaultObjectAcl",
-	"delete", "inventory", "lifecycle", "location", "logging", "metrics",
-	"notification", "object-lock", "partNumber", "policy",
-	"replication", "requestPayment", "response-cache-control",
-	"response-content-disposition", "response-content-encoding",
-	"response-content-language", "response-content-type",
-	"response-expires", "restore", "select", "select-type",
-	"storageClass", "tagging", "torrent", "uploadId", "uploads",
-	"versionId", "versioning", "versions", "website",
+    "accelerate",
+    "acl",
+    "analytics",
+    "cors",
+    "defaultObjectAcl",
+    "delete",
+    "inventory",
+    "lifecycle",
+    "location",
+    "logging",
+    "metrics",
+    "notification",
+    "object-lock",
+    "partNumber",
+    "policy",
+    "replication",
+    "requestPayment",
+    "response-cache-control",
+    "response-content-disposition",
+    "response-content-encoding",
+    "response-content-language",
+    "response-content-type",
+    "response-expires",
+    "restore",
+    "select",
+    "select-type",
+    "storageClass",
+    "tagging",
+    "torrent",
+    "uploadId",
+    "uploads",
+    "versionId",
+    "versioning",
+    "versions",
+    "website",
 };
 
 static int is_subresource(struct slice k)
@@ -1410,8 +1439,8 @@ struct hdr_ref {
 static int cmp_hdr(const void *x, const void *y)
 {
 	const struct hdr_ref *a = x, *b = y;
-	size_t n = a->h->name_len < b->h->name_len ? a->h->name_len
-						     : b->h->name_len;
+	size_t n =
+	    a->h->name_len < b->h->name_len ? a->h->name_len : b->h->name_len;
 
 	for (size_t i = 0; i < n; i++) {
 		int ca = lower((unsigned char)a->h->name[i]);
@@ -1428,8 +1457,7 @@ static int cmp_hdr(const void *x, const void *y)
 /* METHOD \n Content-MD5 \n Content-Type \n Expires \n x-amz-headers
  * resource[?subresources] */
 static enum cu_sigv4_fail v2_string_to_sign(const struct ctx *c,
-					    struct slice expires,
-					    struct buf *b)
+                                            struct slice expires, struct buf *b)
 {
 	const struct cu_sigv4_request *rq = c->rq;
 	struct hdr_ref *hs = NULL;
@@ -1480,11 +1508,12 @@ static enum cu_sigv4_fail v2_string_to_sign(const struct ctx *c,
 		struct slice val = {h->value, h->value_len};
 
 		if (i == 0 || !ieq(h->name, h->name_len, hs[i - 1].h->name,
-				   hs[i - 1].h->name_len)) {
+		                   hs[i - 1].h->name_len)) {
 			if (i > 0)
 				buf_putc(b, '\n');
 			for (size_t k = 0; k < h->name_len; k++)
-				buf_putc(b, (char)lower((unsigned char)h->name[k]));
+				buf_putc(
+				    b, (char)lower((unsigned char)h->name[k]));
 			buf_putc(b, ':');
 		} else {
 			buf_putc(b, ',');
@@ -1510,7 +1539,7 @@ static enum cu_sigv4_fail v2_string_to_sign(const struct ctx *c,
 	}
 	if (b->err != 0)
 		f = b->err == CU_ERR_NOMEM ? CU_SIGV4_FAIL_INTERNAL
-					   : CU_SIGV4_FAIL_REQUEST;
+		                           : CU_SIGV4_FAIL_REQUEST;
 out:
 	free(hs);
 	free(ps);
@@ -1532,9 +1561,8 @@ static int verify_v2(struct ctx *c)
 	res->auth = CU_SIGV4_AUTH_V2_QUERY;
 	res->payload = CU_SIGV4_PAYLOAD_UNSIGNED;
 	if (one_param(c, "AWSAccessKeyId", &akid) ||
-	    one_param(c, "Expires", &exp) ||
-	    one_param(c, "Signature", &sig) || !akid_ok(akid) ||
-	    sig.n != sizeof(b64) - 1)
+	    one_param(c, "Expires", &exp) || one_param(c, "Signature", &sig) ||
+	    !akid_ok(akid) || sig.n != sizeof(b64) - 1)
 		FAIL(CU_SIGV4_FAIL_MALFORMED);
 	if (parse_dec(exp, 12, &expires) != 0)
 		FAIL(CU_SIGV4_FAIL_MALFORMED);
@@ -1556,7 +1584,7 @@ static int verify_v2(struct ctx *c)
 		goto out;
 	}
 	if ((r = hmac_sha1(sec, sec_len, res->string_to_sign,
-			   res->string_to_sign_len, mac)) != 0) {
+	                   res->string_to_sign_len, mac)) != 0) {
 		res->fail = CU_SIGV4_FAIL_INTERNAL;
 		goto out;
 	}
@@ -1572,8 +1600,8 @@ out:
 }
 
 int cu_sigv4_verify(const struct cu_sigv4_request *req,
-		    const struct cu_sigv4_options *opt,
-		    struct cu_sigv4_result *res)
+                    const struct cu_sigv4_options *opt,
+                    struct cu_sigv4_result *res)
 {
 	struct ctx c = {.rq = req, .op = opt, .res = res};
 	struct slice auth = {0};
@@ -1600,8 +1628,8 @@ int cu_sigv4_verify(const struct cu_sigv4_request *req,
 	v2q = find_param(&c, "AWSAccessKeyId", NULL) ||
 	      find_param(&c, "Signature", NULL);
 	if ((n_auth > 0) + (v4q != 0) + (v2q != 0) > 1) {
-		res->auth = n_auth > 0 ? CU_SIGV4_AUTH_HEADER
-				       : CU_SIGV4_AUTH_QUERY;
+		res->auth =
+		    n_auth > 0 ? CU_SIGV4_AUTH_HEADER : CU_SIGV4_AUTH_QUERY;
 		FAIL(CU_SIGV4_FAIL_AMBIGUOUS);
 	}
 	if (n_auth > 1) {
@@ -1629,12 +1657,12 @@ out:
 /* ---- aws-chunked ---- */
 
 enum cstate {
-	ST_HDR,      /* reading a chunk header line */
-	ST_DATA,     /* reading chunk data */
-	ST_DATA_CR,  /* CRLF after chunk data */
+	ST_HDR,     /* reading a chunk header line */
+	ST_DATA,    /* reading chunk data */
+	ST_DATA_CR, /* CRLF after chunk data */
 	ST_DATA_LF,
-	ST_END,      /* signed: the empty line after the final chunk */
-	ST_TRAILER,  /* unsigned: trailer lines up to an empty line */
+	ST_END,     /* signed: the empty line after the final chunk */
+	ST_TRAILER, /* unsigned: trailer lines up to an empty line */
 	ST_DONE,
 };
 
@@ -1666,7 +1694,7 @@ struct cu_sigv4_chunked {
 };
 
 int cu_sigv4_chunked_new(const struct cu_sigv4_result *res, size_t max_chunk,
-			 cu_sigv4_chunked_t **out)
+                         cu_sigv4_chunked_t **out)
 {
 	cu_sigv4_chunked_t *c = NULL;
 	int r = 0;
@@ -1682,8 +1710,8 @@ int cu_sigv4_chunked_new(const struct cu_sigv4_result *res, size_t max_chunk,
 	c->mode = res->payload;
 	c->st = ST_HDR;
 	c->max_chunk = (max_chunk == 0 || max_chunk > CU_SIGV4_CHUNK_MAX)
-			       ? CU_SIGV4_CHUNK_MAX
-			       : max_chunk;
+	                   ? CU_SIGV4_CHUNK_MAX
+	                   : max_chunk;
 	c->decoded_length = res->decoded_length;
 	c->alg = res->trailer;
 	if (c->mode == CU_SIGV4_PAYLOAD_STREAMING_SIGNED) {
@@ -1714,17 +1742,17 @@ int cu_sigv4_chunked_new(const struct cu_sigv4_result *res, size_t max_chunk,
 			c->crc32c_table[i] = v;
 		}
 	} else if (c->alg == CU_SIGV4_CKSUM_SHA1 ||
-		   c->alg == CU_SIGV4_CKSUM_SHA256) {
+	           c->alg == CU_SIGV4_CKSUM_SHA256) {
 		c->md = EVP_MD_CTX_new();
 		if (c->md == NULL) {
 			r = CU_ERR_NOMEM;
 			goto out;
 		}
 		if (EVP_DigestInit_ex(c->md,
-				      c->alg == CU_SIGV4_CKSUM_SHA1
-					      ? EVP_sha1()
-					      : EVP_sha256(),
-				      NULL) != 1) {
+		                      c->alg == CU_SIGV4_CKSUM_SHA1
+		                          ? EVP_sha1()
+		                          : EVP_sha256(),
+		                      NULL) != 1) {
 			r = CU_ERR_CRYPTO;
 			goto out;
 		}
@@ -1753,8 +1781,7 @@ void cu_sigv4_chunked_free(cu_sigv4_chunked_t *c)
 	free(c);
 }
 
-static int cksum_update(cu_sigv4_chunked_t *c, const unsigned char *p,
-			size_t n)
+static int cksum_update(cu_sigv4_chunked_t *c, const unsigned char *p, size_t n)
 {
 	switch (c->alg) {
 	case CU_SIGV4_CKSUM_CRC32:
@@ -1868,7 +1895,7 @@ static int verify_chunk(cu_sigv4_chunked_t *c)
 	int r;
 
 	r = cu_sigv4_chunk_signature(c->key, c->amz_date, c->scope, c->prev_sig,
-				     c->data, c->size, sig);
+	                             c->data, c->size, sig);
 	if (r != 0)
 		return r;
 	if (!cu_ct_equal(sig, c->chunk_sig, CU_SIGV4_SIG_HEX_LEN))
@@ -1965,7 +1992,7 @@ static int on_line(cu_sigv4_chunked_t *c)
 }
 
 static int feed(cu_sigv4_chunked_t *c, const unsigned char *p, size_t len,
-		cu_sigv4_sink_fn sink, void *arg)
+                cu_sigv4_sink_fn sink, void *arg)
 {
 	int r;
 
@@ -2047,7 +2074,7 @@ static int feed(cu_sigv4_chunked_t *c, const unsigned char *p, size_t len,
 }
 
 int cu_sigv4_chunked_feed(cu_sigv4_chunked_t *c, const void *data, size_t len,
-			  cu_sigv4_sink_fn sink, void *arg)
+                          cu_sigv4_sink_fn sink, void *arg)
 {
 	if (c->err != 0)
 		return c->err;
@@ -2064,13 +2091,13 @@ int cu_sigv4_chunked_finish(cu_sigv4_chunked_t *c)
 	if (c->st != ST_DONE)
 		c->err = CU_ERR_PARSE;
 	else if (c->decoded_length >= 0 &&
-		 c->total != (uint64_t)c->decoded_length)
+	         c->total != (uint64_t)c->decoded_length)
 		c->err = CU_ERR_RANGE;
 	return c->err;
 }
 
 const char *cu_sigv4_chunked_checksum(const cu_sigv4_chunked_t *c,
-				      enum cu_sigv4_checksum *alg)
+                                      enum cu_sigv4_checksum *alg)
 {
 	if (c == NULL || c->st != ST_DONE || c->err != 0 || !c->have_trailer)
 		return NULL;

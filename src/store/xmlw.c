@@ -17,7 +17,7 @@ struct cu_xmlw {
 	int err;
 	int depth;
 	const char *stack[CU_XMLW_MAX_DEPTH]; /* caller's names: must live
-						 until closed */
+	                                         until closed */
 	size_t stack_len[CU_XMLW_MAX_DEPTH];
 };
 
@@ -83,12 +83,12 @@ static int name_ok(const char *s, size_t *n)
 	for (i = 0; s[i] != '\0'; i++) {
 		char c = s[i];
 		int alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			    c == '_';
+		            c == '_';
 
 		if (i == MAX_NAME)
 			return 0;
 		if (!alpha && (i == 0 || !((c >= '0' && c <= '9') || c == '.' ||
-					  c == '-')))
+		                           c == '-')))
 			return 0;
 	}
 	*n = i;
@@ -159,9 +159,9 @@ static void put_escaped(cu_xmlw_t *w, const char *text, size_t n)
 		default:
 			break;
 		}
-		if (e == NULL && ((s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' &&
-				   s[i] != 0) ||
-				  s[i] == 0x7F)) {
+		if (e == NULL && ((s[i] < 0x20 && s[i] != '\t' &&
+		                   s[i] != '\n' && s[i] != 0) ||
+		                  s[i] == 0x7F)) {
 			/* control characters as references (\r too, which a
 			 * parser would otherwise turn into \n) */
 			snprintf(ref, sizeof(ref), "&#x%X;", s[i]);
@@ -236,8 +236,7 @@ int cu_xmlw_close(cu_xmlw_t *w)
 	return w->err;
 }
 
-int cu_xmlw_text(cu_xmlw_t *w, const char *name, const char *text,
-		 size_t len)
+int cu_xmlw_text(cu_xmlw_t *w, const char *name, const char *text, size_t len)
 {
 	size_t n;
 
@@ -277,7 +276,7 @@ int cu_xmlw_bool(cu_xmlw_t *w, const char *name, int v)
 }
 
 int cu_xmlw_error_open(cu_xmlw_t *w, const char *code, const char *message,
-		       const char *resource, const char *request_id)
+                       const char *resource, const char *request_id)
 {
 	cu_xmlw_decl(w);
 	cu_xmlw_open(w, "Error", NULL);
@@ -313,8 +312,8 @@ int cu_xmlw_finish(cu_xmlw_t *w, char **out, size_t *len)
 }
 
 int cu_xmlw_error_doc(const char *code, const char *message,
-		      const char *resource, const char *request_id,
-		      size_t max_len, char **out, size_t *len)
+                      const char *resource, const char *request_id,
+                      size_t max_len, char **out, size_t *len)
 {
 	cu_xmlw_t *w = NULL;
 	int r;

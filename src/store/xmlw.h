@@ -25,7 +25,7 @@ typedef struct cu_xmlw cu_xmlw_t;
  * (0 means 16 MiB). Returns 0 and sets *out (free with cu_xmlw_free), or
  * CU_ERR_NOMEM. */
 int cu_xmlw_new(size_t max_len, cu_xmlw_t **out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* cu_xmlw_free - free the writer and any unfinished document. NULL ok. */
 void cu_xmlw_free(cu_xmlw_t *w);
@@ -43,8 +43,7 @@ int cu_xmlw_close(cu_xmlw_t *w);
 
 /* cu_xmlw_text - write <name>text</name>, text being len bytes of UTF-8
  * (need not be NUL-terminated; may be empty). */
-int cu_xmlw_text(cu_xmlw_t *w, const char *name, const char *text,
-		 size_t len);
+int cu_xmlw_text(cu_xmlw_t *w, const char *name, const char *text, size_t len);
 
 /* cu_xmlw_str - cu_xmlw_text with a NUL-terminated string. */
 int cu_xmlw_str(cu_xmlw_t *w, const char *name, const char *s);
@@ -60,21 +59,21 @@ int cu_xmlw_bool(cu_xmlw_t *w, const char *name, int v);
  * for extra elements (StringToSign, CanonicalRequest, ...); close it with
  * cu_xmlw_close. resource and request_id may be NULL (element left out). */
 int cu_xmlw_error_open(cu_xmlw_t *w, const char *code, const char *message,
-		       const char *resource, const char *request_id);
+                       const char *resource, const char *request_id);
 
 /* cu_xmlw_finish - end the document: every element must be closed. On
  * success *out (NUL-terminated, *len bytes without the NUL) belongs to
  * the caller (free with free()) and the writer is empty again. Returns 0,
  * the sticky error, or CU_ERR_INVAL when elements are still open. */
 int cu_xmlw_finish(cu_xmlw_t *w, char **out, size_t *len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* cu_xmlw_error_doc - a complete S3 error document in one call (see
  * cu_xmlw_error_open), at most max_len bytes (0: 16 MiB). *out as for
  * cu_xmlw_finish. */
 int cu_xmlw_error_doc(const char *code, const char *message,
-		      const char *resource, const char *request_id,
-		      size_t max_len, char **out, size_t *len)
-	__attribute__((warn_unused_result));
+                      const char *resource, const char *request_id,
+                      size_t max_len, char **out, size_t *len)
+    __attribute__((warn_unused_result));
 
 #endif

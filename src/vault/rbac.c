@@ -3,10 +3,14 @@
 #include "core/crypto/hash.h"
 #include "core/crypto/rand.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "core/secmem.h"
 #include "vault/audit.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -394,5 +398,46 @@ int cu_vrbac_check(cu_vks_t *vks, const char *principal, unsigned perm,
 out:
 	sqlite3_finalize(st);
 	cu_db_rollback(db);
+	return r;
+}
+
+int cu_vrbac_bootstrap(cu_vks_t *vks, const char *name, const char *token_path,
+                       int *created)
+{
+	char token[CU_VRBAC_TOKEN_LEN + 2], tmp[4096];
+	int64_t n = 0;
+	int r, fd = -1;
+
+	*created = 0;
+	if ((r = cu_vrbac_principal_count(vks, &n)) != 0 || n > 0)
+		return r;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", token_path) >=
+	    sizeof(tmp))
+		return CU_ERR_RANGE;
+	if ((r = cu_vrbac_principal_token(vks, name, token)) != 0)
+		return r;
+	if ((r = cu_vrbac_assign(vks, name, name, CU_VROLE_ADMIN, "/")) != 0)
+		goto out;
+	token[CU_VRBAC_TOKEN_LEN] = '\n';
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 ||
+	    write(fd, token, CU_VRBAC_TOKEN_LEN + 1) !=
+	        CU_VRBAC_TOKEN_LEN + 1 ||
+	    fsync(fd) != 0 || rename(tmp, token_path) != 0) {
+		cu_logf(CU_LOG_ERROR, "cannot write %s: %s", token_path,
+		        strerror(errno));
+		r = CU_ERR_IO;
+		goto out;
+	}
+	*created = 1;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (r != 0) {
+		(void)unlink(tmp);
+		(void)cu_vrbac_principal_delete(vks, name);
+	}
+	cu_memzero(token, sizeof(token));
 	return r;
 }

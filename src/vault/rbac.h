@@ -80,6 +80,15 @@ int cu_vrbac_principal_delete(cu_vks_t *vks, const char *name);
 /* cu_vrbac_principal_count - how many principals exist. */
 int cu_vrbac_principal_count(cu_vks_t *vks, int64_t *n);
 
+/* cu_vrbac_bootstrap - on a vault with no principal yet, create
+ * principal `name` with a token and the Key Vault Administrator role at
+ * "/", and write the token (one line) to the new file `token_path`
+ * (mode 0600; an existing file is replaced). Does nothing (returns 0,
+ * *created 0) when any principal exists. Returns 0, CU_ERR_IO or a
+ * database error. */
+int cu_vrbac_bootstrap(cu_vks_t *vks, const char *name, const char *token_path,
+                       int *created);
+
 /* cu_vrbac_auth_token - the principal whose token is tok (len bytes,
  * untrusted) into name (room for CU_VRBAC_NAME_MAX + 1). Returns 0,
  * CU_ERR_AUTH (no such token) or CU_ERR_DB. */

@@ -2,6 +2,12 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/pki.h"
+#include "vault/api.h"
+#include "vault/keystore.h"
+#include "vault/rbac.h"
+
+#include <pthread.h>
+#include <time.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,13 +17,100 @@
 
 struct cu_vault {
 	cu_http_server_t *srv;
+	cu_vks_t *vks;
+	cu_vapi_t *api;
 	char url[96];
+	/* the maintenance thread: scheduled purge, near-expiry events */
+	pthread_t maint;
+	int maint_running, stopping;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned interval_s, near_expiry_s;
 };
 
-/* The vault's API routes go here (keys API, admin API). */
 static int add_routes(cu_vault_t *v)
 {
-	return cu_http_server_mount_builtin(v->srv);
+	int rc;
+
+	if ((rc = cu_http_server_mount_builtin(v->srv)) != 0)
+		return rc;
+	return cu_vapi_mount(v->api, v->srv);
+}
+
+static void maintain_once(cu_vault_t *v)
+{
+	int64_t now = (int64_t)time(NULL);
+	int n = 0, rc;
+
+	if ((rc = cu_vks_purge_due(v->vks, now, &n)) != 0)
+		cu_log(CU_LOG_ERROR, "scheduled purge failed",
+		       json_pack("{s:s}", "error", cu_strerror(rc)));
+	else if (n > 0)
+		cu_log(CU_LOG_INFO, "scheduled purge",
+		       json_pack("{s:i}", "keys", n));
+	if ((rc = cu_vks_check_expiry(v->vks, now, v->near_expiry_s, &n)) != 0)
+		cu_log(CU_LOG_ERROR, "near-expiry check failed",
+		       json_pack("{s:s}", "error", cu_strerror(rc)));
+}
+
+static void *maintain(void *arg)
+{
+	cu_vault_t *v = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&v->mu);
+	while (!v->stopping) {
+		pthread_mutex_unlock(&v->mu);
+		maintain_once(v);
+		pthread_mutex_lock(&v->mu);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += v->interval_s;
+		while (!v->stopping &&
+		       pthread_cond_timedwait(&v->cv, &v->mu, &until) == 0)
+			;
+	}
+	pthread_mutex_unlock(&v->mu);
+	return NULL;
+}
+
+static void stop_maintenance(cu_vault_t *v)
+{
+	if (!v->maint_running)
+		return;
+	pthread_mutex_lock(&v->mu);
+	v->stopping = 1;
+	pthread_cond_broadcast(&v->cv);
+	pthread_mutex_unlock(&v->mu);
+	pthread_join(v->maint, NULL);
+	v->maint_running = 0;
+}
+
+/* Open the keystore; on a vault without principals, make the first
+ * administrator and write its token to DATA/admin.token. */
+static int open_store(cu_vault_t *v, const struct cu_vault_config *cfg)
+{
+	struct cu_vks_settings s = {cfg->retention_days ? cfg->retention_days
+	                                                : 90,
+	                            cfg->purge_protection != 0};
+	char path[4096];
+	int rc, created = 0;
+
+	if (cfg->data_dir == NULL) {
+		cu_log(CU_LOG_ERROR, "the vault needs a data directory", NULL);
+		return CU_ERR_INVAL;
+	}
+	if ((rc = cu_vks_open(cfg->data_dir, &s, &v->vks)) != 0)
+		return rc;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", cfg->data_dir,
+	                     CU_VAULT_ADMIN_TOKEN_FILE) >= sizeof(path))
+		return CU_ERR_RANGE;
+	if ((rc = cu_vrbac_bootstrap(v->vks, "admin", path, &created)) != 0)
+		return rc;
+	if (created)
+		cu_log(CU_LOG_INFO, "created the first administrator",
+		       json_pack("{s:s,s:s}", "principal", "admin",
+		                 "token_file", path));
+	return cu_vapi_new(v->vks, &v->api);
 }
 
 static int load(const char *what, const char *path, char **out)
@@ -46,9 +139,26 @@ int cu_vault_start(const struct cu_vault_config *cfg, cu_vault_t **out)
 	*out = NULL;
 	if (cfg == NULL)
 		goto out;
+	if (cfg->retention_days != 0 &&
+	    (cfg->retention_days < CU_VKS_RETENTION_MIN ||
+	     cfg->retention_days > CU_VKS_RETENTION_MAX))
+		goto out;
 	rc = CU_ERR_NOMEM;
 	if ((v = calloc(1, sizeof(*v))) == NULL)
 		goto out;
+	pthread_mutex_init(&v->mu, NULL);
+	pthread_cond_init(&v->cv, NULL);
+	v->interval_s =
+	    cfg->maintenance_interval_s ? cfg->maintenance_interval_s : 60;
+	v->near_expiry_s = cfg->near_expiry_s ? cfg->near_expiry_s : 30 * 86400;
+	if ((rc = open_store(v, cfg)) != 0)
+		goto out;
+	if (cfg->public_url != NULL &&
+	    (rc = cu_vapi_set_url(v->api, cfg->public_url)) != 0) {
+		cu_log(CU_LOG_ERROR, "bad public URL",
+		       json_pack("{s:s}", "url", cfg->public_url));
+		goto out;
+	}
 	if ((rc = load("tls-cert", cfg->tls_cert_file, &cert)) != 0 ||
 	    (rc = load("tls-key", cfg->tls_key_file, &key)) != 0 ||
 	    (rc = load("client-ca", cfg->client_ca_file, &ca)) != 0)
@@ -60,7 +170,9 @@ int cu_vault_start(const struct cu_vault_config *cfg, cu_vault_t **out)
 	hc.tls_key_pem = key;
 	hc.client_ca_pem = ca;
 	hc.allow_plain = cfg->allow_plain;
-	hc.threads = cfg->threads;
+	/* The admin API's event long-poll and stream block their thread:
+	 * with a thread pool they would stall other connections. */
+	hc.thread_per_connection = 1;
 	if ((rc = cu_http_server_new(&hc, &v->srv)) != 0)
 		goto out;
 	if ((rc = add_routes(v)) != 0)
@@ -77,6 +189,11 @@ int cu_vault_start(const struct cu_vault_config *cfg, cu_vault_t **out)
 			snprintf(v->url, sizeof(v->url), "%s://%s:%u", scheme,
 			         addr, port);
 	}
+	if (pthread_create(&v->maint, NULL, maintain, v) != 0) {
+		rc = CU_ERR_NOMEM;
+		goto out;
+	}
+	v->maint_running = 1;
 	*out = v;
 	v = NULL;
 	rc = 0;
@@ -102,6 +219,7 @@ int cu_vault_stop(cu_vault_t *v, unsigned deadline_ms)
 {
 	if (v == NULL)
 		return 0;
+	stop_maintenance(v);
 	return cu_http_server_stop(v->srv, deadline_ms);
 }
 
@@ -109,6 +227,11 @@ void cu_vault_free(cu_vault_t *v)
 {
 	if (v == NULL)
 		return;
+	stop_maintenance(v);
 	cu_http_server_free(v->srv);
+	cu_vapi_free(v->api);
+	cu_vks_close(v->vks);
+	pthread_cond_destroy(&v->cv);
+	pthread_mutex_destroy(&v->mu);
 	free(v);
 }

@@ -1,8 +1,10 @@
 /* vault.h - the custos vault daemon: its HTTPS server and routes.
  *
- * cu_vault_start builds the server (core/http/server.h) from a config,
- * mounts /healthz and /metrics and the vault's own routes (add them in
- * add_routes() in vault.c), and starts serving. The caller (the `vault
+ * cu_vault_start opens the vault's keystore (keystore.h) in the data
+ * directory, builds the server (core/http/server.h) from a config, mounts
+ * /healthz, /metrics, the Azure Key Vault keys API and the admin API
+ * (api.h), starts serving, and runs the scheduled purge and near-expiry
+ * checks in a background thread. The caller (the `vault
  * serve` command) owns process concerns: signals, logging, secure memory. */
 #ifndef CU_VAULT_H
 #define CU_VAULT_H
@@ -20,10 +22,29 @@ struct cu_vault_config {
 	const char *tls_key_file;   /* only with allow_plain (tests) */
 	const char *client_ca_file; /* optional: client certificates */
 	int allow_plain;
-	const char *data_dir; /* where the vault keeps its state; may be
-	                       * NULL until storage exists */
-	unsigned threads;     /* 0 = server default */
+	const char *data_dir; /* where the vault keeps its state
+	                       * (vault.db, master.key, admin.token);
+	                       * required */
+	unsigned threads;     /* ignored: one thread per connection, since
+	                       * event long-polls and streams block */
+	/* Settings of a new vault (an existing one keeps its own): soft
+	 * delete retention 7-90 days (0 = 90) and purge protection. */
+	int retention_days;
+	int purge_protection;
+	/* The URL clients reach the vault at ("https://vault.example:8443"),
+	 * used in kids and links; NULL = each request's Host header. */
+	const char *public_url;
+	/* Seconds between background runs of the scheduled purge and the
+	 * near-expiry check (0 = 60); and how close exp must be to raise a
+	 * near-expiry event (0 = 30 days). */
+	unsigned maintenance_interval_s;
+	unsigned near_expiry_s;
 };
+
+/* The file in data_dir that receives the first administrator's token when
+ * a vault starts with no principal (principal "admin", Key Vault
+ * Administrator at "/"). */
+#define CU_VAULT_ADMIN_TOKEN_FILE "admin.token"
 
 /* cu_vault_start - read the TLS files, build and start the server. Returns
  * 0 and *out (stop and free with cu_vault_stop / cu_vault_free),

@@ -21,7 +21,9 @@ TESTVECTORS = os.environ.get("CUSTOS_TESTVECTORS") or os.path.abspath(
                  "testvectors"))
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                   "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
+                   "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer",
+                   "Invalid read", "Invalid write",
+                   "uninitialised value", "definitely lost in")
 
 
 def free_port():
@@ -51,7 +53,10 @@ class CustosProcess:
         self.args = args
         self.log_path = log_path
         self._log = open(log_path, "w+")
-        self.proc = subprocess.Popen([CUSTOS_BIN, *args], stdout=self._log,
+        # CUSTOS_WRAPPER runs servers under a tool, e.g. valgrind
+        wrapper = os.environ.get("CUSTOS_WRAPPER", "").split()
+        self.proc = subprocess.Popen([*wrapper, CUSTOS_BIN, *args],
+                                     stdout=self._log,
                                      stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True)
 
@@ -184,3 +189,98 @@ def start_vault(spawn, pki, *extra, client_ca=True):
                                     timeout=2).status_code == 200,
                what="answering /healthz")
     return p, url
+
+
+# ---- vault fixtures (custos vault with the Azure Key Vault keys API) ----
+
+class StaticTokenCredential:
+    """An azure.core TokenCredential that hands out one fixed bearer token
+    (a custos vault principal's token) for any scope."""
+
+    def __init__(self, token):
+        self.token = token
+
+    def get_token(self, *scopes, **kwargs):
+        from azure.core.credentials import AccessToken
+        return AccessToken(self.token, int(time.time()) + 3600)
+
+
+class Vault:
+    """A running `custos vault serve` with its admin token."""
+
+    def __init__(self, proc, url, data, pki):
+        self.proc = proc
+        self.url = url
+        self.data = data
+        self.pki = pki
+        with open(os.path.join(data, "admin.token")) as f:
+            self.admin_token = f.read().strip()
+
+    def _sdk_kwargs(self):
+        return dict(connection_verify=self.pki.ca,
+                    verify_challenge_resource=False)
+
+    def key_client(self, token=None):
+        from azure.keyvault.keys import KeyClient
+        return KeyClient(self.url,
+                         StaticTokenCredential(token or self.admin_token),
+                         **self._sdk_kwargs())
+
+    def crypto_client(self, key, token=None):
+        """key: a KeyVaultKey or a kid string."""
+        from azure.keyvault.keys.crypto import CryptographyClient
+        return CryptographyClient(
+            key, StaticTokenCredential(token or self.admin_token),
+            **self._sdk_kwargs())
+
+    def request(self, method, path, token=None, **kw):
+        """A raw HTTPS request (requests.Response); token None = admin,
+        "" = no Authorization header."""
+        import requests
+        headers = kw.pop("headers", {})
+        tok = self.admin_token if token is None else token
+        if tok:
+            headers["Authorization"] = f"Bearer {tok}"
+        return requests.request(method, self.url + path, headers=headers,
+                                verify=self.pki.ca, timeout=30, **kw)
+
+    def principal(self, name, role=None, scope="/"):
+        """Create principal `name` with a token, optionally assign `role`
+        at `scope` (assignment id = name); return its token."""
+        r = self.request("PUT", f"/admin/v1/principals/{name}",
+                         json={"auth": "token"})
+        assert r.status_code == 200, r.text
+        if role:
+            self.assign(name, name, role, scope)
+        return r.json()["token"]
+
+    def assign(self, ra_id, principal, role, scope="/"):
+        r = self.request("PUT", f"/admin/v1/role-assignments/{ra_id}",
+                         json={"principal": principal, "role": role,
+                               "scope": scope})
+        assert r.status_code == 200, r.text
+
+    def unassign(self, ra_id):
+        r = self.request("DELETE", f"/admin/v1/role-assignments/{ra_id}")
+        assert r.status_code == 204, r.text
+
+
+def start_vault_with_data(spawn, pki, data, *extra):
+    proc, url = start_vault(spawn, pki, "--data", data, *extra)
+    return Vault(proc, url, data, pki)
+
+
+@pytest.fixture
+def vault(spawn, dev_pki, workdir):
+    """A fresh vault (soft delete 90 days, no purge protection)."""
+    return start_vault_with_data(spawn, dev_pki,
+                                 os.path.join(workdir, "vault-data"))
+
+
+@pytest.fixture
+def protected_vault(spawn, dev_pki, workdir):
+    """A fresh vault with purge protection and 7 days of retention."""
+    return start_vault_with_data(spawn, dev_pki,
+                                 os.path.join(workdir, "vault-data"),
+                                 "--retention-days", "7",
+                                 "--purge-protection")

@@ -15,14 +15,14 @@ int cu_sha256(const void *msg, size_t len, unsigned char out[CU_SHA256_LEN])
 	static const unsigned char empty[1];
 
 	if (EVP_Digest(len ? msg : empty, len, out, &n, EVP_sha256(), NULL) !=
-		    1 ||
+	        1 ||
 	    n != CU_SHA256_LEN)
 		return CU_ERR_CRYPTO;
 	return 0;
 }
 
 int cu_hmac_sha256(const void *key, size_t key_len, const void *msg,
-		   size_t msg_len, unsigned char out[CU_SHA256_LEN])
+                   size_t msg_len, unsigned char out[CU_SHA256_LEN])
 {
 	unsigned int n = 0;
 	static const unsigned char empty[1];
@@ -30,7 +30,7 @@ int cu_hmac_sha256(const void *key, size_t key_len, const void *msg,
 	if (key_len > (size_t)INT32_MAX)
 		return CU_ERR_RANGE;
 	if (HMAC(EVP_sha256(), key_len ? key : empty, (int)key_len,
-		 msg_len ? msg : empty, msg_len, out, &n) == NULL ||
+	         msg_len ? msg : empty, msg_len, out, &n) == NULL ||
 	    n != CU_SHA256_LEN)
 		return CU_ERR_CRYPTO;
 	return 0;
@@ -76,7 +76,7 @@ int cu_hash_update(cu_hash_t *h, const void *data, size_t len)
 }
 
 int cu_hash_final(cu_hash_t *h, unsigned char *out, size_t out_cap,
-		  size_t *out_len)
+                  size_t *out_len)
 {
 	unsigned int n = 0;
 	int size = EVP_MD_CTX_get_size(h->ctx);

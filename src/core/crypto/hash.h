@@ -18,13 +18,13 @@ enum cu_hash_alg {
 /* cu_sha256 - out = SHA-256(msg). msg may be NULL when len is 0.
  * Returns 0 or CU_ERR_CRYPTO. */
 int cu_sha256(const void *msg, size_t len, unsigned char out[CU_SHA256_LEN])
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* cu_hmac_sha256 - out = HMAC-SHA-256(key, msg). Returns 0 or
  * CU_ERR_CRYPTO. */
 int cu_hmac_sha256(const void *key, size_t key_len, const void *msg,
-		   size_t msg_len, unsigned char out[CU_SHA256_LEN])
-	__attribute__((warn_unused_result));
+                   size_t msg_len, unsigned char out[CU_SHA256_LEN])
+    __attribute__((warn_unused_result));
 
 /* A streaming digest. Opaque; create with cu_hash_new, free with
  * cu_hash_free (accepts NULL). */
@@ -42,7 +42,7 @@ int cu_hash_update(cu_hash_t *h, const void *data, size_t len);
  * context can then only be freed. Returns 0, CU_ERR_RANGE when out_cap is
  * too small, or CU_ERR_CRYPTO. */
 int cu_hash_final(cu_hash_t *h, unsigned char *out, size_t out_cap,
-		  size_t *out_len);
+                  size_t *out_len);
 
 void cu_hash_free(cu_hash_t *h);
 

@@ -111,6 +111,10 @@ static int load(const void *buf, size_t len, enum cu_rsa_format fmt, int priv,
 	}
 	if (OSSL_DECODER_from_data(dctx, &p, &left) != 1 || pkey == NULL)
 		goto out;
+	/* One DER structure and nothing after it (PEM may end in
+	 * whitespace, which the decoder leaves over). */
+	if (fmt == CU_RSA_DER && left != 0)
+		goto out;
 	if ((r = check_loaded(pkey)) != 0)
 		goto out;
 	if (priv &&

@@ -42,7 +42,8 @@ int cu_rsa_generate(unsigned bits, cu_rsa_t **out)
 /* cu_rsa_load_private - read a private key (unencrypted) of format fmt
  * from buf; cu_rsa_load_public - read a public key. The caller keeps buf
  * and owns *out. Keys that are not plain RSA or outside
- * CU_RSA_MIN_BITS..CU_RSA_MAX_BITS are refused. Returns 0, CU_ERR_PARSE
+ * CU_RSA_MIN_BITS..CU_RSA_MAX_BITS are refused, and so are bytes after a
+ * DER key and passphrase-protected keys. Returns 0, CU_ERR_PARSE
  * (not a key of that format), CU_ERR_UNSUPPORTED (another key type or
  * size), CU_ERR_INVAL, CU_ERR_NOMEM or CU_ERR_CRYPTO. */
 int cu_rsa_load_private(const void *buf, size_t len, enum cu_rsa_format fmt,

@@ -508,10 +508,11 @@ void cu_seg_enc_free(cu_seg_enc_t *e)
 	if (e == NULL)
 		return;
 	EVP_CIPHER_CTX_free(e->k.ctx);
-	if (e->buf != NULL) {
+	/* Plaintext enters buf only to be sealed in place, so a finished
+	 * stream leaves ciphertext there; any other may hold plaintext. */
+	if (e->buf != NULL && e->state != ST_DONE)
 		cu_memzero(e->buf, CU_SEG_CT_SEGMENT_SIZE);
-		free(e->buf);
-	}
+	free(e->buf);
 	cu_memzero(e, sizeof(*e));
 	free(e);
 }

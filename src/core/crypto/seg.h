@@ -37,6 +37,9 @@
  * (tenant, bucket, object key and version id, unambiguously encoded); the
  * same bytes must be given to decrypt.
  *
+ * Each encryptor or decryptor is used by one thread at a time; separate
+ * objects are independent.
+ *
  * Secrets: the DEK is only read, never kept; the subkey lives in locked
  * memory only while the cipher context is keyed; plaintext buffers are
  * wiped when freed and on every failure. */

@@ -81,12 +81,13 @@ static void every_error_code_has_a_name_and_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(zero_sized_and_null_requests_are_harmless),
-		cmocka_unit_test(secure_blocks_come_zeroed_and_from_the_locked_arena),
-		cmocka_unit_test(arena_size_must_be_a_power_of_two),
-		cmocka_unit_test(memzero_wipes),
-		cmocka_unit_test(constant_time_compare_tells_equal_from_different),
-		cmocka_unit_test(every_error_code_has_a_name_and_text),
+	    cmocka_unit_test(zero_sized_and_null_requests_are_harmless),
+	    cmocka_unit_test(
+	        secure_blocks_come_zeroed_and_from_the_locked_arena),
+	    cmocka_unit_test(arena_size_must_be_a_power_of_two),
+	    cmocka_unit_test(memzero_wipes),
+	    cmocka_unit_test(constant_time_compare_tells_equal_from_different),
+	    cmocka_unit_test(every_error_code_has_a_name_and_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,50 +23,51 @@ static void complete_multipart_upload_as_botocore_sends_it(void **state)
 {
 	/* botocore: no declaration, one line, ETag before PartNumber */
 	static const char body[] =
-		"<CompleteMultipartUpload " NS "><Part><ETag>"
-		"\"a54357aff0632cce46d942af68356b38\"</ETag><PartNumber>1"
-		"</PartNumber></Part><Part><ETag>"
-		"\"0c78aef83f66abc1fa1e8477f296d394\"</ETag><PartNumber>2"
-		"</PartNumber></Part><Part><ETag>"
-		"\"acbd18db4cc2f85cedef654fccc4a4d8-3\"</ETag><PartNumber>"
-		"10000</PartNumber><ChecksumCRC32>AAAAAA==</ChecksumCRC32>"
-		"</Part></CompleteMultipartUpload>";
+	    "<CompleteMultipartUpload " NS "><Part><ETag>"
+	    "\"a54357aff0632cce46d942af68356b38\"</ETag><PartNumber>1"
+	    "</PartNumber></Part><Part><ETag>"
+	    "\"0c78aef83f66abc1fa1e8477f296d394\"</ETag><PartNumber>2"
+	    "</PartNumber></Part><Part><ETag>"
+	    "\"acbd18db4cc2f85cedef654fccc4a4d8-3\"</ETag><PartNumber>"
+	    "10000</PartNumber><ChecksumCRC32>AAAAAA==</ChecksumCRC32>"
+	    "</Part></CompleteMultipartUpload>";
 	struct cu_s3xml_complete *c = NULL;
 
 	assert_int_equal(cu_s3xml_parse_complete(body, strlen(body), 0, &c), 0);
 	assert_int_equal(c->n_parts, 3);
 	assert_int_equal(c->parts[0].number, 1);
 	assert_string_equal(c->parts[0].etag,
-			    "\"a54357aff0632cce46d942af68356b38\"");
+	                    "\"a54357aff0632cce46d942af68356b38\"");
 	assert_int_equal(c->parts[1].number, 2);
 	assert_int_equal(c->parts[2].number, 10000);
 	assert_string_equal(c->parts[2].etag,
-			    "\"acbd18db4cc2f85cedef654fccc4a4d8-3\"");
+	                    "\"acbd18db4cc2f85cedef654fccc4a4d8-3\"");
 	cu_s3xml_complete_free(c);
 	cu_s3xml_complete_free(NULL);
 }
 
-static void complete_multipart_upload_pretty_printed_with_declaration(void **state)
+static void
+complete_multipart_upload_pretty_printed_with_declaration(void **state)
 {
 	/* the S3 API reference's example, with entity-escaped quotes */
 	static const char body[] =
-		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		"<CompleteMultipartUpload>\n"
-		"  <Part>\n"
-		"    <PartNumber>1</PartNumber>\n"
-		"    <ETag>&quot;a54357aff0632cce46d942af68356b38&quot;</ETag>\n"
-		"  </Part>\n"
-		"  <Part>\n"
-		"    <PartNumber> 3 </PartNumber>\n"
-		"    <ETag>\"acbd18db4cc2f85cedef654fccc4a4d8\"</ETag>\n"
-		"  </Part>\n"
-		"</CompleteMultipartUpload>\n";
+	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<CompleteMultipartUpload>\n"
+	    "  <Part>\n"
+	    "    <PartNumber>1</PartNumber>\n"
+	    "    <ETag>&quot;a54357aff0632cce46d942af68356b38&quot;</ETag>\n"
+	    "  </Part>\n"
+	    "  <Part>\n"
+	    "    <PartNumber> 3 </PartNumber>\n"
+	    "    <ETag>\"acbd18db4cc2f85cedef654fccc4a4d8\"</ETag>\n"
+	    "  </Part>\n"
+	    "</CompleteMultipartUpload>\n";
 	struct cu_s3xml_complete *c = NULL;
 
 	assert_int_equal(cu_s3xml_parse_complete(body, strlen(body), 0, &c), 0);
 	assert_int_equal(c->n_parts, 2);
 	assert_string_equal(c->parts[0].etag,
-			    "\"a54357aff0632cce46d942af68356b38\"");
+	                    "\"a54357aff0632cce46d942af68356b38\"");
 	assert_int_equal(c->parts[1].number, 3);
 	cu_s3xml_complete_free(c);
 }
@@ -77,12 +78,13 @@ static char *many_parts(size_t n, int descending)
 	char *b = malloc(cap);
 
 	assert_non_null(b);
-	o += (size_t)snprintf(b + o, cap - o, "<CompleteMultipartUpload " NS ">");
+	o += (size_t)snprintf(b + o, cap - o,
+	                      "<CompleteMultipartUpload " NS ">");
 	for (size_t i = 1; i <= n; i++)
 		o += (size_t)snprintf(b + o, cap - o,
-				      "<Part><PartNumber>%zu</PartNumber>"
-				      "<ETag>\"e\"</ETag></Part>",
-				      descending ? n + 1 - i : i);
+		                      "<Part><PartNumber>%zu</PartNumber>"
+		                      "<ETag>\"e\"</ETag></Part>",
+		                      descending ? n + 1 - i : i);
 	snprintf(b + o, cap - o, "</CompleteMultipartUpload>");
 	return b;
 }
@@ -93,82 +95,82 @@ static void complete_refusals(void **state)
 		const char *body;
 		int err;
 	} v[] = {
-		/* part order: S3's InvalidPartOrder */
-		{"<CompleteMultipartUpload><Part><PartNumber>2</PartNumber>"
-		 "<ETag>a</ETag></Part><Part><PartNumber>1</PartNumber><ETag>"
-		 "b</ETag></Part></CompleteMultipartUpload>",
-		 CU_ERR_RANGE},
-		{"<CompleteMultipartUpload><Part><PartNumber>2</PartNumber>"
-		 "<ETag>a</ETag></Part><Part><PartNumber>2</PartNumber><ETag>"
-		 "b</ETag></Part></CompleteMultipartUpload>",
-		 CU_ERR_RANGE},
-		/* bad numbers */
-		{"<CompleteMultipartUpload><Part><PartNumber>abc</PartNumber>"
-		 "<ETag>a</ETag></Part></CompleteMultipartUpload>",
-		 CU_ERR_PARSE},
-		{"<CompleteMultipartUpload><Part><PartNumber>-1</PartNumber>"
-		 "<ETag>a</ETag></Part></CompleteMultipartUpload>",
-		 CU_ERR_PARSE},
-		{"<CompleteMultipartUpload><Part><PartNumber>1.5</PartNumber>"
-		 "<ETag>a</ETag></Part></CompleteMultipartUpload>",
-		 CU_ERR_PARSE},
-		{"<CompleteMultipartUpload><Part><PartNumber></PartNumber>"
-		 "<ETag>a</ETag></Part></CompleteMultipartUpload>",
-		 CU_ERR_PARSE},
-		{"<CompleteMultipartUpload><Part><PartNumber>123456789012"
-		 "</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>",
-		 CU_ERR_PARSE},
-		{"<CompleteMultipartUpload><Part><PartNumber>0</PartNumber>"
-		 "<ETag>a</ETag></Part></CompleteMultipartUpload>",
-		 CU_ERR_INVAL},
-		{"<CompleteMultipartUpload><Part><PartNumber>10001</PartNumber>"
-		 "<ETag>a</ETag></Part></CompleteMultipartUpload>",
-		 CU_ERR_INVAL},
-		{"<CompleteMultipartUpload><Part><PartNumber>4294967296"
-		 "</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>",
-		 CU_ERR_INVAL},
-		/* structure */
-		{"<CompleteMultipartUpload></CompleteMultipartUpload>",
-		 CU_ERR_PARSE},
-		{"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
-		 "</Part></CompleteMultipartUpload>",
-		 CU_ERR_PARSE},
-		{"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
-		 "<PartNumber>1</PartNumber><ETag>a</ETag></Part>"
-		 "</CompleteMultipartUpload>",
-		 CU_ERR_PARSE},
-		{"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
-		 "<ETag>a</ETag><Size>3</Size></Part></CompleteMultipartUpload>",
-		 CU_ERR_PARSE},
-		{"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
-		 "<ETag>a</ETag></Part>text</CompleteMultipartUpload>",
-		 CU_ERR_PARSE},
-		{"<CompleteMultipartUpload><Part id=\"1\"><PartNumber>1"
-		 "</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>",
-		 CU_ERR_PARSE},
-		{"<CompleteMultipartUpload><Part><PartNumber>1<b/></PartNumber>"
-		 "<ETag>a</ETag></Part></CompleteMultipartUpload>",
-		 CU_ERR_PARSE},
-		{"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
-		 "<ETag>a</ETag></Part>",
-		 CU_ERR_PARSE}, /* truncated */
-		{"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
-		 "<ETag>a</ETag></Part></CompleteMultipartUpload><x/>",
-		 CU_ERR_PARSE},
-		{"<Delete><Object><Key>a</Key></Object></Delete>", CU_ERR_PARSE},
-		{"not xml at all", CU_ERR_PARSE},
-		{"", CU_ERR_PARSE},
+	    /* part order: S3's InvalidPartOrder */
+	    {"<CompleteMultipartUpload><Part><PartNumber>2</PartNumber>"
+	     "<ETag>a</ETag></Part><Part><PartNumber>1</PartNumber><ETag>"
+	     "b</ETag></Part></CompleteMultipartUpload>",
+	     CU_ERR_RANGE},
+	    {"<CompleteMultipartUpload><Part><PartNumber>2</PartNumber>"
+	     "<ETag>a</ETag></Part><Part><PartNumber>2</PartNumber><ETag>"
+	     "b</ETag></Part></CompleteMultipartUpload>",
+	     CU_ERR_RANGE},
+	    /* bad numbers */
+	    {"<CompleteMultipartUpload><Part><PartNumber>abc</PartNumber>"
+	     "<ETag>a</ETag></Part></CompleteMultipartUpload>",
+	     CU_ERR_PARSE},
+	    {"<CompleteMultipartUpload><Part><PartNumber>-1</PartNumber>"
+	     "<ETag>a</ETag></Part></CompleteMultipartUpload>",
+	     CU_ERR_PARSE},
+	    {"<CompleteMultipartUpload><Part><PartNumber>1.5</PartNumber>"
+	     "<ETag>a</ETag></Part></CompleteMultipartUpload>",
+	     CU_ERR_PARSE},
+	    {"<CompleteMultipartUpload><Part><PartNumber></PartNumber>"
+	     "<ETag>a</ETag></Part></CompleteMultipartUpload>",
+	     CU_ERR_PARSE},
+	    {"<CompleteMultipartUpload><Part><PartNumber>123456789012"
+	     "</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>",
+	     CU_ERR_PARSE},
+	    {"<CompleteMultipartUpload><Part><PartNumber>0</PartNumber>"
+	     "<ETag>a</ETag></Part></CompleteMultipartUpload>",
+	     CU_ERR_INVAL},
+	    {"<CompleteMultipartUpload><Part><PartNumber>10001</PartNumber>"
+	     "<ETag>a</ETag></Part></CompleteMultipartUpload>",
+	     CU_ERR_INVAL},
+	    {"<CompleteMultipartUpload><Part><PartNumber>4294967296"
+	     "</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>",
+	     CU_ERR_INVAL},
+	    /* structure */
+	    {"<CompleteMultipartUpload></CompleteMultipartUpload>",
+	     CU_ERR_PARSE},
+	    {"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
+	     "</Part></CompleteMultipartUpload>",
+	     CU_ERR_PARSE},
+	    {"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
+	     "<PartNumber>1</PartNumber><ETag>a</ETag></Part>"
+	     "</CompleteMultipartUpload>",
+	     CU_ERR_PARSE},
+	    {"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
+	     "<ETag>a</ETag><Size>3</Size></Part></CompleteMultipartUpload>",
+	     CU_ERR_PARSE},
+	    {"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
+	     "<ETag>a</ETag></Part>text</CompleteMultipartUpload>",
+	     CU_ERR_PARSE},
+	    {"<CompleteMultipartUpload><Part id=\"1\"><PartNumber>1"
+	     "</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>",
+	     CU_ERR_PARSE},
+	    {"<CompleteMultipartUpload><Part><PartNumber>1<b/></PartNumber>"
+	     "<ETag>a</ETag></Part></CompleteMultipartUpload>",
+	     CU_ERR_PARSE},
+	    {"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
+	     "<ETag>a</ETag></Part>",
+	     CU_ERR_PARSE}, /* truncated */
+	    {"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
+	     "<ETag>a</ETag></Part></CompleteMultipartUpload><x/>",
+	     CU_ERR_PARSE},
+	    {"<Delete><Object><Key>a</Key></Object></Delete>", CU_ERR_PARSE},
+	    {"not xml at all", CU_ERR_PARSE},
+	    {"", CU_ERR_PARSE},
 	};
 	struct cu_s3xml_complete *c = (void *)1;
 	char *b;
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		int rc = cu_s3xml_parse_complete(v[i].body, strlen(v[i].body),
-						 0, &c);
+		                                 0, &c);
 
 		if (rc != v[i].err)
 			fprintf(stderr, "complete case %zu: %s\n", i,
-				cu_errname(rc));
+			        cu_errname(rc));
 		assert_int_equal(rc, v[i].err);
 		assert_null(c);
 	}
@@ -183,15 +185,15 @@ static void complete_refusals(void **state)
 	assert_int_equal(c->n_parts, 10000);
 	cu_s3xml_complete_free(c);
 	assert_int_equal(cu_s3xml_parse_complete(b, strlen(b), 100, &c),
-			 CU_ERR_PARSE);
+	                 CU_ERR_PARSE);
 	free(b);
 	b = many_parts(10001, 0);
 	assert_int_equal(cu_s3xml_parse_complete(b, strlen(b), 0, &c),
-			 CU_ERR_PARSE);
+	                 CU_ERR_PARSE);
 	free(b);
 	b = many_parts(5, 1);
 	assert_int_equal(cu_s3xml_parse_complete(b, strlen(b), 0, &c),
-			 CU_ERR_RANGE);
+	                 CU_ERR_RANGE);
 	free(b);
 }
 
@@ -200,11 +202,11 @@ static void complete_refusals(void **state)
 static void delete_objects_as_botocore_sends_it(void **state)
 {
 	static const char body[] =
-		"<Delete " NS "><Object><Key>photos/2024/a.jpg</Key></Object>"
-		"<Object><Key> b &amp; &lt;c&gt; \xc3\xa9 </Key><VersionId>"
-		"3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY</VersionId></Object>"
-		"<Object><Key>x</Key><VersionId>null</VersionId></Object>"
-		"<Quiet>true</Quiet></Delete>";
+	    "<Delete " NS "><Object><Key>photos/2024/a.jpg</Key></Object>"
+	    "<Object><Key> b &amp; &lt;c&gt; \xc3\xa9 </Key><VersionId>"
+	    "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY</VersionId></Object>"
+	    "<Object><Key>x</Key><VersionId>null</VersionId></Object>"
+	    "<Quiet>true</Quiet></Delete>";
 	struct cu_s3xml_delete *d = NULL;
 
 	assert_int_equal(cu_s3xml_parse_delete(body, strlen(body), 0, &d), 0);
@@ -216,27 +218,27 @@ static void delete_objects_as_botocore_sends_it(void **state)
 	assert_string_equal(d->objects[1].key, " b & <c> \xc3\xa9 ");
 	assert_int_equal(d->objects[1].key_len, 12);
 	assert_string_equal(d->objects[1].version_id,
-			    "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY");
+	                    "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY");
 	assert_string_equal(d->objects[2].version_id, "null");
 	cu_s3xml_delete_free(d);
 	cu_s3xml_delete_free(NULL);
 }
 
-static void delete_with_a_prefixed_or_foreign_namespace_is_tolerated(void **state)
+static void
+delete_with_a_prefixed_or_foreign_namespace_is_tolerated(void **state)
 {
 	static const char *const ok[] = {
-		"<s3:Delete xmlns:s3=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-		"<s3:Object><s3:Key>k</s3:Key></s3:Object></s3:Delete>",
-		"<Delete xmlns=\"urn:other\"><Object><Key>k</Key></Object>"
-		"<Quiet>false</Quiet></Delete>",
-		"<Delete>\r\n\t<Object>\n<Key>k</Key>\n</Object>\n</Delete>",
+	    "<s3:Delete xmlns:s3=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+	    "<s3:Object><s3:Key>k</s3:Key></s3:Object></s3:Delete>",
+	    "<Delete xmlns=\"urn:other\"><Object><Key>k</Key></Object>"
+	    "<Quiet>false</Quiet></Delete>",
+	    "<Delete>\r\n\t<Object>\n<Key>k</Key>\n</Object>\n</Delete>",
 	};
 	struct cu_s3xml_delete *d = NULL;
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		assert_int_equal(cu_s3xml_parse_delete(ok[i], strlen(ok[i]), 0,
-						       &d),
-				 0);
+		assert_int_equal(
+		    cu_s3xml_parse_delete(ok[i], strlen(ok[i]), 0, &d), 0);
 		assert_int_equal(d->n_objects, 1);
 		assert_string_equal(d->objects[0].key, "k");
 		assert_int_equal(d->quiet, 0);
@@ -253,7 +255,7 @@ static char *many_objects(size_t n)
 	o += (size_t)snprintf(b + o, cap - o, "<Delete " NS ">");
 	for (size_t i = 0; i < n; i++)
 		o += (size_t)snprintf(b + o, cap - o,
-				      "<Object><Key>k%zu</Key></Object>", i);
+		                      "<Object><Key>k%zu</Key></Object>", i);
 	snprintf(b + o, cap - o, "</Delete>");
 	return b;
 }
@@ -261,24 +263,24 @@ static char *many_objects(size_t n)
 static void delete_refusals(void **state)
 {
 	static const char *const bad[] = {
-		"<Delete></Delete>",
-		"<Delete><Object></Object></Delete>",
-		"<Delete><Object><Key></Key></Object></Delete>",
-		"<Delete><Object><Key>a</Key><Key>b</Key></Object></Delete>",
-		"<Delete><Object><Key>a</Key><VersionId></VersionId></Object>"
-		"</Delete>",
-		"<Delete><Object><Key>a</Key><ETag>x</ETag></Object></Delete>",
-		"<Delete><Object><Key>a</Key></Object><Quiet>yes</Quiet></Delete>",
-		"<Delete><Object><Key>a</Key></Object><Quiet>true</Quiet>"
-		"<Quiet>true</Quiet></Delete>",
-		"<Delete><Object><Key>a</Key></Object><Objects/></Delete>",
-		"<Delete><Object><Key>a&foo;</Key></Object></Delete>",
-		"<Delete><Object><Key>a\xff</Key></Object></Delete>",
-		"<Delete><Object><Key>a</Key></Object></Delete",
-		"<Delete><Object><Key>a</Key></Object></Delete></Delete>",
-		"<Delete><Object><Key>a</Key></Object><!-- c --></Delete>x",
-		"<?xml version=\"1.0\"?><?pi x?><Delete><Object><Key>a</Key>"
-		"<Object><Key>b</Key></Object></Object></Delete>",
+	    "<Delete></Delete>",
+	    "<Delete><Object></Object></Delete>",
+	    "<Delete><Object><Key></Key></Object></Delete>",
+	    "<Delete><Object><Key>a</Key><Key>b</Key></Object></Delete>",
+	    "<Delete><Object><Key>a</Key><VersionId></VersionId></Object>"
+	    "</Delete>",
+	    "<Delete><Object><Key>a</Key><ETag>x</ETag></Object></Delete>",
+	    "<Delete><Object><Key>a</Key></Object><Quiet>yes</Quiet></Delete>",
+	    "<Delete><Object><Key>a</Key></Object><Quiet>true</Quiet>"
+	    "<Quiet>true</Quiet></Delete>",
+	    "<Delete><Object><Key>a</Key></Object><Objects/></Delete>",
+	    "<Delete><Object><Key>a&foo;</Key></Object></Delete>",
+	    "<Delete><Object><Key>a\xff</Key></Object></Delete>",
+	    "<Delete><Object><Key>a</Key></Object></Delete",
+	    "<Delete><Object><Key>a</Key></Object></Delete></Delete>",
+	    "<Delete><Object><Key>a</Key></Object><!-- c --></Delete>x",
+	    "<?xml version=\"1.0\"?><?pi x?><Delete><Object><Key>a</Key>"
+	    "<Object><Key>b</Key></Object></Object></Delete>",
 	};
 	struct cu_s3xml_delete *d = (void *)1;
 	char *b, key[1100];
@@ -289,7 +291,7 @@ static void delete_refusals(void **state)
 
 		if (rc != CU_ERR_PARSE)
 			fprintf(stderr, "delete case %zu: %s\n", i,
-				cu_errname(rc));
+			        cu_errname(rc));
 		assert_int_equal(rc, CU_ERR_PARSE);
 		assert_null(d);
 	}
@@ -302,54 +304,58 @@ static void delete_refusals(void **state)
 	free(b);
 	b = many_objects(1001);
 	assert_int_equal(cu_s3xml_parse_delete(b, strlen(b), 0, &d),
-			 CU_ERR_PARSE);
+	                 CU_ERR_PARSE);
 	assert_int_equal(cu_s3xml_parse_delete(b, strlen(b), 5000, &d),
-			 CU_ERR_PARSE);
+	                 CU_ERR_PARSE);
 	free(b);
 	/* a key of 1024 bytes passes, 1025 does not (escapes count once) */
 	memset(key, 'k', sizeof(key));
 	key[1020] = '\0';
 	b = malloc(4096);
-	n = snprintf(b, 4096, "<Delete><Object><Key>%s&amp;&lt;&gt;&#x41;</Key>"
-			      "</Object></Delete>", key);
+	n = snprintf(b, 4096,
+	             "<Delete><Object><Key>%s&amp;&lt;&gt;&#x41;</Key>"
+	             "</Object></Delete>",
+	             key);
 	assert_int_equal(cu_s3xml_parse_delete(b, (size_t)n, 0, &d), 0);
 	assert_int_equal(d->objects[0].key_len, 1024);
 	cu_s3xml_delete_free(d);
-	n = snprintf(b, 4096, "<Delete><Object><Key>%s&amp;&lt;&gt;&#x41;B"
-			      "</Key></Object></Delete>", key);
+	n = snprintf(b, 4096,
+	             "<Delete><Object><Key>%s&amp;&lt;&gt;&#x41;B"
+	             "</Key></Object></Delete>",
+	             key);
 	assert_int_equal(cu_s3xml_parse_delete(b, (size_t)n, 0, &d),
-			 CU_ERR_PARSE);
+	                 CU_ERR_PARSE);
 	free(b);
 	/* a body past the bound */
 	b = malloc(CU_S3XML_MAX_BODY + 1);
 	memset(b, ' ', CU_S3XML_MAX_BODY + 1);
 	assert_int_equal(cu_s3xml_parse_delete(b, CU_S3XML_MAX_BODY + 1, 0, &d),
-			 CU_ERR_TOOLARGE);
+	                 CU_ERR_TOOLARGE);
 	assert_string_equal(cu_s3xml_s3code(CU_ERR_TOOLARGE),
-			    "MaxMessageLengthExceeded");
+	                    "MaxMessageLengthExceeded");
 	free(b);
 }
 
 static void doctypes_and_entities_are_refused(void **state)
 {
 	static const char *const bad[] = {
-		/* a plain DOCTYPE */
-		"<!DOCTYPE Delete><Delete><Object><Key>a</Key></Object>"
-		"</Delete>",
-		/* XXE */
-		"<?xml version=\"1.0\"?><!DOCTYPE d [<!ENTITY x SYSTEM "
-		"\"file:///etc/passwd\">]><Delete><Object><Key>&x;</Key>"
-		"</Object></Delete>",
-		/* billion laughs */
-		"<!DOCTYPE l [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b "
-		"\"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\"><!ENTITY c "
-		"\"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">]><Delete><Object><Key>"
-		"&c;</Key></Object></Delete>",
-		/* parameter entities */
-		"<!DOCTYPE d [<!ENTITY % p SYSTEM \"http://x/\"> %p;]><Delete>"
-		"<Object><Key>a</Key></Object></Delete>",
-		/* an undeclared entity */
-		"<Delete><Object><Key>&lol;</Key></Object></Delete>",
+	    /* a plain DOCTYPE */
+	    "<!DOCTYPE Delete><Delete><Object><Key>a</Key></Object>"
+	    "</Delete>",
+	    /* XXE */
+	    "<?xml version=\"1.0\"?><!DOCTYPE d [<!ENTITY x SYSTEM "
+	    "\"file:///etc/passwd\">]><Delete><Object><Key>&x;</Key>"
+	    "</Object></Delete>",
+	    /* billion laughs */
+	    "<!DOCTYPE l [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b "
+	    "\"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\"><!ENTITY c "
+	    "\"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">]><Delete><Object><Key>"
+	    "&c;</Key></Object></Delete>",
+	    /* parameter entities */
+	    "<!DOCTYPE d [<!ENTITY % p SYSTEM \"http://x/\"> %p;]><Delete>"
+	    "<Object><Key>a</Key></Object></Delete>",
+	    /* an undeclared entity */
+	    "<Delete><Object><Key>&lol;</Key></Object></Delete>",
 	};
 	struct cu_s3xml_delete *d = NULL;
 	struct cu_s3xml_sse *s = NULL;
@@ -357,17 +363,17 @@ static void doctypes_and_entities_are_refused(void **state)
 	struct cu_s3xml_bucket_config *b = NULL;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(cu_s3xml_parse_delete(bad[i], strlen(bad[i]),
-						       0, &d),
-				 CU_ERR_PARSE);
+		assert_int_equal(
+		    cu_s3xml_parse_delete(bad[i], strlen(bad[i]), 0, &d),
+		    CU_ERR_PARSE);
 		assert_int_equal(cu_s3xml_parse_sse(bad[i], strlen(bad[i]), &s),
-				 CU_ERR_PARSE);
-		assert_int_equal(cu_s3xml_parse_complete(bad[i], strlen(bad[i]),
-							 0, &c),
-				 CU_ERR_PARSE);
-		assert_int_equal(cu_s3xml_parse_create_bucket(
-					 bad[i], strlen(bad[i]), &b),
-				 CU_ERR_PARSE);
+		                 CU_ERR_PARSE);
+		assert_int_equal(
+		    cu_s3xml_parse_complete(bad[i], strlen(bad[i]), 0, &c),
+		    CU_ERR_PARSE);
+		assert_int_equal(
+		    cu_s3xml_parse_create_bucket(bad[i], strlen(bad[i]), &b),
+		    CU_ERR_PARSE);
 	}
 }
 
@@ -388,24 +394,23 @@ static void deep_nesting_is_refused(void **state)
 static void create_bucket_configuration(void **state)
 {
 	static const char body[] =
-		"<CreateBucketConfiguration " NS "><LocationConstraint>"
-		"eu-west-1</LocationConstraint></CreateBucketConfiguration>";
-	static const char empty[] =
-		"<CreateBucketConfiguration " NS "/>";
+	    "<CreateBucketConfiguration " NS "><LocationConstraint>"
+	    "eu-west-1</LocationConstraint></CreateBucketConfiguration>";
+	static const char empty[] = "<CreateBucketConfiguration " NS "/>";
 	static const char *const bad[] = {
-		"<CreateBucketConfiguration><LocationConstraint>a b"
-		"</LocationConstraint></CreateBucketConfiguration>",
-		"<CreateBucketConfiguration><LocationConstraint>a/../b"
-		"</LocationConstraint></CreateBucketConfiguration>",
+	    "<CreateBucketConfiguration><LocationConstraint>a b"
+	    "</LocationConstraint></CreateBucketConfiguration>",
+	    "<CreateBucketConfiguration><LocationConstraint>a/../b"
+	    "</LocationConstraint></CreateBucketConfiguration>",
 	};
 	struct cu_s3xml_bucket_config *c = NULL;
 
 	assert_int_equal(cu_s3xml_parse_create_bucket(body, strlen(body), &c),
-			 0);
+	                 0);
 	assert_string_equal(c->location, "eu-west-1");
 	cu_s3xml_bucket_config_free(c);
 	assert_int_equal(cu_s3xml_parse_create_bucket(empty, strlen(empty), &c),
-			 0);
+	                 0);
 	assert_null(c->location);
 	cu_s3xml_bucket_config_free(c);
 	/* S3 takes a PUT Bucket without a body */
@@ -414,17 +419,17 @@ static void create_bucket_configuration(void **state)
 	cu_s3xml_bucket_config_free(c);
 	cu_s3xml_bucket_config_free(NULL);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(cu_s3xml_parse_create_bucket(
-					 bad[i], strlen(bad[i]), &c),
-				 CU_ERR_INVAL);
+		assert_int_equal(
+		    cu_s3xml_parse_create_bucket(bad[i], strlen(bad[i]), &c),
+		    CU_ERR_INVAL);
 	{
 		static const char loc[] =
-			"<CreateBucketConfiguration><Location><Name>x</Name>"
-			"</Location></CreateBucketConfiguration>";
+		    "<CreateBucketConfiguration><Location><Name>x</Name>"
+		    "</Location></CreateBucketConfiguration>";
 
-		assert_int_equal(cu_s3xml_parse_create_bucket(
-					 loc, sizeof(loc) - 1, &c),
-				 CU_ERR_PARSE);
+		assert_int_equal(
+		    cu_s3xml_parse_create_bucket(loc, sizeof(loc) - 1, &c),
+		    CU_ERR_PARSE);
 	}
 }
 
@@ -433,48 +438,48 @@ static void create_bucket_configuration(void **state)
 static void server_side_encryption_configuration(void **state)
 {
 	static const char kms[] =
-		"<ServerSideEncryptionConfiguration " NS "><Rule>"
-		"<ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms"
-		"</SSEAlgorithm><KMSMasterKeyID>https://vault.example/keys/k1"
-		"</KMSMasterKeyID></ApplyServerSideEncryptionByDefault>"
-		"<BucketKeyEnabled>true</BucketKeyEnabled></Rule>"
-		"</ServerSideEncryptionConfiguration>";
+	    "<ServerSideEncryptionConfiguration " NS "><Rule>"
+	    "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms"
+	    "</SSEAlgorithm><KMSMasterKeyID>https://vault.example/keys/k1"
+	    "</KMSMasterKeyID></ApplyServerSideEncryptionByDefault>"
+	    "<BucketKeyEnabled>true</BucketKeyEnabled></Rule>"
+	    "</ServerSideEncryptionConfiguration>";
 	static const char aes[] =
-		"<ServerSideEncryptionConfiguration " NS "><Rule>"
-		"<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256"
-		"</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule>"
-		"</ServerSideEncryptionConfiguration>";
+	    "<ServerSideEncryptionConfiguration " NS "><Rule>"
+	    "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256"
+	    "</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule>"
+	    "</ServerSideEncryptionConfiguration>";
 	static const struct {
 		const char *body;
 		int err;
 	} bad[] = {
-		{"<ServerSideEncryptionConfiguration><Rule>"
-		 "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES128"
-		 "</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule>"
-		 "</ServerSideEncryptionConfiguration>",
-		 CU_ERR_PARSE},
-		{"<ServerSideEncryptionConfiguration><Rule>"
-		 "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256"
-		 "</SSEAlgorithm><KMSMasterKeyID>k</KMSMasterKeyID>"
-		 "</ApplyServerSideEncryptionByDefault></Rule>"
-		 "</ServerSideEncryptionConfiguration>",
-		 CU_ERR_INVAL},
-		{"<ServerSideEncryptionConfiguration><Rule>"
-		 "</Rule></ServerSideEncryptionConfiguration>",
-		 CU_ERR_PARSE},
-		{"<ServerSideEncryptionConfiguration><Rule>"
-		 "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256"
-		 "</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule>"
-		 "<Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>"
-		 "AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault>"
-		 "</Rule></ServerSideEncryptionConfiguration>",
-		 CU_ERR_PARSE},
-		{"<ServerSideEncryptionConfiguration><Rule>"
-		 "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256"
-		 "</SSEAlgorithm></ApplyServerSideEncryptionByDefault>"
-		 "<BucketKeyEnabled>1</BucketKeyEnabled></Rule>"
-		 "</ServerSideEncryptionConfiguration>",
-		 CU_ERR_PARSE},
+	    {"<ServerSideEncryptionConfiguration><Rule>"
+	     "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES128"
+	     "</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule>"
+	     "</ServerSideEncryptionConfiguration>",
+	     CU_ERR_PARSE},
+	    {"<ServerSideEncryptionConfiguration><Rule>"
+	     "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256"
+	     "</SSEAlgorithm><KMSMasterKeyID>k</KMSMasterKeyID>"
+	     "</ApplyServerSideEncryptionByDefault></Rule>"
+	     "</ServerSideEncryptionConfiguration>",
+	     CU_ERR_INVAL},
+	    {"<ServerSideEncryptionConfiguration><Rule>"
+	     "</Rule></ServerSideEncryptionConfiguration>",
+	     CU_ERR_PARSE},
+	    {"<ServerSideEncryptionConfiguration><Rule>"
+	     "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256"
+	     "</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule>"
+	     "<Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>"
+	     "AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault>"
+	     "</Rule></ServerSideEncryptionConfiguration>",
+	     CU_ERR_PARSE},
+	    {"<ServerSideEncryptionConfiguration><Rule>"
+	     "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256"
+	     "</SSEAlgorithm></ApplyServerSideEncryptionByDefault>"
+	     "<BucketKeyEnabled>1</BucketKeyEnabled></Rule>"
+	     "</ServerSideEncryptionConfiguration>",
+	     CU_ERR_PARSE},
 	};
 	struct cu_s3xml_sse *s = NULL;
 
@@ -490,12 +495,12 @@ static void server_side_encryption_configuration(void **state)
 	cu_s3xml_sse_free(s);
 	cu_s3xml_sse_free(NULL);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int rc = cu_s3xml_parse_sse(bad[i].body, strlen(bad[i].body),
-					    &s);
+		int rc =
+		    cu_s3xml_parse_sse(bad[i].body, strlen(bad[i].body), &s);
 
 		if (rc != bad[i].err)
 			fprintf(stderr, "sse case %zu: %s\n", i,
-				cu_errname(rc));
+			        cu_errname(rc));
 		assert_int_equal(rc, bad[i].err);
 		assert_null(s);
 	}
@@ -521,24 +526,24 @@ static void writer_escapes_markup_and_control_characters(void **state)
 	static const struct {
 		const char *in, *out;
 	} v[] = {
-		{"a&b<c>d\"e'f", "<Key>a&amp;b&lt;c&gt;d&quot;e&apos;f</Key>"},
-		{"tab\there\nnl", "<Key>tab\there\nnl</Key>"},
-		{"cr\r\x01\x1f\x7f!", "<Key>cr&#xD;&#x1;&#x1F;&#x7F;!</Key>"},
-		{"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
-		 "<Key>\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80</Key>"},
-		{"", "<Key></Key>"},
-		{"]]>", "<Key>]]&gt;</Key>"},
+	    {"a&b<c>d\"e'f", "<Key>a&amp;b&lt;c&gt;d&quot;e&apos;f</Key>"},
+	    {"tab\there\nnl", "<Key>tab\there\nnl</Key>"},
+	    {"cr\r\x01\x1f\x7f!", "<Key>cr&#xD;&#x1;&#x1F;&#x7F;!</Key>"},
+	    {"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+	     "<Key>\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80</Key>"},
+	    {"", "<Key></Key>"},
+	    {"]]>", "<Key>]]&gt;</Key>"},
 	};
 	static const char *const invalid[] = {
-		"\xc3",             /* truncated */
-		"\xc0\x80",         /* overlong NUL */
-		"\xe0\x80\xaf",     /* overlong '/' */
-		"\xed\xa0\x80",     /* surrogate */
-		"\xf4\x90\x80\x80", /* above U+10FFFF */
-		"\xf5\x80\x80\x80",
-		"\xef\xbf\xbf", /* U+FFFF */
-		"\x80",
-		"a\xfe",
+	    "\xc3",             /* truncated */
+	    "\xc0\x80",         /* overlong NUL */
+	    "\xe0\x80\xaf",     /* overlong '/' */
+	    "\xed\xa0\x80",     /* surrogate */
+	    "\xf4\x90\x80\x80", /* above U+10FFFF */
+	    "\xf5\x80\x80\x80",
+	    "\xef\xbf\xbf", /* U+FFFF */
+	    "\x80",
+	    "a\xfe",
 	};
 	int err;
 	char *o;
@@ -610,12 +615,12 @@ static void writer_builds_well_formed_s3_documents(void **state)
 	assert_int_equal(cu_xmlw_finish(w, &out, &n), 0);
 	assert_int_equal(strlen(out), n);
 	assert_string_equal(
-		out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		     "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/"
-		     "2006-03-01/\"><Name>bucket</Name><KeyCount>1</KeyCount>"
-		     "<IsTruncated>false</IsTruncated><Contents><Key>a&amp;b "
-		     "&lt;c&gt;</Key><Size>18446744073709551615</Size>"
-		     "</Contents></ListBucketResult>");
+	    out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	         "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/"
+	         "2006-03-01/\"><Name>bucket</Name><KeyCount>1</KeyCount>"
+	         "<IsTruncated>false</IsTruncated><Contents><Key>a&amp;b "
+	         "&lt;c&gt;</Key><Size>18446744073709551615</Size>"
+	         "</Contents></ListBucketResult>");
 	p = XML_ParserCreate(NULL);
 	XML_SetUserData(p, &f);
 	XML_SetElementHandler(p, wf_start, wf_end);
@@ -653,8 +658,8 @@ static void writer_errors_are_sticky_and_bounded(void **state)
 	assert_int_equal(cu_xmlw_finish(w, &out, &n), CU_ERR_INVAL);
 	cu_xmlw_free(w);
 	/* bad names */
-	static const char *const names[] = {"", "1a", "a b", "a<", "a:b",
-					    "\xc3\xa9"};
+	static const char *const names[] = {"",   "1a",  "a b",
+	                                    "a<", "a:b", "\xc3\xa9"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		assert_int_equal(cu_xmlw_new(0, &w), 0);
 		assert_int_equal(cu_xmlw_open(w, names[i], NULL), CU_ERR_INVAL);
@@ -698,32 +703,31 @@ static void s3_error_documents(void **state)
 	size_t n;
 	cu_xmlw_t *w = NULL;
 
-	assert_int_equal(cu_xmlw_error_doc("NoSuchKey",
-					   "The specified key does not exist.",
-					   "/bucket/a&b", "4442587FB7D0A2F9", 0,
-					   &out, &n),
-			 0);
+	assert_int_equal(
+	    cu_xmlw_error_doc("NoSuchKey", "The specified key does not exist.",
+	                      "/bucket/a&b", "4442587FB7D0A2F9", 0, &out, &n),
+	    0);
 	assert_string_equal(out,
-			    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-			    "<Error><Code>NoSuchKey</Code><Message>The "
-			    "specified key does not exist.</Message><Resource>"
-			    "/bucket/a&amp;b</Resource><RequestId>"
-			    "4442587FB7D0A2F9</RequestId></Error>");
+	                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	                    "<Error><Code>NoSuchKey</Code><Message>The "
+	                    "specified key does not exist.</Message><Resource>"
+	                    "/bucket/a&amp;b</Resource><RequestId>"
+	                    "4442587FB7D0A2F9</RequestId></Error>");
 	free(out);
 	assert_int_equal(cu_xmlw_error_doc("AccessDenied", "Access Denied",
-					   NULL, NULL, 0, &out, &n),
-			 0);
+	                                   NULL, NULL, 0, &out, &n),
+	                 0);
 	assert_string_equal(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-				 "<Error><Code>AccessDenied</Code><Message>"
-				 "Access Denied</Message></Error>");
+	                         "<Error><Code>AccessDenied</Code><Message>"
+	                         "Access Denied</Message></Error>");
 	free(out);
-	assert_int_equal(cu_xmlw_error_doc("X", "\xff", NULL, NULL, 0, &out,
-					   &n),
-			 CU_ERR_INVAL);
+	assert_int_equal(
+	    cu_xmlw_error_doc("X", "\xff", NULL, NULL, 0, &out, &n),
+	    CU_ERR_INVAL);
 	assert_null(out);
-	assert_int_equal(cu_xmlw_error_doc("X", "long message", NULL, NULL, 10,
-					   &out, &n),
-			 CU_ERR_TOOLARGE);
+	assert_int_equal(
+	    cu_xmlw_error_doc("X", "long message", NULL, NULL, 10, &out, &n),
+	    CU_ERR_TOOLARGE);
 	/* a SignatureDoesNotMatch body carries what was signed */
 	assert_int_equal(cu_xmlw_new(0, &w), 0);
 	cu_xmlw_error_open(w, "SignatureDoesNotMatch", "no", "/b", "1");
@@ -731,7 +735,7 @@ static void s3_error_documents(void **state)
 	cu_xmlw_close(w);
 	assert_int_equal(cu_xmlw_finish(w, &out, &n), 0);
 	assert_non_null(strstr(out, "<StringToSign>AWS4-HMAC-SHA256\n"
-				    "20130524T000000Z</StringToSign></Error>"));
+	                            "20130524T000000Z</StringToSign></Error>"));
 	free(out);
 	cu_xmlw_free(w);
 }
@@ -739,20 +743,22 @@ static void s3_error_documents(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(complete_multipart_upload_as_botocore_sends_it),
-		cmocka_unit_test(complete_multipart_upload_pretty_printed_with_declaration),
-		cmocka_unit_test(complete_refusals),
-		cmocka_unit_test(delete_objects_as_botocore_sends_it),
-		cmocka_unit_test(delete_with_a_prefixed_or_foreign_namespace_is_tolerated),
-		cmocka_unit_test(delete_refusals),
-		cmocka_unit_test(doctypes_and_entities_are_refused),
-		cmocka_unit_test(deep_nesting_is_refused),
-		cmocka_unit_test(create_bucket_configuration),
-		cmocka_unit_test(server_side_encryption_configuration),
-		cmocka_unit_test(writer_escapes_markup_and_control_characters),
-		cmocka_unit_test(writer_builds_well_formed_s3_documents),
-		cmocka_unit_test(writer_errors_are_sticky_and_bounded),
-		cmocka_unit_test(s3_error_documents),
+	    cmocka_unit_test(complete_multipart_upload_as_botocore_sends_it),
+	    cmocka_unit_test(
+	        complete_multipart_upload_pretty_printed_with_declaration),
+	    cmocka_unit_test(complete_refusals),
+	    cmocka_unit_test(delete_objects_as_botocore_sends_it),
+	    cmocka_unit_test(
+	        delete_with_a_prefixed_or_foreign_namespace_is_tolerated),
+	    cmocka_unit_test(delete_refusals),
+	    cmocka_unit_test(doctypes_and_entities_are_refused),
+	    cmocka_unit_test(deep_nesting_is_refused),
+	    cmocka_unit_test(create_bucket_configuration),
+	    cmocka_unit_test(server_side_encryption_configuration),
+	    cmocka_unit_test(writer_escapes_markup_and_control_characters),
+	    cmocka_unit_test(writer_builds_well_formed_s3_documents),
+	    cmocka_unit_test(writer_errors_are_sticky_and_bounded),
+	    cmocka_unit_test(s3_error_documents),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -158,7 +158,8 @@ static void parse_request(const char *text, size_t len, struct hreq *r)
 			assert_non_null(colon);
 			assert_true(r->nh < MAXH);
 			r->hn[r->nh] = dupn(p, (size_t)(colon - p));
-			r->hv[r->nh] = dupn(colon + 1, (size_t)(eol - colon - 1));
+			r->hv[r->nh] =
+			    dupn(colon + 1, (size_t)(eol - colon - 1));
 			r->nh++;
 		}
 		p = eol + 1;
@@ -188,7 +189,7 @@ struct keyring {
 };
 
 static int lookup(void *arg, const char *akid, size_t akid_len,
-		  unsigned char *secret, size_t cap, size_t *secret_len)
+                  unsigned char *secret, size_t cap, size_t *secret_len)
 {
 	struct keyring *k = arg;
 	size_t n = strlen(k->secret);
@@ -213,8 +214,8 @@ static int64_t iso_to_epoch(const char *s)
 
 /* Verify r; payload_hash NULL means "as S3 does". */
 static int verify(const struct hreq *r, const struct cu_sigv4_options *op,
-		  const char *payload_hash, int64_t now,
-		  struct cu_sigv4_result *res)
+                  const char *payload_hash, int64_t now,
+                  struct cu_sigv4_result *res)
 {
 	struct cu_sigv4_header h[MAXH];
 	struct cu_sigv4_request rq = {0};
@@ -267,7 +268,8 @@ static int query_set(struct hreq *r, const char *key, const char *val)
 	if (r->query == NULL)
 		return 0;
 	q = strdup(r->query);
-	for (tok = strtok_r(q, "&", &save); tok; tok = strtok_r(NULL, "&", &save)) {
+	for (tok = strtok_r(q, "&", &save); tok;
+	     tok = strtok_r(NULL, "&", &save)) {
 		size_t kl = strlen(key);
 
 		if (out[0])
@@ -294,7 +296,8 @@ static void query_remove(struct hreq *r, const char *key)
 	size_t kl = strlen(key);
 
 	q = strdup(r->query);
-	for (tok = strtok_r(q, "&", &save); tok; tok = strtok_r(NULL, "&", &save)) {
+	for (tok = strtok_r(q, "&", &save); tok;
+	     tok = strtok_r(NULL, "&", &save)) {
 		if (strncmp(tok, key, kl) == 0 && tok[kl] == '=')
 			continue;
 		if (out[0])
@@ -305,8 +308,8 @@ static void query_remove(struct hreq *r, const char *key)
 	set_str(&r->query, out);
 }
 
-static const char *query_get(const struct hreq *r, const char *key,
-			     char *buf, size_t cap)
+static const char *query_get(const struct hreq *r, const char *key, char *buf,
+                             size_t cap)
 {
 	const char *p = r->query;
 	size_t kl = strlen(key);
@@ -316,7 +319,8 @@ static const char *query_get(const struct hreq *r, const char *key,
 		size_t n = e ? (size_t)(e - p) : strlen(p);
 
 		if (n > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
-			snprintf(buf, cap, "%.*s", (int)(n - kl - 1), p + kl + 1);
+			snprintf(buf, cap, "%.*s", (int)(n - kl - 1),
+			         p + kl + 1);
 			return buf;
 		}
 		p = e ? e + 1 : NULL;
@@ -355,7 +359,7 @@ static int expect_file(const char *dir, const char *file, const char *got)
 	eq = got != NULL && strcmp(want, got) == 0;
 	if (!eq)
 		fprintf(stderr, "  want %s:\n%s\n  got:\n%s\n", file, want,
-			got ? got : "(null)");
+		        got ? got : "(null)");
 	free(want);
 	return eq;
 }
@@ -363,8 +367,8 @@ static int expect_file(const char *dir, const char *file, const char *got)
 /* Verify the signed request of one form; then change each signed part in
  * turn and check the change is refused. */
 static int run_form(const char *dir, const char *name, const char *form,
-		    const struct cu_sigv4_options *op, int64_t now,
-		    int omit_token)
+                    const struct cu_sigv4_options *op, int64_t now,
+                    int omit_token)
 {
 	char file[64], hash[65], buf[8192];
 	size_t len;
@@ -436,7 +440,8 @@ static int run_form(const char *dir, const char *name, const char *form,
 
 	/* the method */
 	hreq_copy(&t, &r);
-	strcpy(t.method, strcmp(r.method, "GET") ? "GET" : "PUT"); /* banned-ok: test */
+	strcpy(t.method,
+	       strcmp(r.method, "GET") ? "GET" : "PUT"); /* banned-ok: test */
 	rc = verify(&t, op, hash, now, &res);
 	CHECK(rc == CU_ERR_AUTH, "changed method accepted: %d", rc);
 	cu_sigv4_result_clear(&res);
@@ -445,7 +450,7 @@ static int run_form(const char *dir, const char *name, const char *form,
 	/* a query parameter: added, and (where there is one) changed */
 	hreq_copy(&t, &r);
 	snprintf(buf, sizeof(buf), "%s%stamper=1", t.query ? t.query : "",
-		 t.query && *t.query ? "&" : "");
+	         t.query && *t.query ? "&" : "");
 	set_str(&t.query, buf);
 	rc = verify(&t, op, hash, now, &res);
 	CHECK(rc == CU_ERR_AUTH, "added parameter accepted: %d %s", rc,
@@ -455,7 +460,7 @@ static int run_form(const char *dir, const char *name, const char *form,
 	if (r.query != NULL && strncmp(r.query, "Param", 5) == 0) {
 		hreq_copy(&t, &r);
 		assert_true(query_set(&t, "Param1", "value2") ||
-			    query_set(&t, "Param", "Value3"));
+		            query_set(&t, "Param", "Value3"));
 		rc = verify(&t, op, hash, now, &res);
 		CHECK(rc == CU_ERR_AUTH, "changed parameter accepted: %d", rc);
 		cu_sigv4_result_clear(&res);
@@ -496,7 +501,8 @@ static int run_form(const char *dir, const char *name, const char *form,
 		cu_sigv4_result_clear(&res);
 		hreq_free(&t);
 		hreq_copy(&t, &r);
-		assert_non_null(query_get(&t, "X-Amz-Signature", buf, sizeof(buf)));
+		assert_non_null(
+		    query_get(&t, "X-Amz-Signature", buf, sizeof(buf)));
 		buf[0] = buf[0] == '0' ? '1' : '0';
 		assert_true(query_set(&t, "X-Amz-Signature", buf));
 		rc = verify(&t, op, hash, now, &res);
@@ -508,7 +514,8 @@ static int run_form(const char *dir, const char *name, const char *form,
 	return ok;
 }
 
-static void the_aws_sigv4_test_suite_verifies_and_resists_tampering(void **state)
+static void
+the_aws_sigv4_test_suite_verifies_and_resists_tampering(void **state)
 {
 	char root[1024];
 	DIR *d;
@@ -541,17 +548,18 @@ static void the_aws_sigv4_test_suite_verifies_and_resists_tampering(void **state
 		free(ctx);
 		assert_non_null(j);
 		k.akid = json_string_value(json_object_get(
-			json_object_get(j, "credentials"), "access_key_id"));
+		    json_object_get(j, "credentials"), "access_key_id"));
 		k.secret = json_string_value(json_object_get(
-			json_object_get(j, "credentials"), "secret_access_key"));
+		    json_object_get(j, "credentials"), "secret_access_key"));
 		op.region = json_string_value(json_object_get(j, "region"));
 		op.service = json_string_value(json_object_get(j, "service"));
-		op.normalize_path = json_is_true(json_object_get(j, "normalize"));
+		op.normalize_path =
+		    json_is_true(json_object_get(j, "normalize"));
 		op.double_encode = 1; /* a generic service, not S3 */
 		op.secret = lookup;
 		op.secret_arg = &k;
 		now = iso_to_epoch(
-			json_string_value(json_object_get(j, "timestamp")));
+		    json_string_value(json_object_get(j, "timestamp")));
 		omit = json_is_true(json_object_get(j, "omit_session_token"));
 		if (run_form(dir, name, "header", &op, now, 0))
 			suite_passed++;
@@ -579,7 +587,8 @@ static void the_aws_sigv4_test_suite_verifies_and_resists_tampering(void **state
 #define DOC_HOST   "examplebucket.s3.amazonaws.com"
 #define DOC_DATE   "20130524T000000Z"
 #define DOC_NOW    1369353600 /* 2013-05-24T00:00:00Z */
-#define EMPTY_HASH "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define EMPTY_HASH                                                             \
+	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 static struct keyring doc_keys = {DOC_AKID, DOC_SECRET, 0};
 
@@ -596,15 +605,15 @@ static struct cu_sigv4_options s3_options(void)
 }
 
 static void doc_auth(struct hreq *r, const char *signed_headers,
-		     const char *sig)
+                     const char *sig)
 {
 	char v[512];
 
 	snprintf(v, sizeof(v),
-		 "AWS4-HMAC-SHA256 Credential=" DOC_AKID
-		 "/20130524/us-east-1/s3/aws4_request,SignedHeaders=%s,"
-		 "Signature=%s",
-		 signed_headers, sig);
+	         "AWS4-HMAC-SHA256 Credential=" DOC_AKID
+	         "/20130524/us-east-1/s3/aws4_request,SignedHeaders=%s,"
+	         "Signature=%s",
+	         signed_headers, sig);
 	hreq_add(r, "Authorization", v);
 }
 
@@ -613,9 +622,9 @@ static void sts_hash_is(const struct cu_sigv4_result *res, const char *h)
 	char want[256];
 
 	snprintf(want, sizeof(want),
-		 "AWS4-HMAC-SHA256\n" DOC_DATE "\n20130524/us-east-1/s3/"
-		 "aws4_request\n%s",
-		 h);
+	         "AWS4-HMAC-SHA256\n" DOC_DATE "\n20130524/us-east-1/s3/"
+	         "aws4_request\n%s",
+	         h);
 	assert_string_equal(res->string_to_sign, want);
 }
 
@@ -639,10 +648,13 @@ static void s3_get_object_with_range_verifies(void **state)
 	hreq_add(&r, "Range", "bytes=0-9");
 	hreq_add(&r, "x-amz-content-sha256", EMPTY_HASH);
 	hreq_add(&r, "x-amz-date", DOC_DATE);
-	doc_auth(&r, "host;range;x-amz-content-sha256;x-amz-date",
-		 "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+	doc_auth(
+	    &r, "host;range;x-amz-content-sha256;x-amz-date",
+	    "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
 	assert_int_equal(verify(&r, &op, NULL, DOC_NOW, &res), 0);
-	sts_hash_is(&res, "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972");
+	sts_hash_is(
+	    &res,
+	    "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972");
 	assert_int_equal(res.payload, CU_SIGV4_PAYLOAD_SHA256);
 	assert_string_equal(res.access_key_id, DOC_AKID);
 	cu_sigv4_result_clear(&res);
@@ -665,7 +677,9 @@ static void s3_put_object_with_date_header_verifies(void **state)
 	char h[65];
 
 	sha256_hex("Welcome to Amazon S3.", 21, h);
-	assert_string_equal(h, "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
+	assert_string_equal(
+	    h,
+	    "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
 	strcpy(r.method, "PUT"); /* banned-ok: test */
 	r.path = strdup("/test%24file.text");
 	hreq_add(&r, "Host", DOC_HOST);
@@ -673,10 +687,13 @@ static void s3_put_object_with_date_header_verifies(void **state)
 	hreq_add(&r, "x-amz-date", DOC_DATE);
 	hreq_add(&r, "x-amz-storage-class", "REDUCED_REDUNDANCY");
 	hreq_add(&r, "x-amz-content-sha256", h);
-	doc_auth(&r, "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class",
-		 "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd");
+	doc_auth(
+	    &r, "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class",
+	    "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd");
 	assert_int_equal(verify(&r, &op, NULL, DOC_NOW, &res), 0);
-	sts_hash_is(&res, "9e0e90d9c76de8fa5b200d8c849cd5b8dc7a3be3951ddb7f6a76b4158342019d");
+	sts_hash_is(
+	    &res,
+	    "9e0e90d9c76de8fa5b200d8c849cd5b8dc7a3be3951ddb7f6a76b4158342019d");
 	assert_int_equal(res.payload, CU_SIGV4_PAYLOAD_SHA256);
 	assert_int_equal(res.payload_sha256[0], 0x44);
 	cu_sigv4_result_clear(&res);
@@ -704,10 +721,13 @@ static void s3_get_bucket_lifecycle_and_list_objects_verify(void **state)
 	hreq_add(&r, "Host", DOC_HOST);
 	hreq_add(&r, "x-amz-date", DOC_DATE);
 	hreq_add(&r, "x-amz-content-sha256", EMPTY_HASH);
-	doc_auth(&r, "host;x-amz-content-sha256;x-amz-date",
-		 "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
+	doc_auth(
+	    &r, "host;x-amz-content-sha256;x-amz-date",
+	    "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
 	assert_int_equal(verify(&r, &op, NULL, DOC_NOW, &res), 0);
-	sts_hash_is(&res, "9766c798316ff2757b517bc739a67f6213b4ab36dd5da2f94eaebf79c77395ca");
+	sts_hash_is(
+	    &res,
+	    "9766c798316ff2757b517bc739a67f6213b4ab36dd5da2f94eaebf79c77395ca");
 	cu_sigv4_result_clear(&res);
 	hreq_free(&r);
 
@@ -718,10 +738,13 @@ static void s3_get_bucket_lifecycle_and_list_objects_verify(void **state)
 	hreq_add(&r, "Host", DOC_HOST);
 	hreq_add(&r, "x-amz-date", DOC_DATE);
 	hreq_add(&r, "x-amz-content-sha256", EMPTY_HASH);
-	doc_auth(&r, "host;x-amz-content-sha256;x-amz-date",
-		 "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
+	doc_auth(
+	    &r, "host;x-amz-content-sha256;x-amz-date",
+	    "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
 	assert_int_equal(verify(&r, &op, NULL, DOC_NOW, &res), 0);
-	sts_hash_is(&res, "df57d21db20da04d7fa30298dd4488ba3a2b47ca3a489c74750e0f1e7df1b9b7");
+	sts_hash_is(
+	    &res,
+	    "df57d21db20da04d7fa30298dd4488ba3a2b47ca3a489c74750e0f1e7df1b9b7");
 	cu_sigv4_result_clear(&res);
 	set_str(&r.query, "prefix=K&max-keys=2");
 	assert_int_equal(verify(&r, &op, NULL, DOC_NOW, &res), CU_ERR_AUTH);
@@ -755,18 +778,18 @@ static void s3_presigned_url_verifies_until_it_expires(void **state)
 	assert_int_equal(verify(&r, &op, NULL, DOC_NOW + 86400, &res), 0);
 	cu_sigv4_result_clear(&res);
 	assert_int_equal(verify(&r, &op, NULL, DOC_NOW + 86401, &res),
-			 CU_ERR_DENIED);
+	                 CU_ERR_DENIED);
 	assert_int_equal(res.fail, CU_SIGV4_FAIL_EXPIRED);
 	{
 		int st;
 
 		assert_string_equal(cu_sigv4_s3_error(&res, &st),
-				    "AccessDenied");
+		                    "AccessDenied");
 		assert_int_equal(st, 403);
 	}
 	cu_sigv4_result_clear(&res);
 	assert_int_equal(verify(&r, &op, NULL, DOC_NOW - 901, &res),
-			 CU_ERR_DENIED);
+	                 CU_ERR_DENIED);
 	assert_int_equal(res.fail, CU_SIGV4_FAIL_NOT_YET_VALID);
 	cu_sigv4_result_clear(&res);
 	/* another object under the same signature */
@@ -792,28 +815,32 @@ static void streaming_request(struct hreq *r, const char *sig)
 	hreq_add(r, "Host", "s3.amazonaws.com");
 	hreq_add(r, "x-amz-date", DOC_DATE);
 	hreq_add(r, "x-amz-storage-class", "REDUCED_REDUNDANCY");
-	hreq_add(r, "x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD");
+	hreq_add(r, "x-amz-content-sha256",
+	         "STREAMING-AWS4-HMAC-SHA256-PAYLOAD");
 	hreq_add(r, "Content-Encoding", "aws-chunked");
 	hreq_add(r, "x-amz-decoded-content-length", "66560");
 	hreq_add(r, "Content-Length", "66824");
 	doc_auth(r,
-		 "content-encoding;content-length;host;x-amz-content-sha256;"
-		 "x-amz-date;x-amz-decoded-content-length;x-amz-storage-class",
-		 sig);
+	         "content-encoding;content-length;host;x-amz-content-sha256;"
+	         "x-amz-date;x-amz-decoded-content-length;x-amz-storage-class",
+	         sig);
 }
 
 static size_t streaming_body(unsigned char *b, const char *s1, const char *s2,
-			     const char *s3)
+                             const char *s3)
 {
 	size_t n = 0;
 
-	n += (size_t)sprintf((char *)b + n, "10000;chunk-signature=%s\r\n", s1); /* banned-ok: test */
+	n += (size_t)sprintf((char *)b + n, "10000;chunk-signature=%s\r\n",
+	                     s1); /* banned-ok: test */
 	memset(b + n, 'a', 65536);
 	n += 65536;
-	n += (size_t)sprintf((char *)b + n, "\r\n400;chunk-signature=%s\r\n", s2); /* banned-ok: test */
+	n += (size_t)sprintf((char *)b + n, "\r\n400;chunk-signature=%s\r\n",
+	                     s2); /* banned-ok: test */
 	memset(b + n, 'a', 1024);
 	n += 1024;
-	n += (size_t)sprintf((char *)b + n, "\r\n0;chunk-signature=%s\r\n\r\n", s3); /* banned-ok: test */
+	n += (size_t)sprintf((char *)b + n, "\r\n0;chunk-signature=%s\r\n\r\n",
+	                     s3); /* banned-ok: test */
 	return n;
 }
 
@@ -837,7 +864,7 @@ static int sink_fn(void *arg, const unsigned char *d, size_t n)
 
 /* Feed body in pieces of `step` bytes (0: pseudo-random sizes). */
 static int feed_all(cu_sigv4_chunked_t *c, const unsigned char *b, size_t n,
-		    size_t step, struct sink *s)
+                    size_t step, struct sink *s)
 {
 	size_t off = 0;
 	unsigned seed = 7;
@@ -873,7 +900,9 @@ static void s3_streaming_put_verifies_seed_and_every_chunk(void **state)
 
 	streaming_request(&r, SEED);
 	assert_int_equal(verify(&r, &op, NULL, DOC_NOW, &res), 0);
-	sts_hash_is(&res, "cee3fed04b70f867d036f722359b0b1f2f0e5dc0efadbc082b76c4c60e316455");
+	sts_hash_is(
+	    &res,
+	    "cee3fed04b70f867d036f722359b0b1f2f0e5dc0efadbc082b76c4c60e316455");
 	assert_int_equal(res.payload, CU_SIGV4_PAYLOAD_STREAMING_SIGNED);
 	assert_int_equal(res.decoded_length, 66560);
 	assert_string_equal(res.signature, SEED);
@@ -881,18 +910,19 @@ static void s3_streaming_put_verifies_seed_and_every_chunk(void **state)
 	/* the chunk signatures of the documentation, computed */
 	memset(body, 'a', 65536);
 	assert_int_equal(cu_sigv4_chunk_signature(res.signing_key, res.amz_date,
-						  res.scope, SEED, body, 65536,
-						  sig),
-			 0);
+	                                          res.scope, SEED, body, 65536,
+	                                          sig),
+	                 0);
 	assert_string_equal(sig, SIG1);
 	assert_int_equal(cu_sigv4_chunk_signature(res.signing_key, res.amz_date,
-						  res.scope, SIG1, body, 1024,
-						  sig),
-			 0);
+	                                          res.scope, SIG1, body, 1024,
+	                                          sig),
+	                 0);
 	assert_string_equal(sig, SIG2);
 	assert_int_equal(cu_sigv4_chunk_signature(res.signing_key, res.amz_date,
-						  res.scope, SIG2, NULL, 0, sig),
-			 0);
+	                                          res.scope, SIG2, NULL, 0,
+	                                          sig),
+	                 0);
 	assert_string_equal(sig, SIG3);
 
 	n = streaming_body(body, SIG1, SIG2, SIG3);
@@ -917,7 +947,7 @@ static void s3_streaming_put_verifies_seed_and_every_chunk(void **state)
 	assert_int_equal(s.n, 65536);
 	/* the decoder stays refused */
 	assert_int_equal(cu_sigv4_chunked_feed(c, "x", 1, sink_fn, &s),
-			 CU_ERR_AUTH);
+	                 CU_ERR_AUTH);
 	assert_int_equal(cu_sigv4_chunked_finish(c), CU_ERR_AUTH);
 	cu_sigv4_chunked_free(c);
 	body[88 + 65538 + 86 + 10] = 'a';
@@ -970,9 +1000,9 @@ static void s3_streaming_put_verifies_seed_and_every_chunk(void **state)
 	res.decoded_length = 66559;
 	memcpy(res.signature, SEED, 65);
 	assert_int_equal(cu_sigv4_derive_key(DOC_SECRET, strlen(DOC_SECRET),
-					     "20130524", "us-east-1", "s3",
-					     res.signing_key),
-			 0);
+	                                     "20130524", "us-east-1", "s3",
+	                                     res.signing_key),
+	                 0);
 	assert_int_equal(cu_sigv4_chunked_new(&res, 0, &c), 0);
 	s.n = 0;
 	assert_int_equal(feed_all(c, body, n, 0, &s), CU_ERR_RANGE);
@@ -991,7 +1021,7 @@ static void s3_streaming_put_verifies_seed_and_every_chunk(void **state)
 }
 
 static void fake_trailer_result(struct cu_sigv4_result *res,
-				enum cu_sigv4_checksum alg, int64_t len)
+                                enum cu_sigv4_checksum alg, int64_t len)
 {
 	memset(res, 0, sizeof(*res));
 	res->fail = CU_SIGV4_OK;
@@ -1006,12 +1036,12 @@ static void unsigned_chunks_with_a_checksum_trailer_verify(void **state)
 		enum cu_sigv4_checksum alg;
 		const char *name, *value;
 	} v[] = {
-		{CU_SIGV4_CKSUM_CRC32, "x-amz-checksum-crc32", "y/Q5Jg=="},
-		{CU_SIGV4_CKSUM_CRC32C, "x-amz-checksum-crc32c", "4waSgw=="},
-		{CU_SIGV4_CKSUM_SHA1, "x-amz-checksum-sha1",
-		 "98O8HYCOBHMq32eZZczDTKeuNEE="},
-		{CU_SIGV4_CKSUM_SHA256, "x-amz-checksum-sha256",
-		 "FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU="},
+	    {CU_SIGV4_CKSUM_CRC32, "x-amz-checksum-crc32", "y/Q5Jg=="},
+	    {CU_SIGV4_CKSUM_CRC32C, "x-amz-checksum-crc32c", "4waSgw=="},
+	    {CU_SIGV4_CKSUM_SHA1, "x-amz-checksum-sha1",
+	     "98O8HYCOBHMq32eZZczDTKeuNEE="},
+	    {CU_SIGV4_CKSUM_SHA256, "x-amz-checksum-sha256",
+	     "FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU="},
 	};
 	struct cu_sigv4_result res;
 	unsigned char out[64];
@@ -1025,19 +1055,19 @@ static void unsigned_chunks_with_a_checksum_trailer_verify(void **state)
 
 		/* "123456789" in chunks of 4 and 5, as botocore frames it */
 		n = snprintf(body, sizeof(body),
-			     "4\r\n1234\r\n5\r\n56789\r\n0\r\n%s:%s\r\n\r\n",
-			     v[i].name, v[i].value);
+		             "4\r\n1234\r\n5\r\n56789\r\n0\r\n%s:%s\r\n\r\n",
+		             v[i].name, v[i].value);
 		for (size_t step = 1; step <= 8; step += 7) {
 			fake_trailer_result(&res, v[i].alg, 9);
 			assert_int_equal(cu_sigv4_chunked_new(&res, 0, &c), 0);
 			s.n = 0;
 			assert_int_equal(feed_all(c, (unsigned char *)body,
-						  (size_t)n, step, &s),
-					 0);
+			                          (size_t)n, step, &s),
+			                 0);
 			assert_int_equal(s.n, 9);
 			assert_memory_equal(out, "123456789", 9);
 			assert_string_equal(cu_sigv4_chunked_checksum(c, &alg),
-					    v[i].value);
+			                    v[i].value);
 			assert_int_equal(alg, v[i].alg);
 			cu_sigv4_chunked_free(c);
 		}
@@ -1046,24 +1076,26 @@ static void unsigned_chunks_with_a_checksum_trailer_verify(void **state)
 		fake_trailer_result(&res, v[i].alg, 9);
 		assert_int_equal(cu_sigv4_chunked_new(&res, 0, &c), 0);
 		s.n = 0;
-		assert_int_equal(feed_all(c, (unsigned char *)body, (size_t)n,
-					  3, &s),
-				 CU_ERR_AUTH);
+		assert_int_equal(
+		    feed_all(c, (unsigned char *)body, (size_t)n, 3, &s),
+		    CU_ERR_AUTH);
 		cu_sigv4_chunked_free(c);
 	}
 	/* without the promised trailer; another trailer; two trailers */
 	static const char *const bad[] = {
-		"4\r\n1234\r\n5\r\n56789\r\n0\r\n\r\n",
-		"4\r\n1234\r\n5\r\n56789\r\n0\r\nx-amz-checksum-sha1:y/Q5Jg==\r\n\r\n",
-		("4\r\n1234\r\n5\r\n56789\r\n0\r\nx-amz-checksum-crc32:y/Q5Jg=="
-		 "\r\nx-amz-checksum-crc32:y/Q5Jg==\r\n\r\n"),
-		"4\r\n1234\r\n5\r\n56789\r\n0\r\nx-amz-checksum-crc32 y/Q5Jg==\r\n\r\n",
-		"4;chunk-signature=00\r\n1234\r\n5\r\n56789\r\n0\r\n\r\n",
-		"4\n1234\r\n5\r\n56789\r\n0\r\n\r\n",
-		"4\r\n1234\n5\r\n56789\r\n0\r\n\r\n",
-		"+4\r\n1234\r\n5\r\n56789\r\n0\r\n\r\n",
-		"000000004\r\n1234\r\n5\r\n56789\r\n0\r\n\r\n",
-		"4\r\n1234\r\n6\r\n56789\r\n0\r\n\r\n",
+	    "4\r\n1234\r\n5\r\n56789\r\n0\r\n\r\n",
+	    "4\r\n1234\r\n5\r\n56789\r\n0\r\nx-amz-checksum-sha1:y/"
+	    "Q5Jg==\r\n\r\n",
+	    ("4\r\n1234\r\n5\r\n56789\r\n0\r\nx-amz-checksum-crc32:y/Q5Jg=="
+	     "\r\nx-amz-checksum-crc32:y/Q5Jg==\r\n\r\n"),
+	    "4\r\n1234\r\n5\r\n56789\r\n0\r\nx-amz-checksum-crc32 "
+	    "y/Q5Jg==\r\n\r\n",
+	    "4;chunk-signature=00\r\n1234\r\n5\r\n56789\r\n0\r\n\r\n",
+	    "4\n1234\r\n5\r\n56789\r\n0\r\n\r\n",
+	    "4\r\n1234\n5\r\n56789\r\n0\r\n\r\n",
+	    "+4\r\n1234\r\n5\r\n56789\r\n0\r\n\r\n",
+	    "000000004\r\n1234\r\n5\r\n56789\r\n0\r\n\r\n",
+	    "4\r\n1234\r\n6\r\n56789\r\n0\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc;
@@ -1072,7 +1104,7 @@ static void unsigned_chunks_with_a_checksum_trailer_verify(void **state)
 		assert_int_equal(cu_sigv4_chunked_new(&res, 0, &c), 0);
 		s.n = 0;
 		rc = feed_all(c, (const unsigned char *)bad[i], strlen(bad[i]),
-			      0, &s);
+		              0, &s);
 		if (rc == 0)
 			fprintf(stderr, "accepted bad body %zu\n", i);
 		assert_int_not_equal(rc, 0);
@@ -1082,9 +1114,9 @@ static void unsigned_chunks_with_a_checksum_trailer_verify(void **state)
 	fake_trailer_result(&res, CU_SIGV4_CKSUM_NONE, 9);
 	assert_int_equal(cu_sigv4_chunked_new(&res, 0, &c), 0);
 	s.n = 0;
-	assert_int_equal(feed_all(c, (const unsigned char *)bad[0],
-				  strlen(bad[0]), 2, &s),
-			 0);
+	assert_int_equal(
+	    feed_all(c, (const unsigned char *)bad[0], strlen(bad[0]), 2, &s),
+	    0);
 	assert_null(cu_sigv4_chunked_checksum(c, NULL));
 	cu_sigv4_chunked_free(c);
 }
@@ -1107,7 +1139,7 @@ static void verify_reports_streaming_headers(void **state)
 	assert_int_equal(verify(&r, &op, NULL, DOC_NOW, &res), CU_ERR_AUTH);
 	assert_int_equal(res.trailer, CU_SIGV4_CKSUM_CRC32C);
 	assert_int_equal(res.payload,
-			 CU_SIGV4_PAYLOAD_STREAMING_UNSIGNED_TRAILER);
+	                 CU_SIGV4_PAYLOAD_STREAMING_UNSIGNED_TRAILER);
 	cu_sigv4_result_clear(&res);
 	set_str(&r.hv[5], "12x");
 	assert_int_equal(verify(&r, &op, NULL, DOC_NOW, &res), CU_ERR_INVAL);
@@ -1115,7 +1147,7 @@ static void verify_reports_streaming_headers(void **state)
 	cu_sigv4_result_clear(&res);
 	set_str(&r.hv[3], "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER");
 	assert_int_equal(verify(&r, &op, NULL, DOC_NOW, &res),
-			 CU_ERR_UNSUPPORTED);
+	                 CU_ERR_UNSUPPORTED);
 	cu_sigv4_result_clear(&res);
 	set_str(&r.hv[3], "abc");
 	assert_int_equal(verify(&r, &op, NULL, DOC_NOW, &res), CU_ERR_INVAL);
@@ -1142,15 +1174,15 @@ static void sigv2_presigned_url_of_the_documentation_verifies(void **state)
 	strcpy(r.method, "GET"); /* banned-ok: test */
 	r.path = strdup("/johnsmith/photos/puppy.jpg");
 	r.query = strdup("AWSAccessKeyId=" DOC_AKID "&Expires=1175139620&"
-			 "Signature=NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D");
+	                 "Signature=NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D");
 	hreq_add(&r, "Host", "s3.amazonaws.com");
 	assert_int_equal(verify(&r, &op, NULL, 1175139000, &res), 0);
 	assert_int_equal(res.auth, CU_SIGV4_AUTH_V2_QUERY);
 	assert_string_equal(res.string_to_sign,
-			    "GET\n\n\n1175139620\n/johnsmith/photos/puppy.jpg");
+	                    "GET\n\n\n1175139620\n/johnsmith/photos/puppy.jpg");
 	cu_sigv4_result_clear(&res);
 	assert_int_equal(verify(&r, &op, NULL, 1175139621, &res),
-			 CU_ERR_DENIED);
+	                 CU_ERR_DENIED);
 	assert_int_equal(res.fail, CU_SIGV4_FAIL_EXPIRED);
 	cu_sigv4_result_clear(&res);
 	set_str(&r.path, "/johnsmith/photos/kitten.jpg");
@@ -1158,7 +1190,7 @@ static void sigv2_presigned_url_of_the_documentation_verifies(void **state)
 	cu_sigv4_result_clear(&res);
 	op.allow_v2 = 0;
 	assert_int_equal(verify(&r, &op, NULL, 1175139000, &res),
-			 CU_ERR_UNSUPPORTED);
+	                 CU_ERR_UNSUPPORTED);
 	cu_sigv4_result_clear(&res);
 	hreq_free(&r);
 	doc_counted(1);
@@ -1169,9 +1201,10 @@ static void sigv2_signs_subresources_and_amz_headers(void **state)
 	struct hreq r = {0};
 	struct cu_sigv4_result res;
 	struct cu_sigv4_options op = s3_options();
-	const char *sts = "PUT\n\ntext/plain\n2000000000\n"
-			  "x-amz-meta-a:1,2\nx-amz-meta-b:x\n"
-			  "/b/k?partNumber=2&response-content-type=a/b&uploadId=u";
+	const char *sts =
+	    "PUT\n\ntext/plain\n2000000000\n"
+	    "x-amz-meta-a:1,2\nx-amz-meta-b:x\n"
+	    "/b/k?partNumber=2&response-content-type=a/b&uploadId=u";
 	unsigned char mac[20];
 	unsigned int ml = 0;
 	char b64[32], q[256];
@@ -1187,16 +1220,17 @@ static void sigv2_signs_subresources_and_amz_headers(void **state)
 		for (size_t i = 0; b64[i]; i++) {
 			if (b64[i] == '+' || b64[i] == '/' || b64[i] == '=')
 				o += (size_t)snprintf(enc + o, sizeof(enc) - o,
-						      "%%%02X", b64[i]);
+				                      "%%%02X", b64[i]);
 			else
 				enc[o++] = b64[i];
 		}
 		enc[o] = '\0';
-		snprintf(q, sizeof(q),
-			 "uploadId=u&partNumber=2&foo=bar&response-content-type="
-			 "a%%2Fb&AWSAccessKeyId=" DOC_AKID
-			 "&Expires=2000000000&Signature=%s",
-			 enc);
+		snprintf(
+		    q, sizeof(q),
+		    "uploadId=u&partNumber=2&foo=bar&response-content-type="
+		    "a%%2Fb&AWSAccessKeyId=" DOC_AKID
+		    "&Expires=2000000000&Signature=%s",
+		    enc);
 	}
 	strcpy(r.method, "PUT"); /* banned-ok: test */
 	r.path = strdup("/b/k");
@@ -1227,26 +1261,25 @@ static void signing_key_derivation_matches_aws(void **state)
 {
 	unsigned char k[32];
 	static const unsigned char want[32] = {
-		0xf4, 0x78, 0x0e, 0x2d, 0x9f, 0x65, 0xfa, 0x89,
-		0x5f, 0x9c, 0x67, 0xb3, 0x2c, 0xe1, 0xba, 0xf0,
-		0xb0, 0xd8, 0xa4, 0x35, 0x05, 0xa0, 0x00, 0xa1,
-		0xa9, 0xe0, 0x90, 0xd4, 0x14, 0xdb, 0x40, 0x4d};
+	    0xf4, 0x78, 0x0e, 0x2d, 0x9f, 0x65, 0xfa, 0x89, 0x5f, 0x9c, 0x67,
+	    0xb3, 0x2c, 0xe1, 0xba, 0xf0, 0xb0, 0xd8, 0xa4, 0x35, 0x05, 0xa0,
+	    0x00, 0xa1, 0xa9, 0xe0, 0x90, 0xd4, 0x14, 0xdb, 0x40, 0x4d};
 	const char *s = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 	char big[200];
 
 	assert_int_equal(cu_sigv4_derive_key(s, strlen(s), "20120215",
-					     "us-east-1", "iam", k),
-			 0);
+	                                     "us-east-1", "iam", k),
+	                 0);
 	assert_memory_equal(k, want, 32);
 	memset(big, 'a', sizeof(big));
 	assert_int_equal(cu_sigv4_derive_key(big, sizeof(big), "20120215",
-					     "us-east-1", "iam", k),
-			 CU_ERR_RANGE);
+	                                     "us-east-1", "iam", k),
+	                 CU_ERR_RANGE);
 }
 
 static int cached_key(void *arg, const char *akid, size_t akid_len,
-		      const char *date8, const char *region,
-		      const char *service, unsigned char key[32])
+                      const char *date8, const char *region,
+                      const char *service, unsigned char key[32])
 {
 	int *calls = arg;
 
@@ -1254,7 +1287,7 @@ static int cached_key(void *arg, const char *akid, size_t akid_len,
 	if (akid_len != strlen(DOC_AKID) || memcmp(akid, DOC_AKID, akid_len))
 		return CU_ERR_NOTFOUND;
 	return cu_sigv4_derive_key(DOC_SECRET, strlen(DOC_SECRET), date8,
-				   region, service, key);
+	                           region, service, key);
 }
 
 static void a_caller_may_supply_cached_signing_keys(void **state)
@@ -1278,7 +1311,7 @@ static void a_caller_may_supply_cached_signing_keys(void **state)
 
 /* The GET example with its Authorization header replaced by `auth`. */
 static int try_auth(const char *auth, int64_t now, struct cu_sigv4_result *res,
-		    const struct cu_sigv4_options *op)
+                    const struct cu_sigv4_options *op)
 {
 	struct hreq r = {0};
 	int rc;
@@ -1296,9 +1329,11 @@ static int try_auth(const char *auth, int64_t now, struct cu_sigv4_result *res,
 	return rc;
 }
 
-#define CRED  "Credential=" DOC_AKID "/20130524/us-east-1/s3/aws4_request"
-#define SH    "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date"
-#define SIGOK "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+#define CRED "Credential=" DOC_AKID "/20130524/us-east-1/s3/aws4_request"
+#define SH   "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date"
+#define SIGOK                                                                  \
+	"Signature="                                                           \
+	"f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
 
 static void malformed_authorization_headers_are_refused(void **state)
 {
@@ -1307,78 +1342,78 @@ static void malformed_authorization_headers_are_refused(void **state)
 		int err;
 		enum cu_sigv4_fail fail;
 	} v[] = {
-		{"AWS4-HMAC-SHA256 " CRED ", " SH ", " SIGOK, 0, CU_SIGV4_OK},
-		{"AWS4-HMAC-SHA256  " SIGOK "," CRED " , " SH, 0, CU_SIGV4_OK},
-		{NULL, CU_ERR_DENIED, CU_SIGV4_FAIL_MISSING},
-		{"", CU_ERR_UNSUPPORTED, CU_SIGV4_FAIL_UNSUPPORTED},
-		{"AWS " DOC_AKID ":abc=", CU_ERR_UNSUPPORTED,
-		 CU_SIGV4_FAIL_UNSUPPORTED},
-		{"AWS4-ECDSA-P256-SHA256 " CRED ", " SH ", " SIGOK,
-		 CU_ERR_UNSUPPORTED, CU_SIGV4_FAIL_UNSUPPORTED},
-		{"AWS4-HMAC-SHA256" CRED ", " SH ", " SIGOK, CU_ERR_PARSE,
-		 CU_SIGV4_FAIL_MALFORMED},
-		{"AWS4-HMAC-SHA256 " CRED ", " SH, CU_ERR_PARSE,
-		 CU_SIGV4_FAIL_MALFORMED},
-		{"AWS4-HMAC-SHA256 " CRED ", " SH ", " SIGOK ",", CU_ERR_PARSE,
-		 CU_SIGV4_FAIL_MALFORMED},
-		{"AWS4-HMAC-SHA256 " CRED ", " SH ", " SIGOK ", " SIGOK,
-		 CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
-		{"AWS4-HMAC-SHA256 " CRED ", " SH ", " SIGOK ", Foo=bar",
-		 CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
-		{"AWS4-HMAC-SHA256 " CRED ", " SH ", " SIGOK "0", CU_ERR_PARSE,
-		 CU_SIGV4_FAIL_MALFORMED},
-		{"AWS4-HMAC-SHA256 " CRED ", " SH ", Signature=F0E8BDB87C964420"
-		 "E857BD35B5D6ED310BD44F0170ABA48DD91039C6036BDB41",
-		 CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
-		{"AWS4-HMAC-SHA256 " CRED ", SignedHeaders=range;host;"
-		 "x-amz-content-sha256;x-amz-date, " SIGOK,
-		 CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
-		{"AWS4-HMAC-SHA256 " CRED ", SignedHeaders=Host;range;"
-		 "x-amz-content-sha256;x-amz-date, " SIGOK,
-		 CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
-		{"AWS4-HMAC-SHA256 " CRED ", SignedHeaders=host;;range, " SIGOK,
-		 CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
-		{"AWS4-HMAC-SHA256 " CRED ", SignedHeaders=, " SIGOK,
-		 CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
-		{"AWS4-HMAC-SHA256 Credential=" DOC_AKID
-		 "/20130524/us-east-1/s3, " SH ", " SIGOK,
-		 CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
-		{"AWS4-HMAC-SHA256 Credential=" DOC_AKID
-		 "/20130524/us-east-1/s3/aws4_request/x, " SH ", " SIGOK,
-		 CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
-		{"AWS4-HMAC-SHA256 Credential=" DOC_AKID
-		 "/20130524/us-east-1/s3/aws5_request, " SH ", " SIGOK,
-		 CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
-		{"AWS4-HMAC-SHA256 Credential=/20130524/us-east-1/s3/"
-		 "aws4_request, " SH ", " SIGOK,
-		 CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
-		{"AWS4-HMAC-SHA256 Credential=" DOC_AKID
-		 "/2013052/us-east-1/s3/aws4_request, " SH ", " SIGOK,
-		 CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
-		{"AWS4-HMAC-SHA256 Credential=" DOC_AKID
-		 "/20130525/us-east-1/s3/aws4_request, " SH ", " SIGOK,
-		 CU_ERR_PARSE, CU_SIGV4_FAIL_DATE_MISMATCH},
-		{"AWS4-HMAC-SHA256 Credential=" DOC_AKID
-		 "/20130524/eu-west-1/s3/aws4_request, " SH ", " SIGOK,
-		 CU_ERR_PARSE, CU_SIGV4_FAIL_REGION},
-		{"AWS4-HMAC-SHA256 Credential=" DOC_AKID
-		 "/20130524/us-east-1/sts/aws4_request, " SH ", " SIGOK,
-		 CU_ERR_PARSE, CU_SIGV4_FAIL_SERVICE},
-		{"AWS4-HMAC-SHA256 Credential=" DOC_AKID
-		 "/20130524/US-EAST-1/s3/aws4_request, " SH ", " SIGOK,
-		 CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
-		{"AWS4-HMAC-SHA256 Credential=AKIA%2F/20130524/us-east-1/s3/"
-		 "aws4_request, " SH ", " SIGOK,
-		 CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
-		{"AWS4-HMAC-SHA256 Credential=OTHERKEY/20130524/us-east-1/s3/"
-		 "aws4_request, " SH ", " SIGOK,
-		 CU_ERR_NOTFOUND, CU_SIGV4_FAIL_UNKNOWN_KEY},
-		{"AWS4-HMAC-SHA256 " CRED ", SignedHeaders=range;"
-		 "x-amz-content-sha256;x-amz-date, " SIGOK,
-		 CU_ERR_DENIED, CU_SIGV4_FAIL_HOST_UNSIGNED},
-		{"AWS4-HMAC-SHA256 " CRED ", SignedHeaders=host;range;"
-		 "x-amz-content-sha256;x-amz-date;x-amz-meta-a, " SIGOK,
-		 CU_ERR_DENIED, CU_SIGV4_FAIL_HEADER_ABSENT},
+	    {"AWS4-HMAC-SHA256 " CRED ", " SH ", " SIGOK, 0, CU_SIGV4_OK},
+	    {"AWS4-HMAC-SHA256  " SIGOK "," CRED " , " SH, 0, CU_SIGV4_OK},
+	    {NULL, CU_ERR_DENIED, CU_SIGV4_FAIL_MISSING},
+	    {"", CU_ERR_UNSUPPORTED, CU_SIGV4_FAIL_UNSUPPORTED},
+	    {"AWS " DOC_AKID ":abc=", CU_ERR_UNSUPPORTED,
+	     CU_SIGV4_FAIL_UNSUPPORTED},
+	    {"AWS4-ECDSA-P256-SHA256 " CRED ", " SH ", " SIGOK,
+	     CU_ERR_UNSUPPORTED, CU_SIGV4_FAIL_UNSUPPORTED},
+	    {"AWS4-HMAC-SHA256" CRED ", " SH ", " SIGOK, CU_ERR_PARSE,
+	     CU_SIGV4_FAIL_MALFORMED},
+	    {"AWS4-HMAC-SHA256 " CRED ", " SH, CU_ERR_PARSE,
+	     CU_SIGV4_FAIL_MALFORMED},
+	    {"AWS4-HMAC-SHA256 " CRED ", " SH ", " SIGOK ",", CU_ERR_PARSE,
+	     CU_SIGV4_FAIL_MALFORMED},
+	    {"AWS4-HMAC-SHA256 " CRED ", " SH ", " SIGOK ", " SIGOK,
+	     CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
+	    {"AWS4-HMAC-SHA256 " CRED ", " SH ", " SIGOK ", Foo=bar",
+	     CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
+	    {"AWS4-HMAC-SHA256 " CRED ", " SH ", " SIGOK "0", CU_ERR_PARSE,
+	     CU_SIGV4_FAIL_MALFORMED},
+	    {"AWS4-HMAC-SHA256 " CRED ", " SH ", Signature=F0E8BDB87C964420"
+	     "E857BD35B5D6ED310BD44F0170ABA48DD91039C6036BDB41",
+	     CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
+	    {"AWS4-HMAC-SHA256 " CRED ", SignedHeaders=range;host;"
+	     "x-amz-content-sha256;x-amz-date, " SIGOK,
+	     CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
+	    {"AWS4-HMAC-SHA256 " CRED ", SignedHeaders=Host;range;"
+	     "x-amz-content-sha256;x-amz-date, " SIGOK,
+	     CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
+	    {"AWS4-HMAC-SHA256 " CRED ", SignedHeaders=host;;range, " SIGOK,
+	     CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
+	    {"AWS4-HMAC-SHA256 " CRED ", SignedHeaders=, " SIGOK, CU_ERR_PARSE,
+	     CU_SIGV4_FAIL_MALFORMED},
+	    {"AWS4-HMAC-SHA256 Credential=" DOC_AKID
+	     "/20130524/us-east-1/s3, " SH ", " SIGOK,
+	     CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
+	    {"AWS4-HMAC-SHA256 Credential=" DOC_AKID
+	     "/20130524/us-east-1/s3/aws4_request/x, " SH ", " SIGOK,
+	     CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
+	    {"AWS4-HMAC-SHA256 Credential=" DOC_AKID
+	     "/20130524/us-east-1/s3/aws5_request, " SH ", " SIGOK,
+	     CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
+	    {"AWS4-HMAC-SHA256 Credential=/20130524/us-east-1/s3/"
+	     "aws4_request, " SH ", " SIGOK,
+	     CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
+	    {"AWS4-HMAC-SHA256 Credential=" DOC_AKID
+	     "/2013052/us-east-1/s3/aws4_request, " SH ", " SIGOK,
+	     CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
+	    {"AWS4-HMAC-SHA256 Credential=" DOC_AKID
+	     "/20130525/us-east-1/s3/aws4_request, " SH ", " SIGOK,
+	     CU_ERR_PARSE, CU_SIGV4_FAIL_DATE_MISMATCH},
+	    {"AWS4-HMAC-SHA256 Credential=" DOC_AKID
+	     "/20130524/eu-west-1/s3/aws4_request, " SH ", " SIGOK,
+	     CU_ERR_PARSE, CU_SIGV4_FAIL_REGION},
+	    {"AWS4-HMAC-SHA256 Credential=" DOC_AKID
+	     "/20130524/us-east-1/sts/aws4_request, " SH ", " SIGOK,
+	     CU_ERR_PARSE, CU_SIGV4_FAIL_SERVICE},
+	    {"AWS4-HMAC-SHA256 Credential=" DOC_AKID
+	     "/20130524/US-EAST-1/s3/aws4_request, " SH ", " SIGOK,
+	     CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
+	    {"AWS4-HMAC-SHA256 Credential=AKIA%2F/20130524/us-east-1/s3/"
+	     "aws4_request, " SH ", " SIGOK,
+	     CU_ERR_PARSE, CU_SIGV4_FAIL_MALFORMED},
+	    {"AWS4-HMAC-SHA256 Credential=OTHERKEY/20130524/us-east-1/s3/"
+	     "aws4_request, " SH ", " SIGOK,
+	     CU_ERR_NOTFOUND, CU_SIGV4_FAIL_UNKNOWN_KEY},
+	    {"AWS4-HMAC-SHA256 " CRED ", SignedHeaders=range;"
+	     "x-amz-content-sha256;x-amz-date, " SIGOK,
+	     CU_ERR_DENIED, CU_SIGV4_FAIL_HOST_UNSIGNED},
+	    {"AWS4-HMAC-SHA256 " CRED ", SignedHeaders=host;range;"
+	     "x-amz-content-sha256;x-amz-date;x-amz-meta-a, " SIGOK,
+	     CU_ERR_DENIED, CU_SIGV4_FAIL_HEADER_ABSENT},
 	};
 	struct cu_sigv4_options op = s3_options();
 	struct cu_sigv4_result res;
@@ -1388,13 +1423,13 @@ static void malformed_authorization_headers_are_refused(void **state)
 
 		if (rc != v[i].err || res.fail != v[i].fail)
 			fprintf(stderr, "case %zu: %s -> %s / %d\n", i,
-				v[i].auth ? v[i].auth : "(none)",
-				cu_errname(rc), res.fail);
+			        v[i].auth ? v[i].auth : "(none)",
+			        cu_errname(rc), res.fail);
 		assert_int_equal(rc, v[i].err);
 		assert_int_equal(res.fail, v[i].fail);
 		if (rc != 0)
 			assert_true(res.signing_key[0] == 0 &&
-				    res.signing_key[31] == 0);
+			            res.signing_key[31] == 0);
 		cu_sigv4_result_clear(&res);
 	}
 	{
@@ -1403,23 +1438,23 @@ static void malformed_authorization_headers_are_refused(void **state)
 		res.fail = CU_SIGV4_FAIL_MALFORMED;
 		res.auth = CU_SIGV4_AUTH_HEADER;
 		assert_string_equal(cu_sigv4_s3_error(&res, &st),
-				    "AuthorizationHeaderMalformed");
+		                    "AuthorizationHeaderMalformed");
 		assert_int_equal(st, 400);
 		res.auth = CU_SIGV4_AUTH_QUERY;
 		assert_string_equal(cu_sigv4_s3_error(&res, NULL),
-				    "AuthorizationQueryParametersError");
+		                    "AuthorizationQueryParametersError");
 		res.fail = CU_SIGV4_FAIL_SIGNATURE;
 		assert_string_equal(cu_sigv4_s3_error(&res, &st),
-				    "SignatureDoesNotMatch");
+		                    "SignatureDoesNotMatch");
 		res.fail = CU_SIGV4_FAIL_UNKNOWN_KEY;
 		assert_string_equal(cu_sigv4_s3_error(&res, &st),
-				    "InvalidAccessKeyId");
+		                    "InvalidAccessKeyId");
 		res.fail = CU_SIGV4_FAIL_SKEWED;
 		assert_string_equal(cu_sigv4_s3_error(&res, &st),
-				    "RequestTimeTooSkewed");
+		                    "RequestTimeTooSkewed");
 		res.fail = (enum cu_sigv4_fail)999;
 		assert_string_equal(cu_sigv4_s3_error(&res, &st),
-				    "InternalError");
+		                    "InternalError");
 		assert_int_equal(st, 500);
 		assert_non_null(cu_sigv4_fail_text((enum cu_sigv4_fail)999));
 		cu_sigv4_result_clear(NULL);
@@ -1454,10 +1489,11 @@ static void dates_must_be_present_and_well_formed(void **state)
 	struct cu_sigv4_result res;
 	struct hreq r = {0};
 	static const char *const bad[] = {
-		"20130524T000000", "20130524T000000z", "2013-05-24T00:00:00Z",
-		"20130532T000000Z", "20130229T000000Z", "20130524T240000Z",
-		"20130524T000060Z", "19690524T000000Z", "2013052aT000000Z",
-		"",
+	    "20130524T000000",      "20130524T000000z",
+	    "2013-05-24T00:00:00Z", "20130532T000000Z",
+	    "20130229T000000Z",     "20130524T240000Z",
+	    "20130524T000060Z",     "19690524T000000Z",
+	    "2013052aT000000Z",     "",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -1468,10 +1504,10 @@ static void dates_must_be_present_and_well_formed(void **state)
 		hreq_add(&r, "x-amz-content-sha256", EMPTY_HASH);
 		hreq_add(&r, "x-amz-date", bad[i]);
 		hreq_add(&r, "Authorization",
-			 "AWS4-HMAC-SHA256 " CRED
-			 ", SignedHeaders=host;x-amz-date, " SIGOK);
+		         "AWS4-HMAC-SHA256 " CRED
+		         ", SignedHeaders=host;x-amz-date, " SIGOK);
 		assert_int_equal(verify(&r, &op, NULL, DOC_NOW, &res),
-				 CU_ERR_PARSE);
+		                 CU_ERR_PARSE);
 		assert_true(res.fail == CU_SIGV4_FAIL_DATE_MALFORMED);
 		cu_sigv4_result_clear(&res);
 		hreq_free(&r);
@@ -1483,7 +1519,7 @@ static void dates_must_be_present_and_well_formed(void **state)
 	hreq_add(&r, "Host", DOC_HOST);
 	hreq_add(&r, "x-amz-content-sha256", EMPTY_HASH);
 	hreq_add(&r, "Authorization",
-		 "AWS4-HMAC-SHA256 " CRED ", SignedHeaders=host, " SIGOK);
+	         "AWS4-HMAC-SHA256 " CRED ", SignedHeaders=host, " SIGOK);
 	assert_int_equal(verify(&r, &op, NULL, DOC_NOW, &res), CU_ERR_DENIED);
 	assert_int_equal(res.fail, CU_SIGV4_FAIL_DATE_MISSING);
 	cu_sigv4_result_clear(&res);
@@ -1507,19 +1543,19 @@ static void malformed_presigned_queries_are_refused(void **state)
 		const char *key, *val; /* NULL val: remove the parameter */
 		int err;
 	} v[] = {
-		{"X-Amz-Expires", "0", CU_ERR_PARSE},
-		{"X-Amz-Expires", "604801", CU_ERR_PARSE},
-		{"X-Amz-Expires", "-1", CU_ERR_PARSE},
-		{"X-Amz-Expires", "86400x", CU_ERR_PARSE},
-		{"X-Amz-Expires", NULL, CU_ERR_PARSE},
-		{"X-Amz-Algorithm", "AWS4-HMAC-SHA1", CU_ERR_PARSE},
-		{"X-Amz-Date", "20130524", CU_ERR_PARSE},
-		{"X-Amz-Date", NULL, CU_ERR_PARSE},
-		{"X-Amz-Credential", "x", CU_ERR_PARSE},
-		{"X-Amz-SignedHeaders", "range", CU_ERR_DENIED},
-		{"X-Amz-SignedHeaders", "host%3Bhost", CU_ERR_PARSE},
-		{"X-Amz-Signature", "zz", CU_ERR_PARSE},
-		{"X-Amz-Signature", NULL, CU_ERR_PARSE},
+	    {"X-Amz-Expires", "0", CU_ERR_PARSE},
+	    {"X-Amz-Expires", "604801", CU_ERR_PARSE},
+	    {"X-Amz-Expires", "-1", CU_ERR_PARSE},
+	    {"X-Amz-Expires", "86400x", CU_ERR_PARSE},
+	    {"X-Amz-Expires", NULL, CU_ERR_PARSE},
+	    {"X-Amz-Algorithm", "AWS4-HMAC-SHA1", CU_ERR_PARSE},
+	    {"X-Amz-Date", "20130524", CU_ERR_PARSE},
+	    {"X-Amz-Date", NULL, CU_ERR_PARSE},
+	    {"X-Amz-Credential", "x", CU_ERR_PARSE},
+	    {"X-Amz-SignedHeaders", "range", CU_ERR_DENIED},
+	    {"X-Amz-SignedHeaders", "host%3Bhost", CU_ERR_PARSE},
+	    {"X-Amz-Signature", "zz", CU_ERR_PARSE},
+	    {"X-Amz-Signature", NULL, CU_ERR_PARSE},
 	};
 	struct cu_sigv4_options op = s3_options();
 	struct cu_sigv4_result res;
@@ -1539,7 +1575,7 @@ static void malformed_presigned_queries_are_refused(void **state)
 		rc = verify(&r, &op, NULL, DOC_NOW, &res);
 		if (rc != v[i].err)
 			fprintf(stderr, "query case %zu: %s\n", i,
-				cu_errname(rc));
+			        cu_errname(rc));
 		assert_int_equal(rc, v[i].err);
 		cu_sigv4_result_clear(&res);
 		hreq_free(&r);
@@ -1547,10 +1583,10 @@ static void malformed_presigned_queries_are_refused(void **state)
 	/* a duplicate parameter; the query and the header at once; SigV2
 	 * and SigV4 parameters at once; a bad escape */
 	static const char *const q[] = {
-		PRESIGNED_QUERY "&X-Amz-Date=" DOC_DATE,
-		PRESIGNED_QUERY "&AWSAccessKeyId=x",
-		PRESIGNED_QUERY "&a=%zz",
-		PRESIGNED_QUERY "&a=%4",
+	    PRESIGNED_QUERY "&X-Amz-Date=" DOC_DATE,
+	    PRESIGNED_QUERY "&AWSAccessKeyId=x",
+	    PRESIGNED_QUERY "&a=%zz",
+	    PRESIGNED_QUERY "&a=%4",
 	};
 	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
 		struct hreq r = {0};
@@ -1571,9 +1607,9 @@ static void malformed_presigned_queries_are_refused(void **state)
 		r.query = strdup(PRESIGNED_QUERY);
 		hreq_add(&r, "Host", DOC_HOST);
 		hreq_add(&r, "Authorization",
-			 "AWS4-HMAC-SHA256 " CRED ", " SH ", " SIGOK);
+		         "AWS4-HMAC-SHA256 " CRED ", " SH ", " SIGOK);
 		assert_int_equal(verify(&r, &op, NULL, DOC_NOW, &res),
-				 CU_ERR_INVAL);
+		                 CU_ERR_INVAL);
 		assert_int_equal(res.fail, CU_SIGV4_FAIL_AMBIGUOUS);
 		cu_sigv4_result_clear(&res);
 		hreq_free(&r);
@@ -1599,7 +1635,7 @@ static void oversized_and_odd_requests_are_refused(void **state)
 		struct cu_sigv4_options none = {0};
 
 		assert_int_equal(cu_sigv4_verify(&rq, &none, &res),
-				 CU_ERR_INTERNAL);
+		                 CU_ERR_INTERNAL);
 		cu_sigv4_result_clear(&res);
 	}
 	/* too many headers */
@@ -1652,12 +1688,12 @@ static void s3_paths_are_not_normalised_but_escapes_are_canonical(void **state)
 		const char *raw, *canon;
 		int normalize, dbl;
 	} v[] = {
-		{"/a b/%7e/%2f/c", "/a%20b/~/%2F/c", 0, 0},
-		{"/a/./b/../c//", "/a/./b/../c//", 0, 0},
-		{"/a/./b/../c//", "/a/c/", 1, 1},
-		{"/%41%2a", "/A%2A", 0, 0},
-		{"/%41%2a", "/%2541%252a", 0, 1},
-		{"/\xe1\x88\xb4", "/%E1%88%B4", 0, 0},
+	    {"/a b/%7e/%2f/c", "/a%20b/~/%2F/c", 0, 0},
+	    {"/a/./b/../c//", "/a/./b/../c//", 0, 0},
+	    {"/a/./b/../c//", "/a/c/", 1, 1},
+	    {"/%41%2a", "/A%2A", 0, 0},
+	    {"/%41%2a", "/%2541%252a", 0, 1},
+	    {"/\xe1\x88\xb4", "/%E1%88%B4", 0, 0},
 	};
 	struct cu_sigv4_options op = s3_options();
 	struct cu_sigv4_result res;
@@ -1674,14 +1710,14 @@ static void s3_paths_are_not_normalised_but_escapes_are_canonical(void **state)
 		hreq_add(&r, "x-amz-date", DOC_DATE);
 		hreq_add(&r, "x-amz-content-sha256", EMPTY_HASH);
 		hreq_add(&r, "Authorization",
-			 "AWS4-HMAC-SHA256 " CRED
-			 ", SignedHeaders=host;x-amz-date, " SIGOK);
+		         "AWS4-HMAC-SHA256 " CRED
+		         ", SignedHeaders=host;x-amz-date, " SIGOK);
 		assert_int_equal(verify(&r, &op, NULL, DOC_NOW, &res),
-				 CU_ERR_AUTH);
+		                 CU_ERR_AUTH);
 		snprintf(want, sizeof(want), "GET\n%s\n", v[i].canon);
 		if (strncmp(res.canonical_request, want, strlen(want)) != 0)
 			fprintf(stderr, "path %s -> %s\n", v[i].raw,
-				res.canonical_request);
+			        res.canonical_request);
 		assert_memory_equal(res.canonical_request, want, strlen(want));
 		cu_sigv4_result_clear(&res);
 		hreq_free(&r);
@@ -1697,15 +1733,15 @@ static void s3_paths_are_not_normalised_but_escapes_are_canonical(void **state)
 		hreq_add(&r, "x-amz-date", DOC_DATE);
 		hreq_add(&r, "x-amz-content-sha256", EMPTY_HASH);
 		hreq_add(&r, "Authorization",
-			 "AWS4-HMAC-SHA256 " CRED
-			 ", SignedHeaders=host;x-amz-date, " SIGOK);
+		         "AWS4-HMAC-SHA256 " CRED
+		         ", SignedHeaders=host;x-amz-date, " SIGOK);
 		assert_int_equal(verify(&r, &op, NULL, DOC_NOW, &res),
-				 CU_ERR_PARSE);
+		                 CU_ERR_PARSE);
 		assert_int_equal(res.fail, CU_SIGV4_FAIL_REQUEST);
 		cu_sigv4_result_clear(&res);
 		set_str(&r.path, "a");
 		assert_int_equal(verify(&r, &op, NULL, DOC_NOW, &res),
-				 CU_ERR_PARSE);
+		                 CU_ERR_PARSE);
 		cu_sigv4_result_clear(&res);
 		hreq_free(&r);
 	}
@@ -1721,25 +1757,27 @@ static void summary(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(signing_key_derivation_matches_aws),
-		cmocka_unit_test(the_aws_sigv4_test_suite_verifies_and_resists_tampering),
-		cmocka_unit_test(s3_get_object_with_range_verifies),
-		cmocka_unit_test(s3_put_object_with_date_header_verifies),
-		cmocka_unit_test(s3_get_bucket_lifecycle_and_list_objects_verify),
-		cmocka_unit_test(s3_presigned_url_verifies_until_it_expires),
-		cmocka_unit_test(s3_streaming_put_verifies_seed_and_every_chunk),
-		cmocka_unit_test(unsigned_chunks_with_a_checksum_trailer_verify),
-		cmocka_unit_test(verify_reports_streaming_headers),
-		cmocka_unit_test(sigv2_presigned_url_of_the_documentation_verifies),
-		cmocka_unit_test(sigv2_signs_subresources_and_amz_headers),
-		cmocka_unit_test(a_caller_may_supply_cached_signing_keys),
-		cmocka_unit_test(malformed_authorization_headers_are_refused),
-		cmocka_unit_test(clock_skew_is_bounded_and_configurable),
-		cmocka_unit_test(dates_must_be_present_and_well_formed),
-		cmocka_unit_test(malformed_presigned_queries_are_refused),
-		cmocka_unit_test(oversized_and_odd_requests_are_refused),
-		cmocka_unit_test(s3_paths_are_not_normalised_but_escapes_are_canonical),
-		cmocka_unit_test(summary),
+	    cmocka_unit_test(signing_key_derivation_matches_aws),
+	    cmocka_unit_test(
+	        the_aws_sigv4_test_suite_verifies_and_resists_tampering),
+	    cmocka_unit_test(s3_get_object_with_range_verifies),
+	    cmocka_unit_test(s3_put_object_with_date_header_verifies),
+	    cmocka_unit_test(s3_get_bucket_lifecycle_and_list_objects_verify),
+	    cmocka_unit_test(s3_presigned_url_verifies_until_it_expires),
+	    cmocka_unit_test(s3_streaming_put_verifies_seed_and_every_chunk),
+	    cmocka_unit_test(unsigned_chunks_with_a_checksum_trailer_verify),
+	    cmocka_unit_test(verify_reports_streaming_headers),
+	    cmocka_unit_test(sigv2_presigned_url_of_the_documentation_verifies),
+	    cmocka_unit_test(sigv2_signs_subresources_and_amz_headers),
+	    cmocka_unit_test(a_caller_may_supply_cached_signing_keys),
+	    cmocka_unit_test(malformed_authorization_headers_are_refused),
+	    cmocka_unit_test(clock_skew_is_bounded_and_configurable),
+	    cmocka_unit_test(dates_must_be_present_and_well_formed),
+	    cmocka_unit_test(malformed_presigned_queries_are_refused),
+	    cmocka_unit_test(oversized_and_odd_requests_are_refused),
+	    cmocka_unit_test(
+	        s3_paths_are_not_normalised_but_escapes_are_canonical),
+	    cmocka_unit_test(summary),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -326,6 +326,25 @@ static void keys_survive_der_and_pem_round_trips(void **state)
 	cu_rsa_buf_free(NULL, 0);
 }
 
+static void der_with_trailing_bytes_does_not_load(void **state)
+{
+	unsigned char *der = NULL, *junk;
+	size_t len = 0;
+	cu_rsa_t *k = NULL;
+
+	assert_int_equal(cu_rsa_save_public(pair, CU_RSA_DER, &der, &len), 0);
+	junk = malloc(len + 1);
+	assert_non_null(junk);
+	memcpy(junk, der, len);
+	junk[len] = 0;
+	assert_int_equal(cu_rsa_load_public(junk, len + 1, CU_RSA_DER, &k),
+	                 CU_ERR_PARSE);
+	assert_int_equal(cu_rsa_load_public(junk, len, CU_RSA_DER, &k), 0);
+	cu_rsa_free(k);
+	free(junk);
+	cu_rsa_buf_free(der, len);
+}
+
 static void garbage_and_foreign_keys_do_not_load(void **state)
 {
 	cu_rsa_t *k = NULL;
@@ -443,6 +462,7 @@ int main(void)
 	    cmocka_unit_test(wrap_refuses_too_long_input_and_small_output),
 	    cmocka_unit_test(keys_survive_der_and_pem_round_trips),
 	    cmocka_unit_test(garbage_and_foreign_keys_do_not_load),
+	    cmocka_unit_test(der_with_trailing_bytes_does_not_load),
 	    cmocka_unit_test(public_key_rebuilds_from_n_and_e),
 	    cmocka_unit_test(generated_4096_bit_key_wraps_and_unwraps),
 	};

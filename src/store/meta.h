@@ -1,0 +1,206 @@
+/* meta.h - the store's metadata: tenants, access keys, tenant keys,
+ * buckets and objects, in SQLite (core/db.h: WAL, full fsync).
+ *
+ * Every object and bucket call is scoped by a tenant id: there is no way
+ * to name a bucket or object without its tenant, which is how tenants
+ * stay isolated whatever their bucket names.
+ *
+ * Objects: a row exists only for a key's one current version; a new
+ * version replaces it in one transaction (cu_smeta_object_put), which is
+ * the moment the new version becomes visible. The data files themselves
+ * are the caller's (store/objfile.h); this module only records their
+ * relative paths and hands back the path of a version it replaced or
+ * deleted so the caller can remove the file after the commit.
+ *
+ * Secrets: rows hold access-key secrets sealed (never in clear), tenant
+ * keys wrapped, admin tokens as SHA-256 hashes, user metadata sealed.
+ * This module stores those bytes without interpreting them. */
+#ifndef CU_STORE_META_H
+#define CU_STORE_META_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CU_SMETA_ID_MAX     64   /* tenant ids, access key ids */
+#define CU_SMETA_NAME_MAX   64   /* tenant names */
+#define CU_SMETA_STATE_MAX  24   /* "system_managed", ... */
+#define CU_SMETA_BUCKET_MAX 63   /* S3 bucket names */
+#define CU_SMETA_KEY_MAX    1024 /* S3 object keys, bytes */
+#define CU_SMETA_VID_MAX    64   /* object version ids */
+#define CU_SMETA_ETAG_MAX   80   /* quoted ETag */
+#define CU_SMETA_CTYPE_MAX  1024 /* Content-Type */
+#define CU_SMETA_PATH_MAX   256  /* data file path, relative */
+#define CU_SMETA_BLOB_MAX   8192 /* sealed secrets, wrapped keys, metadata */
+#define CU_SMETA_HASH_LEN   32   /* SHA-256 of admin tokens */
+
+typedef struct cu_smeta cu_smeta_t;
+
+struct cu_smeta_tenant {
+	char id[CU_SMETA_ID_MAX + 1];
+	char name[CU_SMETA_NAME_MAX + 1];
+	char state[CU_SMETA_STATE_MAX + 1];
+	int64_t created; /* Unix seconds */
+};
+
+/* What a new tenant starts with: its first access key (secret sealed by
+ * the caller), its admin token's hash and tenant key version 1 (wrapped
+ * by the caller under the root named `root`). */
+struct cu_smeta_tenant_new {
+	const char *id;
+	const char *name;
+	const unsigned char *admin_token_hash; /* CU_SMETA_HASH_LEN bytes */
+	const char *access_key_id;
+	const unsigned char *secret_sealed;
+	size_t secret_sealed_len;
+	const unsigned char *tk_wrapped;
+	size_t tk_wrapped_len;
+	const char *root;
+	int64_t created;
+};
+
+/* One object's current version. */
+struct cu_smeta_object {
+	char key[CU_SMETA_KEY_MAX + 1]; /* NUL-terminated; keys hold no NUL */
+	size_t key_len;
+	char version_id[CU_SMETA_VID_MAX + 1];
+	uint64_t size; /* plaintext bytes */
+	char etag[CU_SMETA_ETAG_MAX + 1];
+	char content_type[CU_SMETA_CTYPE_MAX + 1]; /* "" when none */
+	unsigned char *meta_sealed; /* malloc'd; NULL when no metadata */
+	size_t meta_sealed_len;
+	uint32_t tk_version;
+	char path[CU_SMETA_PATH_MAX + 1]; /* relative to the data dir */
+	int64_t created;                  /* Unix seconds */
+};
+
+/* cu_smeta_open - open (creating, 0600) the metadata database at path
+ * (":memory:" for tests) and bring its schema up to date. Returns 0 and
+ * *out (cu_smeta_close), or the errors of cu_db_open. */
+int cu_smeta_open(const char *path, cu_smeta_t **out);
+
+/* cu_smeta_close - close. NULL ok. */
+void cu_smeta_close(cu_smeta_t *m);
+
+/* ---- tenants ------------------------------------------------------ */
+
+/* cu_smeta_tenant_create - insert a tenant in state "system_managed"
+ * with its first access key and tenant key version 1, all in one
+ * transaction. Returns 0, CU_ERR_EXISTS (id, name or access key id
+ * taken), CU_ERR_INVAL (a NULL or over-long field) or CU_ERR_DB. */
+int cu_smeta_tenant_create(cu_smeta_t *m, const struct cu_smeta_tenant_new *t);
+
+/* cu_smeta_tenant_get - the tenant with this id into *out. Returns 0,
+ * CU_ERR_NOTFOUND or CU_ERR_DB. */
+int cu_smeta_tenant_get(cu_smeta_t *m, const char *id,
+                        struct cu_smeta_tenant *out);
+
+/* cu_smeta_tenant_token_hash - the SHA-256 of the tenant's admin token
+ * into hash. Returns 0, CU_ERR_NOTFOUND or CU_ERR_DB. */
+int cu_smeta_tenant_token_hash(cu_smeta_t *m, const char *id,
+                               unsigned char hash[CU_SMETA_HASH_LEN]);
+
+/* Called once per row, in order; return 0 to go on, anything else stops
+ * the walk and is returned by the walking function (use 1 to stop early
+ * without an error). Runs with the database locked: must not call back
+ * into this module. */
+typedef int (*cu_smeta_tenant_fn)(void *arg, const struct cu_smeta_tenant *t);
+
+/* cu_smeta_tenant_list - every tenant, by creation time then id. Returns
+ * 0, what fn returned, or CU_ERR_DB. */
+int cu_smeta_tenant_list(cu_smeta_t *m, cu_smeta_tenant_fn fn, void *arg);
+
+/* ---- access keys -------------------------------------------------- */
+
+/* cu_smeta_akey_get - for an active access key: its tenant id (into
+ * tenant, room for CU_SMETA_ID_MAX + 1) and its sealed secret (into
+ * sealed, room for cap bytes; *len its length). akid is akid_len bytes
+ * (untrusted). Returns 0, CU_ERR_NOTFOUND (unknown or revoked key),
+ * CU_ERR_RANGE (sealed too small) or CU_ERR_DB. */
+int cu_smeta_akey_get(cu_smeta_t *m, const char *akid, size_t akid_len,
+                      char tenant[CU_SMETA_ID_MAX + 1], unsigned char *sealed,
+                      size_t cap, size_t *len);
+
+/* ---- tenant keys -------------------------------------------------- */
+
+/* cu_smeta_tk_get - a tenant key version's wrapped bytes. version 0 means
+ * the latest; *version_out (may be NULL) gets the version found. Returns
+ * 0, CU_ERR_NOTFOUND, CU_ERR_RANGE (out too small) or CU_ERR_DB. */
+int cu_smeta_tk_get(cu_smeta_t *m, const char *tenant, uint32_t version,
+                    unsigned char *out, size_t cap, size_t *len,
+                    uint32_t *version_out);
+
+/* cu_smeta_tk_put - record a new tenant key version (wrapped under the
+ * root named `root`). Returns 0, CU_ERR_EXISTS (version taken),
+ * CU_ERR_NOTFOUND (no such tenant) or CU_ERR_DB. */
+int cu_smeta_tk_put(cu_smeta_t *m, const char *tenant, uint32_t version,
+                    const void *wrapped, size_t len, const char *root);
+
+/* ---- buckets ------------------------------------------------------ */
+
+/* cu_smeta_bucket_create - a bucket of the tenant. Returns 0,
+ * CU_ERR_EXISTS (the tenant already has one by that name),
+ * CU_ERR_NOTFOUND (no such tenant) or CU_ERR_DB. */
+int cu_smeta_bucket_create(cu_smeta_t *m, const char *tenant, const char *name,
+                           int64_t created);
+
+/* cu_smeta_bucket_get - 0 when the tenant has this bucket (*created, may
+ * be NULL, gets its creation time), CU_ERR_NOTFOUND, or CU_ERR_DB. */
+int cu_smeta_bucket_get(cu_smeta_t *m, const char *tenant, const char *name,
+                        int64_t *created);
+
+/* cu_smeta_bucket_delete - delete an empty bucket. Returns 0,
+ * CU_ERR_NOTFOUND, CU_ERR_STATE (it holds objects) or CU_ERR_DB. */
+int cu_smeta_bucket_delete(cu_smeta_t *m, const char *tenant,
+                           const char *name);
+
+typedef int (*cu_smeta_bucket_fn)(void *arg, const char *name, int64_t created);
+
+/* cu_smeta_bucket_list - the tenant's buckets by name. Returns as
+ * cu_smeta_tenant_list. */
+int cu_smeta_bucket_list(cu_smeta_t *m, const char *tenant,
+                         cu_smeta_bucket_fn fn, void *arg);
+
+/* ---- objects ------------------------------------------------------ */
+
+/* cu_smeta_object_get - the current version of key (key_len bytes) in
+ * the tenant's bucket into *o (release with cu_smeta_object_clear).
+ * Returns 0, CU_ERR_NOTFOUND (no such object; *o cleared) or CU_ERR_DB. */
+int cu_smeta_object_get(cu_smeta_t *m, const char *tenant, const char *bucket,
+                        const char *key, size_t key_len,
+                        struct cu_smeta_object *o);
+
+/* cu_smeta_object_put - make *o the key's current version, in one
+ * transaction that first checks the bucket exists and reads the version
+ * it replaces. When one was replaced, *replaced is 1 and its data path
+ * is in old_path (room for CU_SMETA_PATH_MAX + 1); the caller removes
+ * that file after this returns. Returns 0, CU_ERR_NOTFOUND (no such
+ * bucket), CU_ERR_INVAL (over-long field) or CU_ERR_DB. */
+int cu_smeta_object_put(cu_smeta_t *m, const char *tenant, const char *bucket,
+                        const struct cu_smeta_object *o,
+                        char old_path[CU_SMETA_PATH_MAX + 1], int *replaced);
+
+/* cu_smeta_object_delete - remove the key's current version. *deleted is
+ * 1 and old_path its data path when there was one, else 0 (deleting a
+ * missing key is not an error, as in S3). Returns 0, CU_ERR_NOTFOUND (no
+ * such bucket) or CU_ERR_DB. */
+int cu_smeta_object_delete(cu_smeta_t *m, const char *tenant,
+                           const char *bucket, const char *key, size_t key_len,
+                           char old_path[CU_SMETA_PATH_MAX + 1], int *deleted);
+
+typedef int (*cu_smeta_object_fn)(void *arg, const struct cu_smeta_object *o);
+
+/* cu_smeta_object_list - the bucket's objects whose key starts with
+ * prefix (plen bytes, may be 0) and sorts strictly after `after` (alen
+ * bytes, 0 = from the start), in S3 order (bytewise), at most `limit`
+ * rows. The struct given to fn is only valid during the call and has no
+ * metadata (meta_sealed NULL). Returns as cu_smeta_tenant_list. */
+int cu_smeta_object_list(cu_smeta_t *m, const char *tenant, const char *bucket,
+                         const char *prefix, size_t plen, const char *after,
+                         size_t alen, unsigned limit, cu_smeta_object_fn fn,
+                         void *arg);
+
+/* cu_smeta_object_clear - free what an object struct owns and zero it.
+ * NULL ok. */
+void cu_smeta_object_clear(struct cu_smeta_object *o);
+
+#endif

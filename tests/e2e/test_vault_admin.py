@@ -1,0 +1,152 @@
+"""custos vault: settings and purge protection, the hash-chained audit log
+(and its detection of an edited record), and the key event stream
+(long-poll and server-sent events, resumable by sequence number)."""
+import os
+import sqlite3
+import threading
+import time
+
+import pytest
+from azure.core.exceptions import HttpResponseError
+
+from conftest import run_cli
+
+POLL = {"_polling_interval": 0}
+
+
+def test_purge_protection_refuses_purge_and_is_irreversible(protected_vault):
+    v = protected_vault
+    r = v.request("GET", "/admin/v1/settings")
+    assert r.json()["purge_protection"] is True
+    assert r.json()["soft_delete_retention_days"] == 7
+    kc = v.key_client()
+    k = kc.create_rsa_key("pp", size=2048)
+    # a service checks purge protection from the key alone
+    assert k.properties.recovery_level == "CustomizedRecoverable"
+    assert k.properties.recoverable_days == 7
+    d = kc.begin_delete_key("pp", **POLL).result()
+    assert (d.scheduled_purge_date - d.deleted_date).days == 7
+    with pytest.raises(HttpResponseError) as e:
+        kc.purge_deleted_key("pp")
+    assert e.value.status_code == 403
+    r = v.request("PUT", "/admin/v1/settings",
+                  json={"purge_protection": False})
+    assert r.status_code == 409
+    kc.begin_recover_deleted_key("pp", **POLL).result()
+
+
+def test_settings_change_recovery_level(vault):
+    kc = vault.key_client()
+    assert kc.create_oct_key("a", size=256).properties.recovery_level == \
+        "Recoverable+Purgeable"
+    r = vault.request("PUT", "/admin/v1/settings",
+                      json={"soft_delete_retention_days": 30})
+    assert r.status_code == 200
+    assert kc.get_key("a").properties.recovery_level == \
+        "CustomizedRecoverable+Purgeable"
+    assert kc.get_key("a").properties.recoverable_days == 30
+    assert vault.request("PUT", "/admin/v1/settings",
+                         json={"soft_delete_retention_days": 6}
+                         ).status_code == 400
+    vault.request("PUT", "/admin/v1/settings",
+                  json={"soft_delete_retention_days": 90,
+                        "purge_protection": True})
+    assert kc.get_key("a").properties.recovery_level == "Recoverable"
+
+
+def test_audit_records_every_request_and_detects_an_edit(vault):
+    kc = vault.key_client()
+    kc.create_oct_key("aud", size=256)
+    kc.get_key("aud")
+    vault.request("GET", "/keys?api-version=7.4", token="")  # refused
+    r = vault.request("GET", "/admin/v1/audit?since=0")
+    recs = r.json()["value"]
+    ops = [(x["principal"], x["op"], x["key"], x["result"]) for x in recs]
+    assert ("admin", "create", "aud", "ok") in ops
+    assert ("admin", "get", "aud", "ok") in ops
+    assert ("", "list", "", "Unauthorized") in ops
+    assert all(len(x["request_id"]) == 32 for x in recs)
+    assert vault.request("GET", "/admin/v1/audit/verify").json()["ok"]
+    # edit one record behind the vault's back
+    db = sqlite3.connect(os.path.join(vault.data, "vault.db"), timeout=10)
+    db.execute("DROP TRIGGER audit_no_update")
+    db.execute("UPDATE audit SET principal = 'mallory' WHERE seq = 2")
+    db.commit()
+    db.close()
+    v = vault.request("GET", "/admin/v1/audit/verify").json()
+    assert v["ok"] is False and v["first_bad"] == 2
+    p = run_cli("vault", "audit", "verify", "--data", vault.data,
+                check=False)
+    assert p.returncode == 1 and "2" in p.stdout + p.stderr
+
+
+def test_events_long_poll_and_resume(vault):
+    r = vault.request("GET", "/admin/v1/events?since=0")
+    last = r.json()["last"]
+    kc = vault.key_client()
+    got = {}
+
+    def poll():
+        got["r"] = vault.request("GET",
+                                 f"/admin/v1/events?since={last}&wait=20")
+
+    t = threading.Thread(target=poll)
+    t.start()
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    kc.create_oct_key("ev", size=256)
+    t.join(25)
+    assert time.monotonic() - t0 < 5
+    ev = got["r"].json()["value"]
+    assert ev[0]["type"] == "key_created" and ev[0]["key"] == "ev"
+    seq = got["r"].json()["last"]
+    kc.update_key_properties("ev", enabled=False)
+    kc.begin_delete_key("ev", **POLL).result()
+    kc.begin_recover_deleted_key("ev", **POLL).result()
+    kc.rotate_key("ev")
+    vault.principal("svc", "Key Vault Crypto Service Encryption User",
+                    "/keys/ev")
+    vault.unassign("svc")
+    kc.begin_delete_key("ev", **POLL).result()
+    kc.purge_deleted_key("ev")
+    types = [e["type"] for e in vault.request(
+        "GET", f"/admin/v1/events?since={seq}").json()["value"]]
+    assert types == ["key_disabled", "key_deleted", "key_recovered",
+                     "key_new_version", "role_assigned", "role_removed",
+                     "key_deleted", "key_purged"]
+
+
+def test_events_as_server_sent_events_resume_by_last_event_id(vault):
+    import requests
+    kc = vault.key_client()
+    kc.create_oct_key("s1", size=256)
+    hdr = {"Authorization": f"Bearer {vault.admin_token}",
+           "Accept": "text/event-stream"}
+
+    def read_events(headers, n):
+        out = []
+        with requests.get(vault.url + "/admin/v1/events", headers=headers,
+                          verify=vault.pki.ca, stream=True,
+                          timeout=20) as r:
+            assert r.status_code == 200
+            assert r.headers["Content-Type"].startswith("text/event-stream")
+            cur = {}
+            for line in r.iter_lines(decode_unicode=True):
+                if line.startswith("id: "):
+                    cur["id"] = int(line[4:])
+                elif line.startswith("event: "):
+                    cur["event"] = line[7:]
+                elif line == "" and cur:
+                    out.append(cur)
+                    cur = {}
+                    if len(out) == n:
+                        break
+        return out
+
+    first = read_events(dict(hdr), 2)  # role_assigned (bootstrap), s1
+    assert first[1]["event"] == "key_created"
+    kc.create_oct_key("s2", size=256)
+    again = read_events(dict(hdr, **{"Last-Event-ID": str(first[1]["id"])}),
+                        1)
+    assert again[0]["event"] == "key_created"
+    assert again[0]["id"] == first[1]["id"] + 1

@@ -1,0 +1,104 @@
+"""custos vault: bad input gets a clear 4xx in Azure's error shape, never
+a crash: authentication first, unknown api-versions, malformed JSON and
+base64url, oversized bodies."""
+import pytest
+
+AV = "?api-version=7.4"
+
+
+def test_the_challenge_comes_before_the_body_is_read(vault):
+    r = vault.request("POST", "/keys/x/create" + AV, token="",
+                      data=b"{not json")
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"] == (
+        'Bearer authorization="https://login.microsoftonline.com/common", '
+        'resource="https://vault.azure.net"')
+    assert r.json()["error"]["code"] == "Unauthorized"
+    assert vault.request("GET", "/keys" + AV,
+                         token="garbage").status_code == 401
+    r = vault.request("GET", "/keys" + AV, token="",
+                      headers={"Authorization": "Basic YTpi"})
+    assert r.status_code == 401
+
+
+@pytest.mark.parametrize("av", ["7.0", "7.1", "7.2", "7.3", "7.4",
+                                "7.4-preview.1"])
+def test_supported_api_versions(vault, av):
+    assert vault.request("GET", f"/keys?api-version={av}"
+                         ).status_code == 200
+
+
+@pytest.mark.parametrize("q", ["?api-version=2016-10-01",
+                               "?api-version=7.5", "", "?api-version="])
+def test_unknown_api_versions_are_refused(vault, q):
+    r = vault.request("GET", "/keys" + q)
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "BadParameter"
+
+
+@pytest.mark.parametrize("body", [
+    b"{not json", b"[]", b"", b'{"kty":"RSA","kty":"oct"}',
+    b'{"kty":"RSA"} trailing', b'{"kty":"\xff"}', b'{"kty":"RSA\\u0000"}',
+    b'{"kty":"RSA","key_size":99999999999999999999999}',
+])
+def test_malformed_json_is_refused(vault, body):
+    r = vault.request("POST", "/keys/bad/create" + AV, data=body,
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "BadParameter"
+
+
+@pytest.mark.parametrize("body", [
+    {"kty": "RSA", "key_size": 1024}, {"kty": "RSA", "key_size": "2048"},
+    {"kty": "oct", "key_size": 128}, {"kty": "EC", "crv": "P-521"},
+    {"kty": "OKP"}, {"kty": "RSA", "key_ops": ["fly"]},
+    {"kty": "RSA", "attributes": {"nbf": 20, "exp": 10}},
+    {"kty": "RSA", "attributes": {"enabled": "yes"}},
+    {"kty": "RSA", "tags": {"a": 1}},
+])
+def test_bad_create_requests_are_refused(vault, body):
+    r = vault.request("POST", "/keys/bad/create" + AV, json=body)
+    assert r.status_code == 400, (body, r.text)
+
+
+def test_bad_names_are_refused(vault):
+    r = vault.request("POST", "/keys/bad_name/create" + AV,
+                      json={"kty": "oct"})
+    assert r.status_code == 400
+    r = vault.request("POST", "/keys/" + "a" * 128 + "/create" + AV,
+                      json={"kty": "oct"})
+    assert r.status_code == 400
+
+
+@pytest.mark.parametrize("value", ["Zg=", "Zg==", "Z", "a+b/", "a b",
+                                   "!!!!", 12, None])
+def test_malformed_base64url_is_refused(vault, value):
+    vault.key_client().create_oct_key("o", size=256)
+    r = vault.request("POST", "/keys/o//wrapkey" + AV,
+                      json={"alg": "A256KW", "value": value})
+    assert r.status_code == 400, (value, r.text)
+    assert r.json()["error"]["code"] == "BadParameter"
+
+
+def test_unknown_keys_versions_and_algorithms(vault):
+    vault.key_client().create_oct_key("o", size=256)
+    r = vault.request("POST", "/keys/nope//wrapkey" + AV,
+                      json={"alg": "A256KW", "value": "AAAAAAAAAAAAAAAAAAAAAA"})
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "KeyNotFound"
+    r = vault.request("GET", "/keys/o/" + "0" * 32 + AV)
+    assert r.status_code == 404
+    r = vault.request("GET", "/keys/o/not-hex" + AV)
+    assert r.status_code == 404
+    r = vault.request("POST", "/keys/o//wrapkey" + AV,
+                      json={"alg": "ROT13", "value": "AAAA"})
+    assert r.status_code == 400
+
+
+def test_oversized_bodies_are_refused(vault):
+    big = b'{"kty":"oct","tags":{"a":"' + b"x" * 200000 + b'"}}'
+    r = vault.request("POST", "/keys/big/create" + AV, data=big,
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+    # and the vault is still there
+    assert vault.request("GET", "/keys" + AV).status_code == 200

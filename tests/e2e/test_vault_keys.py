@@ -1,0 +1,183 @@
+"""custos vault: key management through the real Azure SDK for Python
+(azure.keyvault.keys.KeyClient), unchanged, with a static bearer token."""
+import datetime
+
+import pytest
+from azure.core.exceptions import (HttpResponseError, ResourceExistsError,
+                                   ResourceNotFoundError)
+from azure.keyvault.keys import KeyCurveName, KeyType
+
+POLL = {"_polling_interval": 0}
+
+
+def test_create_get_list_and_versions(vault):
+    kc = vault.key_client()
+    k = kc.create_rsa_key("rsa-a", size=3072)
+    assert k.key_type == KeyType.rsa
+    assert k.id.startswith(vault.url + "/keys/rsa-a/")
+    assert len(k.properties.version) == 32
+    assert int(k.properties.version, 16) >= 0
+    assert k.properties.enabled is True
+    assert k.properties.recovery_level == "Recoverable+Purgeable"
+    assert k.properties.recoverable_days == 90
+    assert len(k.key.n) == 384 and k.key.e == b"\x01\x00\x01"
+    assert k.key.d is None and k.key.p is None
+    assert kc.get_key("rsa-a").id == k.id
+    # create on an existing name adds a version; latest follows it
+    k2 = kc.create_rsa_key("rsa-a", size=2048)
+    assert k2.properties.version != k.properties.version
+    assert kc.get_key("rsa-a").id == k2.id
+    assert kc.get_key("rsa-a", k.properties.version).id == k.id
+    versions = [p.version for p in
+                kc.list_properties_of_key_versions("rsa-a")]
+    assert versions == [k.properties.version, k2.properties.version]
+    kc.create_oct_key("oct-a", size=256, hardware_protected=True)
+    kc.create_ec_key("ec-a", curve=KeyCurveName.p_384)
+    names = sorted(p.name for p in kc.list_properties_of_keys())
+    assert names == ["ec-a", "oct-a", "rsa-a"]
+    oct_key = kc.get_key("oct-a")
+    assert oct_key.key_type == "oct-HSM"
+    assert oct_key.key.k is None  # secret keys never leave the vault
+    ec = kc.get_key("ec-a")
+    assert ec.key.crv == "P-384" and len(ec.key.x) == 48
+    with pytest.raises(ResourceNotFoundError):
+        kc.get_key("missing")
+
+
+def test_paging_follows_next_link(vault):
+    kc = vault.key_client()
+    for i in range(30):
+        kc.create_oct_key(f"page-{i:02d}", size=256)
+    names = [p.name for p in kc.list_properties_of_keys(max_page_size=7)]
+    assert names == [f"page-{i:02d}" for i in range(30)]
+    r = vault.request("GET", "/keys?api-version=7.4&maxresults=25")
+    assert r.status_code == 200
+    body = r.json()
+    assert len(body["value"]) == 25
+    assert "$skiptoken=25" in body["nextLink"]
+    assert vault.request("GET", "/keys?api-version=7.4&maxresults=26"
+                         ).status_code == 400
+
+
+def test_update_enable_disable_expiry_and_tags(vault):
+    kc = vault.key_client()
+    kc.create_rsa_key("upd", size=2048)
+    exp = datetime.datetime.now(datetime.timezone.utc).replace(
+        microsecond=0) + datetime.timedelta(days=30)
+    p = kc.update_key_properties("upd", enabled=False, expires_on=exp,
+                                 tags={"owner": "acme"},
+                                 key_operations=["wrapKey", "unwrapKey"])
+    assert p.properties.enabled is False
+    assert p.properties.expires_on == exp
+    assert p.properties.tags == {"owner": "acme"}
+    assert sorted(p.key_operations) == ["unwrapKey", "wrapKey"]
+    p = kc.update_key_properties("upd", enabled=True)
+    assert p.properties.enabled is True
+    assert p.properties.tags == {"owner": "acme"}
+
+
+def test_delete_recover_purge(vault):
+    kc = vault.key_client()
+    kc.create_rsa_key("gone", size=2048)
+    d = kc.begin_delete_key("gone", **POLL).result()
+    assert d.recovery_id == vault.url + "/deletedkeys/gone"
+    assert (d.scheduled_purge_date - d.deleted_date).days == 90
+    with pytest.raises(ResourceNotFoundError):
+        kc.get_key("gone")
+    assert [x.name for x in kc.list_deleted_keys()] == ["gone"]
+    assert kc.get_deleted_key("gone").name == "gone"
+    # a deleted name cannot be created over
+    with pytest.raises(ResourceExistsError):
+        kc.create_rsa_key("gone", size=2048)
+    r = kc.begin_recover_deleted_key("gone", **POLL).result()
+    assert r.name == "gone"
+    assert kc.get_key("gone").id == r.id
+    kc.begin_delete_key("gone", **POLL).result()
+    kc.purge_deleted_key("gone")
+    with pytest.raises(ResourceNotFoundError):
+        kc.get_deleted_key("gone")
+    kc.create_rsa_key("gone", size=2048)
+
+
+def test_backup_and_restore(vault):
+    kc = vault.key_client()
+    k = kc.create_rsa_key("bk", size=2048)
+    blob = kc.backup_key("bk")
+    assert isinstance(blob, bytes) and len(blob) > 100
+    with pytest.raises(ResourceExistsError):
+        kc.restore_key_backup(blob)
+    kc.begin_delete_key("bk", **POLL).result()
+    kc.purge_deleted_key("bk")
+    r = kc.restore_key_backup(blob)
+    assert r.id == k.id
+    # the restored material still works: unwrap what the old key wrapped
+    cc = vault.crypto_client(k)
+    from azure.keyvault.keys.crypto import KeyWrapAlgorithm
+    w = cc.wrap_key(KeyWrapAlgorithm.rsa_oaep_256, b"\x07" * 32)
+    assert vault.crypto_client(r).unwrap_key(
+        KeyWrapAlgorithm.rsa_oaep_256, w.encrypted_key).key == b"\x07" * 32
+    # a blob that was tampered with is refused
+    bad = bytearray(blob)
+    bad[len(bad) // 2] ^= 1
+    kc.begin_delete_key("bk", **POLL).result()
+    kc.purge_deleted_key("bk")
+    with pytest.raises(HttpResponseError) as e:
+        kc.restore_key_backup(bytes(bad))
+    assert e.value.status_code == 400
+
+
+def test_rotate_and_rotation_policy(vault):
+    kc = vault.key_client()
+    k = kc.create_rsa_key("rot", size=2048)
+    r = kc.rotate_key("rot")
+    assert r.properties.version != k.properties.version
+    assert r.key_type == k.key_type and len(r.key.n) == len(k.key.n)
+    assert len(list(kc.list_properties_of_key_versions("rot"))) == 2
+    from azure.keyvault.keys import KeyRotationLifetimeAction, \
+        KeyRotationPolicyAction
+    pol = kc.update_key_rotation_policy(
+        "rot", lifetime_actions=[KeyRotationLifetimeAction(
+            KeyRotationPolicyAction.rotate, time_after_create="P90D")],
+        expires_in="P1Y")
+    assert pol.lifetime_actions[0].time_after_create == "P90D"
+    got = kc.get_key_rotation_policy("rot")
+    assert got.lifetime_actions[0].action.lower() == "rotate"
+    assert got.expires_in == "P1Y"
+
+
+def test_import_rsa_ec_and_oct(vault):
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from azure.keyvault.keys import JsonWebKey
+    kc = vault.key_client()
+
+    def b(n, size=None):
+        size = size or (n.bit_length() + 7) // 8
+        return n.to_bytes(size, "big")
+
+    priv = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pn = priv.private_numbers()
+    jwk = JsonWebKey(kty="RSA", n=b(pn.public_numbers.n),
+                     e=b(pn.public_numbers.e), d=b(pn.d), p=b(pn.p),
+                     q=b(pn.q), dp=b(pn.dmp1), dq=b(pn.dmq1),
+                     qi=b(pn.iqmp))
+    k = kc.import_key("imp-rsa", jwk)
+    assert k.key.n == b(pn.public_numbers.n)
+    assert k.key.d is None
+    eck = ec.generate_private_key(ec.SECP256R1())
+    en = eck.private_numbers()
+    k = kc.import_key("imp-ec", JsonWebKey(
+        kty="EC", crv="P-256", x=b(en.public_numbers.x, 32),
+        y=b(en.public_numbers.y, 32), d=b(en.private_value, 32)))
+    assert k.key.x == b(en.public_numbers.x, 32)
+    k = kc.import_key("imp-oct", JsonWebKey(kty="oct", k=b"\x01" * 32),
+                      hardware_protected=True)
+    assert k.key_type == "oct-HSM" and k.key.k is None
+    # a key whose parts do not match is refused
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    bad = JsonWebKey(kty="RSA", n=b(pn.public_numbers.n),
+                     e=b(pn.public_numbers.e), d=b(pn.d),
+                     p=b(other.private_numbers().p), q=b(pn.q),
+                     dp=b(pn.dmp1), dq=b(pn.dmq1), qi=b(pn.iqmp))
+    with pytest.raises(HttpResponseError) as e:
+        kc.import_key("imp-bad", bad)
+    assert e.value.status_code == 400
