@@ -25,6 +25,7 @@ int cu_cli_wants_help(int argc, char **argv);
 int cu_cli_version(int argc, char **argv);
 int cu_cli_dev(int argc, char **argv);
 int cu_cli_pki(int argc, char **argv);
+int cu_cli_store(int argc, char **argv);
 int cu_cli_vault(int argc, char **argv);
 int cu_cli_vault_admin(int argc, char **argv); /* vault principal|role|... */
 int cu_cli_key(int argc, char **argv);

@@ -203,7 +203,7 @@ struct args {
 	    *scope, *cert, *since, *data, *ops;
 	long size, retention;
 	int purge_protection;
-	const char *pos[2]; /* positional arguments */
+	const char *pos[3]; /* positional arguments */
 	int npos;
 };
 
@@ -296,7 +296,7 @@ static int parse(int argc, char **argv, struct args *a)
 		}
 	}
 	for (; optind < argc; optind++) {
-		if (a->npos == 2)
+		if (a->npos == 3)
 			return 2;
 		a->pos[a->npos++] = argv[optind];
 	}
@@ -351,9 +351,10 @@ int cu_cli_key(int argc, char **argv)
 	}
 	if (need_conn(&a, "custos key") != 0)
 		return 2;
-	if (strcmp(verb, "list") == 0)
-		return finish(call(&a.c, "GET", "/keys" API, NULL, &reply),
-		              reply, NULL);
+	if (strcmp(verb, "list") == 0) {
+		st = call(&a.c, "GET", "/keys" API, NULL, &reply);
+		return finish(st, reply, NULL);
+	}
 	if (a.npos != 1 || !cu_vks_name_valid(a.pos[0], strlen(a.pos[0]))) {
 		fprintf(stderr, "custos key %s: give one key name\n", verb);
 		return 2;
@@ -480,7 +481,7 @@ int cu_cli_vault_admin(int argc, char **argv)
 		fputs(vadmin_usage, stdout);
 		return 0;
 	}
-	if (parse(argc - 1, argv + 1, &a) != 0) {
+	if (parse(argc, argv, &a) != 0) {
 		fputs(vadmin_usage, stderr);
 		return 2;
 	}

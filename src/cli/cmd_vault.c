@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SECMEM_ARENA     (1u << 20)
 #define STOP_DEADLINE_MS 10000
@@ -18,7 +19,7 @@
 static const char serve_usage[] =
     "usage: custos vault serve --listen ADDR:PORT --tls-cert FILE "
     "--tls-key FILE\n"
-    "                          --data DIR [--client-ca FILE] "
+    "                          [--data DIR] [--client-ca FILE] "
     "[--log-level LEVEL]\n"
     "                          [--retention-days N] [--purge-protection] "
     "[--public-url URL]\n"
@@ -33,7 +34,9 @@ static const char serve_usage[] =
     "  --tls-key FILE      its private key (PEM)\n"
     "  --client-ca FILE    CA whose client certificates identify "
     "principals\n"
-    "  --data DIR          the vault's state directory (required); a new "
+    "  --data DIR          the vault's state directory (default: a "
+    "temporary one,\n"
+    "                      removed at exit); a new "
     "vault\n"
     "                      writes its first administrator's token to "
     "DIR/admin.token\n"
@@ -73,6 +76,28 @@ static int parse_listen(const char *s, char *addr, size_t cap, uint16_t *port)
 	return 0;
 }
 
+/* Remove the files of a vault started without --data, and its directory.
+ * dir NULL: nothing to do. */
+static void remove_ephemeral(const char *dir)
+{
+	static const char *const files[] = {
+	    "vault.db",
+	    "vault.db-wal",
+	    "vault.db-shm",
+	    "master.key",
+	    CU_VAULT_ADMIN_TOKEN_FILE,
+	};
+	char path[256];
+
+	if (dir == NULL)
+		return;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		(void)unlink(path);
+	}
+	(void)rmdir(dir);
+}
+
 static int vault_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -91,7 +116,7 @@ static int vault_serve(int argc, char **argv)
 	struct cu_vault_config cfg = {0};
 	cu_vault_t *v = NULL;
 	const char *listen = NULL;
-	char addr[64];
+	char addr[64], tmpdir[] = "/tmp/custos-vault-XXXXXX";
 	int level = CU_LOG_INFO, o, rc, sig;
 
 	if (cu_cli_wants_help(argc, argv)) {
@@ -149,9 +174,9 @@ static int vault_serve(int argc, char **argv)
 		}
 	}
 	if (optind != argc || listen == NULL || cfg.tls_cert_file == NULL ||
-	    cfg.tls_key_file == NULL || cfg.data_dir == NULL) {
-		fprintf(stderr, "custos vault serve: --listen, --tls-cert, "
-		                "--tls-key and --data are required\n");
+	    cfg.tls_key_file == NULL) {
+		fprintf(stderr, "custos vault serve: --listen, --tls-cert and "
+		                "--tls-key are required\n");
 		fputs(serve_usage, stderr);
 		return 2;
 	}
@@ -177,9 +202,21 @@ static int vault_serve(int argc, char **argv)
 		cu_log(CU_LOG_ERROR, "cannot block signals", NULL);
 		return 1;
 	}
+	if (cfg.data_dir == NULL) {
+		if (mkdtemp(tmpdir) == NULL) {
+			cu_log(CU_LOG_ERROR,
+			       "cannot make a temporary directory", NULL);
+			return 1;
+		}
+		cfg.data_dir = tmpdir;
+		cu_log(CU_LOG_WARN,
+		       "no --data: an ephemeral vault, removed at exit",
+		       json_pack("{s:s}", "data", tmpdir));
+	}
 	if ((rc = cu_vault_start(&cfg, &v)) != 0) {
 		cu_log(CU_LOG_ERROR, "vault did not start",
 		       json_pack("{s:s}", "error", cu_strerror(rc)));
+		remove_ephemeral(cfg.data_dir == tmpdir ? tmpdir : NULL);
 		return 1;
 	}
 	cu_log(CU_LOG_INFO, "listening",
@@ -193,6 +230,7 @@ static int vault_serve(int argc, char **argv)
 	if (rc != 0)
 		cu_log(CU_LOG_WARN, "requests cut off at shutdown", NULL);
 	cu_vault_free(v);
+	remove_ephemeral(cfg.data_dir == tmpdir ? tmpdir : NULL);
 	cu_log(CU_LOG_INFO, "stopped", NULL);
 	return 0;
 }

@@ -6,7 +6,9 @@
 
 static const struct cu_cli_cmd commands[] = {
     {"dev", "run a complete local custos (what `make run` starts)", cu_cli_dev},
+    {"key", "manage and use keys in a running vault", cu_cli_key},
     {"pki", "development PKI: a local CA and certificates", cu_cli_pki},
+    {"store", "run the S3 store (`custos store serve`)", cu_cli_store},
     {"vault", "run a vault (`custos vault serve`)", cu_cli_vault},
     {"version", "print version information", cu_cli_version},
     {NULL, NULL, NULL},

@@ -54,41 +54,6 @@ static int bio_to_string(BIO *b, char **out)
 	return 0;
 }
 
-static int cert_to_pem(X509 *x, char **out)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	int rc = CU_ERR_NOMEM;
-
-	*out = NULL;
-	if (b == NULL)
-		goto out;
-	rc = CU_ERR_CRYPTO;
-	if (PEM_write_bio_X509(b, x) != 1)
-		goto out;
-	rc = bio_to_string(b, out);
-out:
-	BIO_free(b);
-	return rc;
-}
-
-static int key_to_pem(EVP_PKEY *k, char **out)
-{
-	/* a secure-heap BIO: the PEM of a private key is a secret */
-	BIO *b = BIO_new(BIO_s_secmem());
-	int rc = CU_ERR_NOMEM;
-
-	*out = NULL;
-	if (b == NULL)
-		goto out;
-	rc = CU_ERR_CRYPTO;
-	if (PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) != 1)
-		goto out;
-	rc = bio_to_string(b, out);
-out:
-	BIO_free(b); /* secmem BIOs are cleansed on free */
-	return rc;
-}
-
 static int valid_cn(const char *cn)
 {
 	size_t n;
@@ -122,20 +87,27 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 	return ok == 1 ? 0 : CU_ERR_CRYPTO;
 }
 
-/* A certificate skeleton: v3, random positive serial, subject CN, validity
- * from an hour ago (clock skew) for `days`, public key of `key`. */
-static int cert_base(const char *cn, unsigned days, EVP_PKEY *key, X509 **out)
+/* A fresh P-256 key (*keyp) and a certificate skeleton for it (*out): v3,
+ * random positive serial, subject CN, issuer the subject of `issuer` (NULL:
+ * the certificate's own), validity from an hour ago (clock skew) for
+ * `days`. Extensions and the signature are the caller's. */
+static int cert_base(const char *cn, unsigned days, X509 *issuer,
+                     EVP_PKEY **keyp, X509 **out)
 {
+	EVP_PKEY *key = NULL;
 	X509 *x = NULL;
 	X509_NAME *name;
 	BIGNUM *bn = NULL;
 	unsigned char serial[16];
-	int rc = CU_ERR_NOMEM;
+	int rc = CU_ERR_CRYPTO;
 
+	*keyp = NULL;
 	*out = NULL;
+	if ((key = EVP_EC_gen("P-256")) == NULL)
+		goto out;
+	rc = CU_ERR_NOMEM;
 	if ((x = X509_new()) == NULL)
 		goto out;
-	rc = CU_ERR_CRYPTO;
 	if ((rc = cu_rand_bytes(serial, sizeof(serial))) != 0)
 		goto out;
 	rc = CU_ERR_CRYPTO;
@@ -155,12 +127,56 @@ static int cert_base(const char *cn, unsigned days, EVP_PKEY *key, X509 **out)
 	                               (const unsigned char *)cn, -1, -1,
 	                               0) != 1)
 		goto out;
+	if (X509_set_issuer_name(
+	        x, X509_get_subject_name(issuer != NULL ? issuer : x)) != 1)
+		goto out;
+	*keyp = key;
+	key = NULL;
 	*out = x;
 	x = NULL;
 	rc = 0;
 out:
 	BN_free(bn);
 	X509_free(x);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+/* Sign x with `signer` and hand out x and its key as PEM: both or, on
+ * failure, neither. */
+static int sign_to_pem(X509 *x, EVP_PKEY *signer, EVP_PKEY *key,
+                       char **cert_pem, char **key_pem)
+{
+	BIO *cb = NULL, *kb = NULL;
+	int rc = CU_ERR_CRYPTO;
+
+	*cert_pem = NULL;
+	*key_pem = NULL;
+	if (X509_sign(x, signer, EVP_sha256()) <= 0)
+		goto out;
+	rc = CU_ERR_NOMEM;
+	if ((cb = BIO_new(BIO_s_mem())) == NULL)
+		goto out;
+	rc = CU_ERR_CRYPTO;
+	if (PEM_write_bio_X509(cb, x) != 1)
+		goto out;
+	if ((rc = bio_to_string(cb, cert_pem)) != 0)
+		goto out;
+	/* a secure-heap BIO: the PEM of a private key is a secret */
+	rc = CU_ERR_NOMEM;
+	if ((kb = BIO_new(BIO_s_secmem())) == NULL)
+		goto out;
+	rc = CU_ERR_CRYPTO;
+	if (PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL) != 1)
+		goto out;
+	rc = bio_to_string(kb, key_pem);
+out:
+	if (rc != 0) {
+		cu_pki_pem_free(*cert_pem);
+		*cert_pem = NULL;
+	}
+	BIO_free(cb);
+	BIO_free(kb); /* secmem BIOs are cleansed on free */
 	return rc;
 }
 
@@ -177,13 +193,7 @@ int cu_pki_ca_new(const char *cn, unsigned days, char **cert_pem,
 		goto out;
 	if (days == 0)
 		days = CA_DAYS;
-	rc = CU_ERR_CRYPTO;
-	if ((key = EVP_EC_gen("P-256")) == NULL)
-		goto out;
-	if ((rc = cert_base(cn, days, key, &x)) != 0)
-		goto out;
-	rc = CU_ERR_CRYPTO;
-	if (X509_set_issuer_name(x, X509_get_subject_name(x)) != 1)
+	if ((rc = cert_base(cn, days, NULL, &key, &x)) != 0)
 		goto out;
 	if ((rc = add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE")) !=
 	        0 ||
@@ -193,20 +203,8 @@ int cu_pki_ca_new(const char *cn, unsigned days, char **cert_pem,
 	    (rc = add_ext(x, x, NID_authority_key_identifier,
 	                  "keyid:always")) != 0)
 		goto out;
-	rc = CU_ERR_CRYPTO;
-	if (X509_sign(x, key, EVP_sha256()) <= 0)
-		goto out;
-	if ((rc = cert_to_pem(x, cert_pem)) != 0 ||
-	    (rc = key_to_pem(key, key_pem)) != 0)
-		goto out;
-	rc = 0;
+	rc = sign_to_pem(x, key, key, cert_pem, key_pem);
 out:
-	if (rc != 0) {
-		cu_pki_pem_free(*cert_pem);
-		cu_pki_pem_free(*key_pem);
-		*cert_pem = NULL;
-		*key_pem = NULL;
-	}
 	X509_free(x);
 	EVP_PKEY_free(key);
 	return rc;
@@ -297,15 +295,8 @@ int cu_pki_issue(const char *ca_cert_pem, const char *ca_key_pem,
 		goto out;
 	if (days == 0)
 		days = LEAF_DAYS;
-	if ((rc = load_ca(ca_cert_pem, ca_key_pem, &ca, &cakey)) != 0)
-		goto out;
-	rc = CU_ERR_CRYPTO;
-	if ((key = EVP_EC_gen("P-256")) == NULL)
-		goto out;
-	if ((rc = cert_base(cn, days, key, &x)) != 0)
-		goto out;
-	rc = CU_ERR_CRYPTO;
-	if (X509_set_issuer_name(x, X509_get_subject_name(ca)) != 1)
+	if ((rc = load_ca(ca_cert_pem, ca_key_pem, &ca, &cakey)) != 0 ||
+	    (rc = cert_base(cn, days, ca, &key, &x)) != 0)
 		goto out;
 	if ((rc = add_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE")) !=
 	        0 ||
@@ -336,20 +327,8 @@ int cu_pki_issue(const char *ca_cert_pem, const char *ca_key_pem,
 		    (rc = add_ext(x, ca, NID_ext_key_usage, "clientAuth")) != 0)
 			goto out;
 	}
-	rc = CU_ERR_CRYPTO;
-	if (X509_sign(x, cakey, EVP_sha256()) <= 0)
-		goto out;
-	if ((rc = cert_to_pem(x, cert_pem)) != 0 ||
-	    (rc = key_to_pem(key, key_pem)) != 0)
-		goto out;
-	rc = 0;
+	rc = sign_to_pem(x, cakey, key, cert_pem, key_pem);
 out:
-	if (rc != 0) {
-		cu_pki_pem_free(*cert_pem);
-		cu_pki_pem_free(*key_pem);
-		*cert_pem = NULL;
-		*key_pem = NULL;
-	}
 	free(sans);
 	X509_free(x);
 	X509_free(ca);
@@ -492,6 +471,30 @@ static int join(char *out, size_t cap, const char *dir, const char *a,
 	return w < 0 || (size_t)w >= cap ? CU_ERR_INVAL : 0;
 }
 
+/* Write pem to DIR/ABC (the name in up to three parts) with `mode`. */
+static int write_pem(const char *dir, const char *a, const char *b,
+                     const char *c, const char *pem, unsigned mode)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	if ((rc = join(path, sizeof(path), dir, a, b, c)) != 0)
+		return rc;
+	return cu_pki_write_file(path, pem, strlen(pem), mode);
+}
+
+/* Read DIR/NAME, a PEM file, into *out (free with cu_pki_pem_free). */
+static int read_pem(const char *dir, const char *name, char **out)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	*out = NULL;
+	if ((rc = join(path, sizeof(path), dir, name, "", "")) != 0)
+		return rc;
+	return cu_pki_read_file(path, MAX_PEM, out, NULL);
+}
+
 int cu_pki_init_dir(const char *dir, const char *const *extra_sans, size_t n)
 {
 	char path[PATH_MAX];
@@ -516,21 +519,12 @@ int cu_pki_init_dir(const char *dir, const char *const *extra_sans, size_t n)
 	                       extra_sans, n, 0, &cert, &key)) != 0)
 		goto out;
 	/* keys first: a directory with a CA certificate is "initialised" */
-	if ((rc = join(path, sizeof(path), dir, CU_PKI_CA_KEY, "", "")) != 0 ||
-	    (rc = cu_pki_write_file(path, cakey, strlen(cakey), 0600)) != 0)
-		goto out;
-	if ((rc = join(path, sizeof(path), dir, CU_PKI_SERVER_KEY, "", "")) !=
+	if ((rc = write_pem(dir, CU_PKI_CA_KEY, "", "", cakey, 0600)) != 0 ||
+	    (rc = write_pem(dir, CU_PKI_SERVER_KEY, "", "", key, 0600)) != 0 ||
+	    (rc = write_pem(dir, CU_PKI_SERVER_CERT, "", "", cert, 0644)) !=
 	        0 ||
-	    (rc = cu_pki_write_file(path, key, strlen(key), 0600)) != 0)
+	    (rc = write_pem(dir, CU_PKI_CA_CERT, "", "", ca, 0644)) != 0)
 		goto out;
-	if ((rc = join(path, sizeof(path), dir, CU_PKI_SERVER_CERT, "", "")) !=
-	        0 ||
-	    (rc = cu_pki_write_file(path, cert, strlen(cert), 0644)) != 0)
-		goto out;
-	if ((rc = join(path, sizeof(path), dir, CU_PKI_CA_CERT, "", "")) != 0 ||
-	    (rc = cu_pki_write_file(path, ca, strlen(ca), 0644)) != 0)
-		goto out;
-	rc = 0;
 out:
 	cu_pki_pem_free(ca);
 	cu_pki_pem_free(cakey);
@@ -561,28 +555,20 @@ static int valid_principal(const char *name)
 int cu_pki_issue_client_dir(const char *dir, const char *name,
                             char fp[CU_PKI_FINGERPRINT_LEN + 1])
 {
-	char path[PATH_MAX];
 	char *ca = NULL, *cakey = NULL, *cert = NULL, *key = NULL;
 	int rc = CU_ERR_INVAL;
 
 	if (dir == NULL || !valid_principal(name))
 		goto out;
-	if ((rc = join(path, sizeof(path), dir, CU_PKI_CA_CERT, "", "")) != 0 ||
-	    (rc = cu_pki_read_file(path, MAX_PEM, &ca, NULL)) != 0)
-		goto out;
-	if ((rc = join(path, sizeof(path), dir, CU_PKI_CA_KEY, "", "")) != 0 ||
-	    (rc = cu_pki_read_file(path, MAX_PEM, &cakey, NULL)) != 0)
+	if ((rc = read_pem(dir, CU_PKI_CA_CERT, &ca)) != 0 ||
+	    (rc = read_pem(dir, CU_PKI_CA_KEY, &cakey)) != 0)
 		goto out;
 	if ((rc = cu_pki_issue(ca, cakey, CU_PKI_CLIENT, name, NULL, 0, 0,
 	                       &cert, &key)) != 0)
 		goto out;
-	if ((rc = join(path, sizeof(path), dir, "client-", name, "-key.pem")) !=
+	if ((rc = write_pem(dir, "client-", name, "-key.pem", key, 0600)) !=
 	        0 ||
-	    (rc = cu_pki_write_file(path, key, strlen(key), 0600)) != 0)
-		goto out;
-	if ((rc = join(path, sizeof(path), dir, "client-", name, ".pem")) !=
-	        0 ||
-	    (rc = cu_pki_write_file(path, cert, strlen(cert), 0644)) != 0)
+	    (rc = write_pem(dir, "client-", name, ".pem", cert, 0644)) != 0)
 		goto out;
 	if (fp != NULL &&
 	    (rc = cu_pki_fingerprint(cert, strlen(cert), fp)) != 0)

@@ -71,6 +71,9 @@ struct cu_smeta_object {
 	uint32_t tk_version;
 	char path[CU_SMETA_PATH_MAX + 1]; /* relative to the data dir */
 	int64_t created;                  /* Unix seconds */
+	/* 0: one data file at path. N > 0: a multipart object whose N
+	 * parts are files in the directory at path (cu_smeta_object_parts) */
+	uint32_t parts;
 };
 
 /* cu_smeta_open - open (creating, 0600) the metadata database at path
@@ -149,9 +152,9 @@ int cu_smeta_bucket_get(cu_smeta_t *m, const char *tenant, const char *name,
                         int64_t *created);
 
 /* cu_smeta_bucket_delete - delete an empty bucket. Returns 0,
- * CU_ERR_NOTFOUND, CU_ERR_STATE (it holds objects) or CU_ERR_DB. */
-int cu_smeta_bucket_delete(cu_smeta_t *m, const char *tenant,
-                           const char *name);
+ * CU_ERR_NOTFOUND, CU_ERR_STATE (it holds objects or uploads in
+ * progress) or CU_ERR_DB. */
+int cu_smeta_bucket_delete(cu_smeta_t *m, const char *tenant, const char *name);
 
 typedef int (*cu_smeta_bucket_fn)(void *arg, const char *name, int64_t created);
 
@@ -198,6 +201,89 @@ int cu_smeta_object_list(cu_smeta_t *m, const char *tenant, const char *bucket,
                          const char *prefix, size_t plen, const char *after,
                          size_t alen, unsigned limit, cu_smeta_object_fn fn,
                          void *arg);
+
+/* ---- multipart uploads ------------------------------------------- */
+
+/* An upload in progress. Its parts' files live in the directory at path;
+ * when completed, upload_id becomes the object's version id. */
+struct cu_smeta_upload {
+	char upload_id[CU_SMETA_VID_MAX + 1];
+	char key[CU_SMETA_KEY_MAX + 1];
+	size_t key_len;
+	char content_type[CU_SMETA_CTYPE_MAX + 1];
+	unsigned char *meta_sealed; /* malloc'd; NULL when none */
+	size_t meta_sealed_len;
+	uint32_t tk_version; /* sealed the metadata */
+	char path[CU_SMETA_PATH_MAX + 1];
+	int64_t created;
+};
+
+/* One uploaded part (of an upload, or of a completed object). */
+struct cu_smeta_part {
+	uint32_t number; /* 1..10000 */
+	uint64_t size;
+	char etag[CU_SMETA_ETAG_MAX + 1]; /* quoted MD5 of the part */
+	char file[CU_SMETA_VID_MAX + 1];  /* name inside the directory */
+	int64_t created;
+};
+
+/* cu_smeta_upload_create - record a new upload of key in the tenant's
+ * bucket (u->meta_sealed may be NULL). Returns 0, CU_ERR_NOTFOUND (no
+ * such bucket), CU_ERR_EXISTS, CU_ERR_INVAL or CU_ERR_DB. */
+int cu_smeta_upload_create(cu_smeta_t *m, const char *tenant,
+                           const char *bucket,
+                           const struct cu_smeta_upload *u);
+
+/* cu_smeta_upload_get - the upload with this id in the tenant's bucket
+ * into *u (release with cu_smeta_upload_clear). Returns 0,
+ * CU_ERR_NOTFOUND or CU_ERR_DB. */
+int cu_smeta_upload_get(cu_smeta_t *m, const char *tenant, const char *bucket,
+                        const char *upload_id, struct cu_smeta_upload *u);
+
+/* cu_smeta_upload_clear - free what *u owns and zero it. NULL ok. */
+void cu_smeta_upload_clear(struct cu_smeta_upload *u);
+
+/* cu_smeta_part_put - record part p of the upload, replacing a previous
+ * upload of the same number: *replaced is then 1 and old_file its file
+ * (room for CU_SMETA_VID_MAX + 1), for the caller to remove. Returns 0,
+ * CU_ERR_NOTFOUND (no such upload in this tenant's bucket), CU_ERR_INVAL
+ * or CU_ERR_DB. */
+int cu_smeta_part_put(cu_smeta_t *m, const char *tenant, const char *bucket,
+                      const char *upload_id, const struct cu_smeta_part *p,
+                      char old_file[CU_SMETA_VID_MAX + 1], int *replaced);
+
+typedef int (*cu_smeta_part_fn)(void *arg, const struct cu_smeta_part *p);
+
+/* cu_smeta_part_list - the upload's parts by number, those after
+ * `after` (0 = all), at most limit. Returns as cu_smeta_tenant_list. */
+int cu_smeta_part_list(cu_smeta_t *m, const char *upload_id, uint32_t after,
+                       unsigned limit, cu_smeta_part_fn fn, void *arg);
+
+/* cu_smeta_upload_complete - in one transaction: check the upload still
+ * exists, make o (o->parts == n, o->path the upload's directory) the
+ * key's current version with parts[0..n) as its manifest, and forget
+ * the upload. A replaced version's path is given back as for
+ * cu_smeta_object_put. Returns 0, CU_ERR_NOTFOUND (no such upload or
+ * bucket), CU_ERR_INVAL or CU_ERR_DB. */
+int cu_smeta_upload_complete(cu_smeta_t *m, const char *tenant,
+                             const char *bucket, const char *upload_id,
+                             const struct cu_smeta_object *o,
+                             const struct cu_smeta_part *parts, size_t n,
+                             char old_path[CU_SMETA_PATH_MAX + 1],
+                             int *replaced);
+
+/* cu_smeta_upload_abort - forget the upload and its parts; *path gets
+ * its directory for the caller to remove. Returns 0, CU_ERR_NOTFOUND or
+ * CU_ERR_DB. */
+int cu_smeta_upload_abort(cu_smeta_t *m, const char *tenant,
+                          const char *bucket, const char *upload_id,
+                          char path[CU_SMETA_PATH_MAX + 1]);
+
+/* cu_smeta_object_parts - the manifest of a multipart object version, by
+ * part number. Returns as cu_smeta_tenant_list. */
+int cu_smeta_object_parts(cu_smeta_t *m, const char *tenant,
+                          const char *bucket, const char *version_id,
+                          cu_smeta_part_fn fn, void *arg);
 
 /* cu_smeta_object_clear - free what an object struct owns and zero it.
  * NULL ok. */

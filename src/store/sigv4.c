@@ -1043,23 +1043,36 @@ void cu_sigv4_result_clear(struct cu_sigv4_result *res)
 		goto out;                                                      \
 	} while (0)
 
-/* Fetch the secret for akid into sec (wiped by the caller). */
-static enum cu_sigv4_fail get_secret(const struct ctx *c, struct slice akid,
-                                     unsigned char *sec, size_t *sec_len,
-                                     int *err)
+/* What went wrong in a buffer or parse step: memory is ours, anything
+ * else the request's. */
+static enum cu_sigv4_fail nomem_or_request(int err)
 {
+	return err == CU_ERR_NOMEM ? CU_SIGV4_FAIL_INTERNAL
+	                           : CU_SIGV4_FAIL_REQUEST;
+}
+
+/* A key callback's error err, recorded in res->fail: CU_ERR_NOTFOUND is an
+ * unknown key, anything else internal. Returns err. */
+static int key_error(struct cu_sigv4_result *res, int err)
+{
+	res->fail = err == CU_ERR_NOTFOUND ? CU_SIGV4_FAIL_UNKNOWN_KEY
+	                                   : CU_SIGV4_FAIL_INTERNAL;
+	return err;
+}
+
+/* Fetch the secret for akid into sec (wiped by the caller). Returns 0 or,
+ * with res->fail set by key_error, the error. */
+static int get_secret(const struct ctx *c, struct slice akid,
+                      unsigned char *sec, size_t *sec_len)
+{
+	int err;
+
 	*sec_len = 0;
-	*err = c->op->secret(c->op->secret_arg, akid.p, akid.n, sec,
-	                     CU_SIGV4_MAX_SECRET, sec_len);
-	if (*err == CU_ERR_NOTFOUND)
-		return CU_SIGV4_FAIL_UNKNOWN_KEY;
-	if (*err != 0)
-		return CU_SIGV4_FAIL_INTERNAL;
-	if (*sec_len > CU_SIGV4_MAX_SECRET) {
-		*err = CU_ERR_RANGE;
-		return CU_SIGV4_FAIL_INTERNAL;
-	}
-	return CU_SIGV4_OK;
+	err = c->op->secret(c->op->secret_arg, akid.p, akid.n, sec,
+	                    CU_SIGV4_MAX_SECRET, sec_len);
+	if (err == 0 && *sec_len > CU_SIGV4_MAX_SECRET)
+		err = CU_ERR_RANGE;
+	return err != 0 ? key_error(c->res, err) : 0;
 }
 
 /* x-amz-content-sha256 (or what the caller declared) to a payload mode. */
@@ -1220,11 +1233,8 @@ static int verify_v4(struct ctx *c, struct v4auth *a, struct slice amz_date,
 	/* the canonical request */
 	buf_put(&cr, c->rq->method, c->rq->method_len);
 	buf_putc(&cr, '\n');
-	if ((r = canon_path(c, &cr)) != 0) {
-		if (r == CU_ERR_NOMEM)
-			FAIL(CU_SIGV4_FAIL_INTERNAL);
-		FAIL(CU_SIGV4_FAIL_REQUEST);
-	}
+	if ((r = canon_path(c, &cr)) != 0)
+		FAIL(nomem_or_request(r));
 	buf_putc(&cr, '\n');
 	if ((r = canon_query(c, &cr, presigned)) != 0)
 		FAIL(CU_SIGV4_FAIL_INTERNAL);
@@ -1236,8 +1246,7 @@ static int verify_v4(struct ctx *c, struct v4auth *a, struct slice amz_date,
 	buf_putc(&cr, '\n');
 	buf_sl(&cr, ph);
 	if (cr.err != 0)
-		FAIL(cr.err == CU_ERR_NOMEM ? CU_SIGV4_FAIL_INTERNAL
-		                            : CU_SIGV4_FAIL_REQUEST);
+		FAIL(nomem_or_request(cr.err));
 	if ((r = cu_sha256(cr.p, cr.len, h)) != 0)
 		FAIL(CU_SIGV4_FAIL_INTERNAL);
 	hex_lower(h, sizeof(h), hh);
@@ -1262,22 +1271,13 @@ static int verify_v4(struct ctx *c, struct v4auth *a, struct slice amz_date,
 		err = op->signing_key(op->secret_arg, a->cred.akid.p,
 		                      a->cred.akid.n, date8, res->region,
 		                      service, res->signing_key);
-		if (err == CU_ERR_NOTFOUND)
-			FAIL(CU_SIGV4_FAIL_UNKNOWN_KEY);
 		if (err != 0) {
-			res->fail = CU_SIGV4_FAIL_INTERNAL;
-			r = err;
+			r = key_error(res, err);
 			goto out;
 		}
 	} else {
-		f = get_secret(c, a->cred.akid, sec, &sec_len, &err);
-		if (f == CU_SIGV4_FAIL_UNKNOWN_KEY)
-			FAIL(f);
-		if (f != CU_SIGV4_OK) {
-			res->fail = f;
-			r = err;
+		if ((r = get_secret(c, a->cred.akid, sec, &sec_len)) != 0)
 			goto out;
-		}
 		if ((r = cu_sigv4_derive_key(sec, sec_len, date8, res->region,
 		                             service, res->signing_key)) != 0) {
 			res->fail = CU_SIGV4_FAIL_INTERNAL;
@@ -1465,21 +1465,18 @@ static enum cu_sigv4_fail v2_string_to_sign(const struct ctx *c,
 	struct slice v;
 	size_t nh = 0, np = 0, n;
 	enum cu_sigv4_fail f = CU_SIGV4_OK;
+	static const char *const hdr[] = {"content-md5", "content-type"};
 
 	buf_put(b, rq->method, rq->method_len);
 	buf_putc(b, '\n');
-	n = find_header(rq, "content-md5", &v);
-	if (n > 1)
-		return CU_SIGV4_FAIL_REQUEST;
-	if (n == 1)
-		buf_sl(b, v);
-	buf_putc(b, '\n');
-	n = find_header(rq, "content-type", &v);
-	if (n > 1)
-		return CU_SIGV4_FAIL_REQUEST;
-	if (n == 1)
-		buf_sl(b, v);
-	buf_putc(b, '\n');
+	for (size_t i = 0; i < sizeof(hdr) / sizeof(hdr[0]); i++) {
+		n = find_header(rq, hdr[i], &v);
+		if (n > 1)
+			return CU_SIGV4_FAIL_REQUEST;
+		if (n == 1)
+			buf_sl(b, v);
+		buf_putc(b, '\n');
+	}
 	buf_sl(b, expires);
 	buf_putc(b, '\n');
 
@@ -1538,8 +1535,7 @@ static enum cu_sigv4_fail v2_string_to_sign(const struct ctx *c,
 		}
 	}
 	if (b->err != 0)
-		f = b->err == CU_ERR_NOMEM ? CU_SIGV4_FAIL_INTERNAL
-		                           : CU_SIGV4_FAIL_REQUEST;
+		f = nomem_or_request(b->err);
 out:
 	free(hs);
 	free(ps);
@@ -1555,7 +1551,7 @@ static int verify_v2(struct ctx *c)
 	char b64[4 * ((SHA1_LEN + 2) / 3) + 1];
 	size_t sec_len = 0;
 	int64_t expires;
-	int r = 0, err = 0;
+	int r = 0;
 	enum cu_sigv4_fail f;
 
 	res->auth = CU_SIGV4_AUTH_V2_QUERY;
@@ -1575,14 +1571,8 @@ static int verify_v2(struct ctx *c)
 	res->string_to_sign = sts.p;
 	res->string_to_sign_len = sts.len;
 	sts.p = NULL;
-	f = get_secret(c, akid, sec, &sec_len, &err);
-	if (f == CU_SIGV4_FAIL_UNKNOWN_KEY)
-		FAIL(f);
-	if (f != CU_SIGV4_OK) {
-		res->fail = f;
-		r = err;
+	if ((r = get_secret(c, akid, sec, &sec_len)) != 0)
 		goto out;
-	}
 	if ((r = hmac_sha1(sec, sec_len, res->string_to_sign,
 	                   res->string_to_sign_len, mac)) != 0) {
 		res->fail = CU_SIGV4_FAIL_INTERNAL;
@@ -1616,11 +1606,8 @@ int cu_sigv4_verify(const struct cu_sigv4_request *req,
 	    (req->n_headers > 0 && req->headers == NULL) ||
 	    req->path_len > CU_SIGV4_MAX_PATH)
 		FAIL(CU_SIGV4_FAIL_REQUEST);
-	if ((r = parse_query(&c)) != 0) {
-		if (r == CU_ERR_NOMEM)
-			FAIL(CU_SIGV4_FAIL_INTERNAL);
-		FAIL(CU_SIGV4_FAIL_REQUEST);
-	}
+	if ((r = parse_query(&c)) != 0)
+		FAIL(nomem_or_request(r));
 	n_auth = find_header(req, "authorization", &auth);
 	v4q = find_param(&c, "X-Amz-Algorithm", NULL) ||
 	      find_param(&c, "X-Amz-Credential", NULL) ||

@@ -37,6 +37,13 @@ int cu_vapi_set_url(cu_vapi_t *api, const char *url);
  * starts). Returns 0 or a cu_http_server_route error. */
 int cu_vapi_mount(cu_vapi_t *api, cu_http_server_t *srv);
 
+/* cu_vapi_error_fn - the server's error formatter for a vault (set it as
+ * cu_http_config.error_fn with the API as error_arg): Azure's error
+ * shape, and an audit record for errors the server core answers itself
+ * (413, 408, 404, 405, ...). */
+int cu_vapi_error_fn(cu_http_req_t *req, int status, const char *code,
+                     const char *message, void *arg);
+
 /* cu_vapi_free - NULL is fine. Only after the server has stopped. */
 void cu_vapi_free(cu_vapi_t *api);
 

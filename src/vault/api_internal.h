@@ -17,7 +17,8 @@ struct cu_vapi_route;
 
 struct cu_vapi {
 	cu_vks_t *vks;
-	pthread_mutex_t mu; /* guards url */
+	struct cu_vaudit_writer *audit; /* group commit, own connection */
+	pthread_mutex_t mu;             /* guards url */
 	char url[CU_VAPI_URL_MAX];
 	struct cu_vapi_route **routes; /* owned, for cu_vapi_free */
 	size_t nroutes;

@@ -52,6 +52,26 @@ struct cu_vaudit_rec {
  * CU_ERR_NOMEM, CU_ERR_CRYPTO or CU_ERR_DB. */
 int cu_vaudit_append(cu_db_t *db, struct cu_vaudit_rec *rec);
 
+/* A group-commit writer: one thread appends the records of many
+ * concurrent requests in one transaction (one fsync), on its own
+ * database connection, so a request waits for about one commit and
+ * readers on other connections never wait for the audit's fsync. */
+typedef struct cu_vaudit_writer cu_vaudit_writer_t;
+
+/* cu_vaudit_writer_new - start a writer on db (a connection of its own,
+ * owned by the writer from now on, even on failure). Returns 0 and *out,
+ * or CU_ERR_NOMEM. */
+int cu_vaudit_writer_new(cu_db_t *db, cu_vaudit_writer_t **out);
+
+/* cu_vaudit_writer_append - append rec and return once it is durable
+ * (rec->seq and rec->ts_ms are filled in). Thread-safe. Returns 0, or
+ * the error of the batch's commit. */
+int cu_vaudit_writer_append(cu_vaudit_writer_t *w, struct cu_vaudit_rec *rec);
+
+/* cu_vaudit_writer_free - write what is queued, stop the thread, close
+ * its connection. NULL is fine. No append may be running. */
+void cu_vaudit_writer_free(cu_vaudit_writer_t *w);
+
 /* cu_vaudit_list - records with seq > since, oldest first, at most max,
  * as a JSON array (new reference, caller decrefs) of objects with seq,
  * ts (ms), principal, op, key, version, result, request_id and hash (hex).

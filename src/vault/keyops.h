@@ -110,6 +110,11 @@ int cu_vko_public_jwk(const cu_vko_t *k, json_t *jwk);
  * *why (may be NULL). */
 int cu_vko_alg_fits(const cu_vko_t *k, int alg, int op, const char **why);
 
+/* cu_vko_alg_fits_type - the same check from a key's type and size
+ * (enum cu_vko_kty; RSA bits, oct bits or EC curve) without its
+ * material. */
+int cu_vko_alg_fits_type(int kty, int size, int alg, int op, const char **why);
+
 /* cu_vko_encrypt - encrypt or wrap in_len bytes (RSA-OAEP[-256] for RSA
  * keys, A256KW for oct keys; A256KW needs a multiple of 8 from 16 bytes).
  * out has out_cap bytes (CU_VKO_MAX_OUT suffices). cu_vko_decrypt - the

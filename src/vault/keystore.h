@@ -85,6 +85,11 @@ void cu_vks_close(cu_vks_t *vks);
  * audit.h. */
 cu_db_t *cu_vks_db(cu_vks_t *vks);
 
+/* cu_vks_open_db - open another connection to the keystore's database
+ * (for a thread that writes on its own, like the audit writer). *out is
+ * the caller's (cu_db_close). Returns as cu_db_open. */
+int cu_vks_open_db(cu_vks_t *vks, cu_db_t **out);
+
 /* cu_vks_settings_get - the vault's settings. Returns 0 or CU_ERR_DB. */
 int cu_vks_settings_get(cu_vks_t *vks, struct cu_vks_settings *s);
 
@@ -204,11 +209,13 @@ int cu_vks_purge_due(cu_vks_t *vks, int64_t now, int *count);
  * = latest) for one operation `op` (one CU_VKS_OP_* bit), after checking
  * the key is live, enabled, inside nbf/exp at `now` and permits op.
  * *key is the caller's (cu_vko_free, which wipes); *meta (may be NULL)
- * gets the version's metadata. Returns 0, CU_ERR_NOTFOUND, CU_ERR_STATE
- * (disabled, not yet valid or expired: *why says which), CU_ERR_DENIED
- * (key_ops do not permit op), CU_ERR_AUTH (sealed material fails to
- * open: tampered database or wrong master key), CU_ERR_NOMEM or
- * CU_ERR_DB. */
+ * gets the version's metadata, on success and also with CU_ERR_STATE
+ * and CU_ERR_DENIED (so a caller can tell a wrong algorithm for the key
+ * type from a refusal); clear it with cu_vks_key_clear. Returns 0,
+ * CU_ERR_NOTFOUND, CU_ERR_STATE (disabled, not yet valid or expired: *why says
+ * which), CU_ERR_DENIED (key_ops do not permit op), CU_ERR_AUTH (sealed
+ * material fails to open: tampered database or wrong master key), CU_ERR_NOMEM
+ * or CU_ERR_DB. */
 int cu_vks_use(cu_vks_t *vks, const char *name, const char *version,
                unsigned op, int64_t now, cu_vko_t **key,
                struct cu_vks_key *meta, const char **why);
@@ -233,6 +240,23 @@ int cu_vks_restore(cu_vks_t *vks, const unsigned char *blob, size_t len,
  * CU_ERR_NOMEM or CU_ERR_DB. */
 int cu_vks_policy_get(cu_vks_t *vks, const char *name, json_t **policy);
 int cu_vks_policy_set(cu_vks_t *vks, const char *name, const json_t *policy);
+
+/* cu_vks_rotate - add a version to key `name` like its latest one (type,
+ * size, key_ops, tags; enabled), with exp = now + the rotation policy's
+ * attributes.expiryTime when the policy sets one. *out (may be NULL)
+ * gets the new version. Returns as cu_vks_create, or CU_ERR_NOTFOUND. */
+int cu_vks_rotate(cu_vks_t *vks, const char *name, struct cu_vks_key *out);
+
+/* cu_vks_rotate_due - rotate every live key whose rotation policy has a
+ * "Rotate" lifetime action that is due at `now` (timeAfterCreate after
+ * the latest version's creation, or timeBeforeExpiry before its exp).
+ * *count (may be NULL) gets how many. Returns 0 or the first error. */
+int cu_vks_rotate_due(cu_vks_t *vks, int64_t now, int *count);
+
+/* cu_vks_duration - seconds of an ISO 8601 duration of whole days,
+ * weeks, months (30 days) or years (365 days): "P90D", "P1Y". Returns 0
+ * or CU_ERR_PARSE. */
+int cu_vks_duration(const char *s, int64_t *secs);
 
 /* cu_vks_check_expiry - record one "near expiry" event for each live
  * version whose exp falls within `window` seconds after now (once per

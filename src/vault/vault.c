@@ -48,6 +48,12 @@ static void maintain_once(cu_vault_t *v)
 	else if (n > 0)
 		cu_log(CU_LOG_INFO, "scheduled purge",
 		       json_pack("{s:i}", "keys", n));
+	if ((rc = cu_vks_rotate_due(v->vks, now, &n)) != 0)
+		cu_log(CU_LOG_ERROR, "scheduled rotation failed",
+		       json_pack("{s:s}", "error", cu_strerror(rc)));
+	else if (n > 0)
+		cu_log(CU_LOG_INFO, "scheduled rotation",
+		       json_pack("{s:i}", "keys", n));
 	if ((rc = cu_vks_check_expiry(v->vks, now, v->near_expiry_s, &n)) != 0)
 		cu_log(CU_LOG_ERROR, "near-expiry check failed",
 		       json_pack("{s:s}", "error", cu_strerror(rc)));
@@ -173,6 +179,8 @@ int cu_vault_start(const struct cu_vault_config *cfg, cu_vault_t **out)
 	/* The admin API's event long-poll and stream block their thread:
 	 * with a thread pool they would stall other connections. */
 	hc.thread_per_connection = 1;
+	hc.error_fn = cu_vapi_error_fn;
+	hc.error_arg = v->api;
 	if ((rc = cu_http_server_new(&hc, &v->srv)) != 0)
 		goto out;
 	if ((rc = add_routes(v)) != 0)

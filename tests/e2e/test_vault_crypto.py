@@ -27,13 +27,16 @@ def unb64u(s):
 def test_rsa_wrap_unwrap_both_oaep_hashes(vault, size):
     k = vault.key_client().create_rsa_key(f"rsa{size}", size=size)
     cc = vault.crypto_client(k)
+    remote = vault.remote_crypto_client(k)
     cek = os.urandom(32)
     for alg in (KeyWrapAlgorithm.rsa_oaep, KeyWrapAlgorithm.rsa_oaep_256):
-        w = cc.wrap_key(alg, cek)
+        w = cc.wrap_key(alg, cek)  # locally, with the public key
         assert len(w.encrypted_key) == size // 8
         u = cc.unwrap_key(alg, w.encrypted_key)
         assert u.key == cek
         assert u.key_id == k.id
+        w = remote.wrap_key(alg, cek)  # in the vault
+        assert remote.unwrap_key(alg, w.encrypted_key).key == cek
 
 
 def test_rsa_encrypt_decrypt_and_server_side_wrap(vault):
@@ -64,7 +67,7 @@ def test_old_versions_keep_unwrapping_after_rotation(vault):
 
 def test_oct_keys_wrap_with_a256kw_in_the_vault(vault):
     k = vault.key_client().create_oct_key("aes", size=256)
-    cc = vault.crypto_client(k)
+    cc = vault.remote_crypto_client(k)
     cek = os.urandom(32)
     w = cc.wrap_key(KeyWrapAlgorithm.aes_256, cek)
     assert len(w.encrypted_key) == 40

@@ -114,7 +114,7 @@ def test_backup_and_restore(vault):
     cc = vault.crypto_client(k)
     from azure.keyvault.keys.crypto import KeyWrapAlgorithm
     w = cc.wrap_key(KeyWrapAlgorithm.rsa_oaep_256, b"\x07" * 32)
-    assert vault.crypto_client(r).unwrap_key(
+    assert vault.remote_crypto_client(r).unwrap_key(
         KeyWrapAlgorithm.rsa_oaep_256, w.encrypted_key).key == b"\x07" * 32
     # a blob that was tampered with is refused
     bad = bytearray(blob)
@@ -133,12 +133,13 @@ def test_rotate_and_rotation_policy(vault):
     assert r.properties.version != k.properties.version
     assert r.key_type == k.key_type and len(r.key.n) == len(k.key.n)
     assert len(list(kc.list_properties_of_key_versions("rot"))) == 2
-    from azure.keyvault.keys import KeyRotationLifetimeAction, \
-        KeyRotationPolicyAction
-    pol = kc.update_key_rotation_policy(
-        "rot", lifetime_actions=[KeyRotationLifetimeAction(
+    from azure.keyvault.keys import (KeyRotationLifetimeAction,
+                                     KeyRotationPolicy,
+                                     KeyRotationPolicyAction)
+    pol = kc.update_key_rotation_policy("rot", KeyRotationPolicy(
+        lifetime_actions=[KeyRotationLifetimeAction(
             KeyRotationPolicyAction.rotate, time_after_create="P90D")],
-        expires_in="P1Y")
+        expires_in="P1Y"))
     assert pol.lifetime_actions[0].time_after_create == "P90D"
     got = kc.get_key_rotation_policy("rot")
     assert got.lifetime_actions[0].action.lower() == "rotate"

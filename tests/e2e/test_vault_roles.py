@@ -93,7 +93,7 @@ def test_key_scope_covers_only_that_key(vault):
 def test_removing_the_role_revokes_on_the_very_next_request(vault):
     k = vault.key_client().create_oct_key("cmk", size=256)
     token = vault.principal("custos-store", SVC, "/keys/cmk")
-    cc = vault.crypto_client(k.id, token=token)
+    cc = vault.remote_crypto_client(k.id, token=token)
     w = cc.wrap_key(KeyWrapAlgorithm.aes_256, b"t" * 32)
     assert cc.unwrap_key(KeyWrapAlgorithm.aes_256,
                          w.encrypted_key).key == b"t" * 32
@@ -140,3 +140,33 @@ def test_disabled_expired_and_early_keys_are_refused(vault):
     kc.update_key_properties("dis", enabled=True)
     assert vault.request("POST", "/keys/dis//wrapkey" + AV,
                          json=body).status_code == 200
+
+
+def test_a_client_certificate_identifies_a_principal(vault):
+    """The store is a principal by its TLS client certificate: no secret
+    changes hands (the role of Azure's managed identity)."""
+    import requests
+    cert, key, fp = vault.pki.client("custos-store")
+    r = vault.request("PUT", "/admin/v1/principals/custos-store",
+                      json={"auth": "certificate",
+                            "certificate_sha256": fp})
+    assert r.status_code == 200, r.text
+    vault.key_client().create_oct_key("cmk", size=256)
+    body = {"alg": "A256KW", "value": b64u(b"c" * 32)}
+
+    def wrap():
+        return requests.post(vault.url + "/keys/cmk//wrapkey" + AV,
+                             json=body, cert=(cert, key),
+                             verify=vault.pki.ca, timeout=20)
+
+    assert wrap().status_code == 403  # known, but no role yet
+    vault.assign("store-cmk", "custos-store", SVC, "/keys/cmk")
+    r = wrap()
+    assert r.status_code == 200, r.text
+    vault.unassign("store-cmk")
+    assert wrap().status_code == 403
+    # an unregistered certificate is not anyone
+    other, okey, _ = vault.pki.client("stranger")
+    r = requests.post(vault.url + "/keys/cmk//wrapkey" + AV, json=body,
+                      cert=(other, okey), verify=vault.pki.ca, timeout=20)
+    assert r.status_code == 401

@@ -16,9 +16,83 @@
 
 static const unsigned char empty[1];
 
-static int set_tag_len_ok(size_t tag_len)
+static const EVP_CIPHER *gcm_cipher(size_t key_len)
 {
-	return tag_len >= CU_GCM_TAG_MIN_LEN && tag_len <= CU_GCM_TAG_LEN;
+	switch (key_len) {
+	case 16:
+		return EVP_aes_128_gcm();
+	case 24:
+		return EVP_aes_192_gcm();
+	case 32:
+		return EVP_aes_256_gcm();
+	default:
+		return NULL;
+	}
+}
+
+/* One GCM pass in either direction: enc 1 encrypts in to out and writes
+ * the tag to tag_out; enc 0 decrypts in to out and checks tag_in. The two
+ * public calls below give the contract; out is wiped on any failure. */
+static int gcm_crypt(int enc, const unsigned char *key, size_t key_len,
+                     const unsigned char *iv, size_t iv_len, const void *aad,
+                     size_t aad_len, const void *in, size_t in_len,
+                     unsigned char *out, const unsigned char *tag_in,
+                     unsigned char *tag_out, size_t tag_len)
+{
+	const EVP_CIPHER *cipher;
+	EVP_CIPHER_CTX *ctx = NULL;
+	unsigned char tagbuf[CU_GCM_TAG_LEN], fin[CU_GCM_TAG_LEN];
+	int n = 0, r = CU_ERR_CRYPTO;
+
+	if ((cipher = gcm_cipher(key_len)) == NULL)
+		return CU_ERR_INVAL;
+	if (iv_len == 0 || iv_len > GCM_IV_MAX)
+		return CU_ERR_UNSUPPORTED;
+	if (tag_len < CU_GCM_TAG_MIN_LEN || tag_len > CU_GCM_TAG_LEN)
+		return CU_ERR_INVAL;
+	if (aad_len > GCM_MAX_LEN || in_len > GCM_MAX_LEN)
+		return CU_ERR_RANGE;
+	/* A NULL output would make EVP treat the input as AAD. */
+	if ((in_len > 0 && out == NULL) || (aad_len > 0 && aad == NULL))
+		return CU_ERR_INVAL;
+	/* EVP wants a writable tag buffer. */
+	if (!enc)
+		memcpy(tagbuf, tag_in, tag_len);
+	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
+		return CU_ERR_NOMEM;
+	if (EVP_CipherInit_ex(ctx, cipher, NULL, NULL, NULL, enc) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, (int)iv_len,
+	                        NULL) != 1 ||
+	    EVP_CipherInit_ex(ctx, NULL, NULL, key, iv, enc) != 1)
+		goto out;
+	if (aad_len > 0 &&
+	    EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1)
+		goto out;
+	if (in_len > 0) {
+		if (EVP_CipherUpdate(ctx, out, &n, in, (int)in_len) != 1 ||
+		    (size_t)n != in_len)
+			goto out;
+	}
+	if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, (int)tag_len,
+	                                tagbuf) != 1)
+		goto out;
+	/* GCM writes nothing at final; fin only keeps EVP from a NULL. When
+	 * decrypting, the tag check happens here; until it passes, out is not
+	 * to be trusted and is wiped on failure. */
+	if (EVP_CipherFinal_ex(ctx, fin, &n) != 1 || n != 0) {
+		if (!enc)
+			r = CU_ERR_AUTH;
+		goto out;
+	}
+	if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, (int)tag_len,
+	                               tag_out) != 1)
+		goto out;
+	r = 0;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	if (r != 0 && out != NULL)
+		cu_memzero(out, in_len);
+	return r;
 }
 
 int cu_gcm_encrypt(const unsigned char *key, size_t key_len,
@@ -26,60 +100,8 @@ int cu_gcm_encrypt(const unsigned char *key, size_t key_len,
                    size_t aad_len, const void *pt, size_t pt_len,
                    unsigned char *ct, unsigned char *tag, size_t tag_len)
 {
-	const EVP_CIPHER *cipher;
-	EVP_CIPHER_CTX *ctx = NULL;
-	unsigned char fin[CU_GCM_TAG_LEN];
-	int n = 0, r = CU_ERR_CRYPTO;
-
-	switch (key_len) {
-	case 16:
-		cipher = EVP_aes_128_gcm();
-		break;
-	case 24:
-		cipher = EVP_aes_192_gcm();
-		break;
-	case 32:
-		cipher = EVP_aes_256_gcm();
-		break;
-	default:
-		return CU_ERR_INVAL;
-	}
-	if (iv_len == 0 || iv_len > GCM_IV_MAX)
-		return CU_ERR_UNSUPPORTED;
-	if (!set_tag_len_ok(tag_len))
-		return CU_ERR_INVAL;
-	if (aad_len > GCM_MAX_LEN || pt_len > GCM_MAX_LEN)
-		return CU_ERR_RANGE;
-	/* A NULL output would make EVP treat the input as AAD. */
-	if ((pt_len > 0 && ct == NULL) || (aad_len > 0 && aad == NULL))
-		return CU_ERR_INVAL;
-	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
-		return CU_ERR_NOMEM;
-	if (EVP_EncryptInit_ex(ctx, cipher, NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, (int)iv_len,
-	                        NULL) != 1 ||
-	    EVP_EncryptInit_ex(ctx, NULL, NULL, key, iv) != 1)
-		goto out;
-	if (aad_len > 0 &&
-	    EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1)
-		goto out;
-	if (pt_len > 0) {
-		if (EVP_EncryptUpdate(ctx, ct, &n, pt, (int)pt_len) != 1 ||
-		    (size_t)n != pt_len)
-			goto out;
-	}
-	/* GCM writes nothing at final; fin only keeps EVP from a NULL. */
-	if (EVP_EncryptFinal_ex(ctx, fin, &n) != 1 || n != 0)
-		goto out;
-	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, (int)tag_len, tag) !=
-	    1)
-		goto out;
-	r = 0;
-out:
-	EVP_CIPHER_CTX_free(ctx);
-	if (r != 0 && ct != NULL)
-		cu_memzero(ct, pt_len);
-	return r;
+	return gcm_crypt(1, key, key_len, iv, iv_len, aad, aad_len, pt, pt_len,
+	                 ct, NULL, tag, tag_len);
 }
 
 int cu_gcm_decrypt(const unsigned char *key, size_t key_len,
@@ -87,64 +109,8 @@ int cu_gcm_decrypt(const unsigned char *key, size_t key_len,
                    size_t aad_len, const void *ct, size_t ct_len,
                    const unsigned char *tag, size_t tag_len, unsigned char *pt)
 {
-	const EVP_CIPHER *cipher;
-	EVP_CIPHER_CTX *ctx = NULL;
-	unsigned char tagbuf[CU_GCM_TAG_LEN], fin[CU_GCM_TAG_LEN];
-	int n = 0, r = CU_ERR_CRYPTO;
-
-	switch (key_len) {
-	case 16:
-		cipher = EVP_aes_128_gcm();
-		break;
-	case 24:
-		cipher = EVP_aes_192_gcm();
-		break;
-	case 32:
-		cipher = EVP_aes_256_gcm();
-		break;
-	default:
-		return CU_ERR_INVAL;
-	}
-	if (iv_len == 0 || iv_len > GCM_IV_MAX)
-		return CU_ERR_UNSUPPORTED;
-	if (!set_tag_len_ok(tag_len))
-		return CU_ERR_INVAL;
-	if (aad_len > GCM_MAX_LEN || ct_len > GCM_MAX_LEN)
-		return CU_ERR_RANGE;
-	if ((ct_len > 0 && pt == NULL) || (aad_len > 0 && aad == NULL))
-		return CU_ERR_INVAL;
-	/* EVP wants a writable tag buffer. */
-	memcpy(tagbuf, tag, tag_len);
-	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
-		return CU_ERR_NOMEM;
-	if (EVP_DecryptInit_ex(ctx, cipher, NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, (int)iv_len,
-	                        NULL) != 1 ||
-	    EVP_DecryptInit_ex(ctx, NULL, NULL, key, iv) != 1)
-		goto out;
-	if (aad_len > 0 &&
-	    EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1)
-		goto out;
-	if (ct_len > 0) {
-		if (EVP_DecryptUpdate(ctx, pt, &n, ct, (int)ct_len) != 1 ||
-		    (size_t)n != ct_len)
-			goto out;
-	}
-	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, (int)tag_len,
-	                        tagbuf) != 1)
-		goto out;
-	/* The tag check happens here; until it passes, pt is not to be
-	 * trusted and is wiped on failure. */
-	if (EVP_DecryptFinal_ex(ctx, fin, &n) != 1 || n != 0) {
-		r = CU_ERR_AUTH;
-		goto out;
-	}
-	r = 0;
-out:
-	EVP_CIPHER_CTX_free(ctx);
-	if (r != 0 && pt != NULL)
-		cu_memzero(pt, ct_len);
-	return r;
+	return gcm_crypt(0, key, key_len, iv, iv_len, aad, aad_len, ct, ct_len,
+	                 pt, tag, NULL, tag_len);
 }
 
 int cu_aead_seal(const unsigned char key[CU_AES256_KEY_LEN], const void *aad,

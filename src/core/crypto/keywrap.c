@@ -46,13 +46,10 @@ static int wrap_pass(const unsigned char *kek, size_t kek_len, int pad, int enc,
 	EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
 	if (EVP_CipherInit_ex(ctx, cipher, NULL, kek, NULL, enc) != 1)
 		goto out;
-	if (EVP_CipherUpdate(ctx, tmp, &n, in, (int)in_len) != 1 || n <= 0) {
-		/* On unwrap a failed update is the integrity check failing;
+	if (EVP_CipherUpdate(ctx, tmp, &n, in, (int)in_len) != 1 || n <= 0 ||
+	    EVP_CipherFinal_ex(ctx, tmp + n, &fin) != 1 || fin != 0) {
+		/* On unwrap a failed pass is the integrity check failing;
 		 * say nothing more about why. */
-		r = enc ? CU_ERR_CRYPTO : CU_ERR_AUTH;
-		goto out;
-	}
-	if (EVP_CipherFinal_ex(ctx, tmp + n, &fin) != 1 || fin != 0) {
 		r = enc ? CU_ERR_CRYPTO : CU_ERR_AUTH;
 		goto out;
 	}

@@ -18,16 +18,29 @@ struct cu_rsa {
 	int priv;
 };
 
-static int wrap_pkey(EVP_PKEY *pkey, int priv, cu_rsa_t **out)
+/* Hand *pkey over to a new handle *out; *pkey is NULL afterwards. On
+ * failure *pkey stays the caller's. */
+static int wrap_pkey(EVP_PKEY **pkey, int priv, cu_rsa_t **out)
 {
 	cu_rsa_t *k = calloc(1, sizeof(*k));
 
 	if (k == NULL)
 		return CU_ERR_NOMEM;
-	k->pkey = pkey;
+	k->pkey = *pkey;
 	k->priv = priv;
+	*pkey = NULL;
 	*out = k;
 	return 0;
+}
+
+/* The OpenSSL name of a key encoding, or NULL when fmt is none. */
+static const char *fmt_name(enum cu_rsa_format fmt)
+{
+	if (fmt == CU_RSA_DER)
+		return "DER";
+	if (fmt == CU_RSA_PEM)
+		return "PEM";
+	return NULL;
 }
 
 int cu_rsa_generate(unsigned bits, cu_rsa_t **out)
@@ -47,10 +60,7 @@ int cu_rsa_generate(unsigned bits, cu_rsa_t **out)
 	    EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, (int)bits) != 1 ||
 	    EVP_PKEY_generate(ctx, &pkey) != 1)
 		goto out;
-	if ((r = wrap_pkey(pkey, 1, out)) != 0)
-		goto out;
-	pkey = NULL;
-	r = 0;
+	r = wrap_pkey(&pkey, 1, out);
 out:
 	EVP_PKEY_free(pkey);
 	EVP_PKEY_CTX_free(ctx);
@@ -88,11 +98,7 @@ static int load(const void *buf, size_t len, enum cu_rsa_format fmt, int priv,
 	int r = CU_ERR_PARSE;
 
 	*out = NULL;
-	if (fmt == CU_RSA_DER)
-		type = "DER";
-	else if (fmt == CU_RSA_PEM)
-		type = "PEM";
-	else
+	if ((type = fmt_name(fmt)) == NULL)
 		return CU_ERR_INVAL;
 	if (buf == NULL || len == 0)
 		return CU_ERR_PARSE;
@@ -122,10 +128,7 @@ static int load(const void *buf, size_t len, enum cu_rsa_format fmt, int priv,
 		r = CU_ERR_PARSE;
 		goto out;
 	}
-	if ((r = wrap_pkey(pkey, priv, out)) != 0)
-		goto out;
-	pkey = NULL;
-	r = 0;
+	r = wrap_pkey(&pkey, priv, out);
 out:
 	BN_clear_free(d);
 	EVP_PKEY_free(pkey);
@@ -159,11 +162,7 @@ static int save(const cu_rsa_t *key, enum cu_rsa_format fmt, int priv,
 
 	*out = NULL;
 	*out_len = 0;
-	if (fmt == CU_RSA_DER)
-		type = "DER";
-	else if (fmt == CU_RSA_PEM)
-		type = "PEM";
-	else
+	if ((type = fmt_name(fmt)) == NULL)
 		return CU_ERR_INVAL;
 	if (priv && !key->priv)
 		return CU_ERR_STATE;
@@ -293,10 +292,7 @@ int cu_rsa_from_ne(const unsigned char *n, size_t n_len, const unsigned char *e,
 	if (EVP_PKEY_fromdata_init(ctx) != 1 ||
 	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
 		goto out;
-	if ((r = wrap_pkey(pkey, 0, out)) != 0)
-		goto out;
-	pkey = NULL;
-	r = 0;
+	r = wrap_pkey(&pkey, 0, out);
 out:
 	EVP_PKEY_free(pkey);
 	EVP_PKEY_CTX_free(ctx);

@@ -432,9 +432,49 @@ void cu_seg_enc_header(const cu_seg_enc_t *e, const unsigned char **hdr,
 	*len = e->header_len;
 }
 
-static int enc_emit(cu_seg_enc_t *e, const unsigned char *pt, size_t len,
-                    int last)
+/* Seal (encryptor) or open (decryptor) one segment of len bytes at seg
+ * and hand the result to the sink; last marks the final segment. */
+typedef int (*emit_fn)(void *self, const unsigned char *seg, size_t len,
+                       int last);
+
+/* The update loop of both directions: cut p (len bytes) into segments of
+ * `size` bytes, gathered in buf (*buf_len bytes held). A full held segment
+ * goes to emit only once more data follows it, since it is not the last.
+ * Whole segments with data after them go straight from the caller's
+ * buffer, without a copy (buf, empty then, is free for the output). */
+static int segment(void *self, emit_fn emit, size_t size, unsigned char *buf,
+                   size_t *buf_len, const unsigned char *p, size_t len)
 {
+	size_t n;
+	int r;
+
+	while (len > 0) {
+		if (*buf_len == size) {
+			if ((r = emit(self, buf, *buf_len, 0)) != 0)
+				return r;
+			*buf_len = 0;
+		}
+		if (*buf_len == 0 && len > size) {
+			if ((r = emit(self, p, size, 0)) != 0)
+				return r;
+			p += size;
+			len -= size;
+			continue;
+		}
+		n = size - *buf_len;
+		if (n > len)
+			n = len;
+		memcpy(buf + *buf_len, p, n);
+		*buf_len += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int enc_emit(void *self, const unsigned char *pt, size_t len, int last)
+{
+	cu_seg_enc_t *e = self;
 	int r;
 
 	if (!e->header_sent) {
@@ -450,41 +490,16 @@ static int enc_emit(cu_seg_enc_t *e, const unsigned char *pt, size_t len,
 
 int cu_seg_enc_update(cu_seg_enc_t *e, const void *data, size_t len)
 {
-	const unsigned char *p = data;
-	size_t n;
-	int r = 0;
+	int r;
 
 	if (e->state != ST_BODY)
 		return CU_ERR_STATE;
-	if (p == NULL && len > 0) {
+	if (data == NULL && len > 0) {
 		r = CU_ERR_INVAL;
 		goto out;
 	}
-	while (len > 0) {
-		/* A full held segment followed by more data is not last. */
-		if (e->buf_len == CU_SEG_SEGMENT_SIZE) {
-			if ((r = enc_emit(e, e->buf, e->buf_len, 0)) != 0)
-				goto out;
-			e->buf_len = 0;
-		}
-		/* Whole segments with data after them go straight from the
-		 * caller's buffer, without a copy (buf is free for the
-		 * output). */
-		if (e->buf_len == 0 && len > CU_SEG_SEGMENT_SIZE) {
-			if ((r = enc_emit(e, p, CU_SEG_SEGMENT_SIZE, 0)) != 0)
-				goto out;
-			p += CU_SEG_SEGMENT_SIZE;
-			len -= CU_SEG_SEGMENT_SIZE;
-			continue;
-		}
-		n = CU_SEG_SEGMENT_SIZE - e->buf_len;
-		if (n > len)
-			n = len;
-		memcpy(e->buf + e->buf_len, p, n);
-		e->buf_len += n;
-		p += n;
-		len -= n;
-	}
+	r = segment(e, enc_emit, CU_SEG_SEGMENT_SIZE, e->buf, &e->buf_len, data,
+	            len);
 out:
 	if (r != 0)
 		e->state = ST_FAILED;
@@ -672,9 +687,10 @@ static int dec_header(cu_seg_dec_t *d, const unsigned char *p, size_t len,
 	return 0;
 }
 
-static int dec_emit(cu_seg_dec_t *d, const unsigned char *ct, size_t ct_len,
+static int dec_emit(void *self, const unsigned char *ct, size_t ct_len,
                     int last)
 {
+	cu_seg_dec_t *d = self;
 	int r;
 
 	if (!segment_len_ok(d->index, last, ct_len))
@@ -706,29 +722,8 @@ int cu_seg_dec_update(cu_seg_dec_t *d, const void *data, size_t len)
 		p += n;
 		len -= n;
 	}
-	while (len > 0) {
-		/* A full held segment followed by more data is not last. */
-		if (d->buf_len == CU_SEG_CT_SEGMENT_SIZE) {
-			if ((r = dec_emit(d, d->buf, d->buf_len, 0)) != 0)
-				goto out;
-			d->buf_len = 0;
-		}
-		if (d->buf_len == 0 && len > CU_SEG_CT_SEGMENT_SIZE) {
-			if ((r = dec_emit(d, p, CU_SEG_CT_SEGMENT_SIZE, 0)) !=
-			    0)
-				goto out;
-			p += CU_SEG_CT_SEGMENT_SIZE;
-			len -= CU_SEG_CT_SEGMENT_SIZE;
-			continue;
-		}
-		n = CU_SEG_CT_SEGMENT_SIZE - d->buf_len;
-		if (n > len)
-			n = len;
-		memcpy(d->buf + d->buf_len, p, n);
-		d->buf_len += n;
-		p += n;
-		len -= n;
-	}
+	r = segment(d, dec_emit, CU_SEG_CT_SEGMENT_SIZE, d->buf, &d->buf_len, p,
+	            len);
 out:
 	if (r != 0)
 		d->state = ST_FAILED;

@@ -62,14 +62,13 @@ size_t cu_http_methods_format(unsigned bits, char *out, size_t cap)
 	for (size_t i = 0; i < NMETHODS; i++) {
 		if ((bits & methods[i].bit) == 0)
 			continue;
-		const char *sep = used > 0 ? ", " : "";
-		size_t need = strlen(sep) + strlen(methods[i].name);
-		if (used + need + 1 > cap)
+		/* ", " before every name but the first */
+		size_t sep = used > 0 ? 2 : 0, n = strlen(methods[i].name);
+		if (used + sep + n + 1 > cap)
 			break;
-		memcpy(out + used, sep, strlen(sep));
-		used += strlen(sep);
-		memcpy(out + used, methods[i].name, strlen(methods[i].name));
-		used += strlen(methods[i].name);
+		memcpy(out + used, ", ", sep);
+		memcpy(out + used + sep, methods[i].name, n);
+		used += sep + n;
 		out[used] = '\0';
 	}
 	return used;

@@ -277,13 +277,12 @@ int cu_http_reply_json(cu_http_req_t *req, int status, json_t *json)
 		json_decref(json);
 		return CU_ERR_INVAL;
 	}
-	if (json == NULL) {
-		if (!req->replied)
-			(void)cu_http_reply(req, 500, NULL, 0, NULL);
-		return CU_ERR_NOMEM;
+	/* A NULL json is a failed json_pack() in the caller: out of memory
+	 * like a failed dump. */
+	if (json != NULL) {
+		text = json_dumps(json, JSON_COMPACT);
+		json_decref(json);
 	}
-	text = json_dumps(json, JSON_COMPACT);
-	json_decref(json);
 	if (text == NULL) {
 		if (!req->replied)
 			(void)cu_http_reply(req, 500, NULL, 0, NULL);

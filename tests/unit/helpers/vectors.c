@@ -63,6 +63,17 @@ int tv_hex_str(const char *hex, struct tv_bytes *out)
 	return 0;
 }
 
+void tv_hex_encode(const unsigned char *in, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 int tv_hex(const json_t *obj, const char *key, struct tv_bytes *out)
 {
 	const json_t *v = json_object_get(obj, key);

@@ -41,6 +41,10 @@ int tv_hex(const json_t *obj, const char *key, struct tv_bytes *out);
 /* tv_hex_str - decode a hex C string. Returns 0 or -1. */
 int tv_hex_str(const char *hex, struct tv_bytes *out);
 
+/* tv_hex_encode - write the 2*n lowercase hex digits of in (n bytes) and a
+ * NUL to out (2*n + 1 bytes). */
+void tv_hex_encode(const unsigned char *in, size_t n, char *out);
+
 void tv_bytes_free(struct tv_bytes *b);
 
 /* tv_expect_of - the "result" of a Wycheproof test case; 0 if unknown. */

@@ -400,6 +400,43 @@ static void events_record_the_key_lifecycle(void **state)
 	assert_int_equal(cu_vks_wait(f->vks, 6, 10), 0);
 }
 
+static void rotation_policy_rotates_when_due(void **state)
+{
+	struct fx *f = *state;
+	struct cu_vks_new n = {.kty = CU_VKO_OCT, .size = 256, .enabled = 1};
+	json_t *pol =
+	    json_pack("{s:[{s:{s:s},s:{s:s}}],s:{s:s}}", "lifetimeActions",
+	              "trigger", "timeAfterCreate", "P30D", "action", "type",
+	              "Rotate", "attributes", "expiryTime", "P90D");
+	struct cu_vks_key k;
+	int64_t secs = 0, now = time(NULL);
+	int count = -1, cnt = 0, more = 0;
+
+	assert_int_equal(cu_vks_duration("P90D", &secs), 0);
+	assert_int_equal(secs, 90 * 86400);
+	assert_int_equal(cu_vks_duration("P1Y", &secs), 0);
+	assert_int_equal(secs, 365 * 86400);
+	assert_int_equal(cu_vks_duration("P", &secs), CU_ERR_PARSE);
+	assert_int_equal(cu_vks_duration("P1DT", &secs), CU_ERR_PARSE);
+	assert_int_equal(cu_vks_duration("90D", &secs), CU_ERR_PARSE);
+	assert_int_equal(cu_vks_create(f->vks, "r", &n, NULL, NULL), 0);
+	assert_int_equal(cu_vks_create(f->vks, "norot", &n, NULL, NULL), 0);
+	assert_int_equal(cu_vks_policy_set(f->vks, "r", pol), 0);
+	assert_int_equal(cu_vks_rotate_due(f->vks, now, &count), 0);
+	assert_int_equal(count, 0);
+	assert_int_equal(cu_vks_rotate_due(f->vks, now + 31 * 86400, &count),
+	                 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(cu_vks_list(f->vks, "r", 0, 25, count_fn, &cnt, &more),
+	                 0);
+	assert_int_equal(cnt, 2);
+	/* the new version expires as the policy says */
+	assert_int_equal(cu_vks_get(f->vks, "r", NULL, &k), 0);
+	assert_true(k.exp >= now + 90 * 86400 && k.exp <= now + 90 * 86400 + 5);
+	cu_vks_key_clear(&k);
+	json_decref(pol);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -413,6 +450,7 @@ int main(void)
 	    T(backup_restores_only_when_the_name_is_free),
 	    T(paging_reports_more),
 	    T(events_record_the_key_lifecycle),
+	    T(rotation_policy_rotates_when_due),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

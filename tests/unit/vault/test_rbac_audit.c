@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -227,6 +228,47 @@ static void the_audit_chain_verifies_and_catches_edits(void **s)
 	assert_int_equal(bad, 2);
 }
 
+static cu_vaudit_writer_t *writer;
+
+static void *append_many(void *arg)
+{
+	for (int i = 0; i < 50; i++) {
+		struct cu_vaudit_rec rec = {.principal = arg,
+		                            .op = "unwrapKey",
+		                            .key = "k",
+		                            .result = "ok",
+		                            .request_id = "r"};
+		if (cu_vaudit_writer_append(writer, &rec) != 0 || rec.seq <= 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void concurrent_appends_group_commit_into_one_intact_chain(void **s)
+{
+	struct fx *f = *s;
+	cu_db_t *db = NULL;
+	pthread_t t[8];
+	int64_t count = 0, bad = 0;
+	void *ret;
+
+	assert_int_equal(cu_vks_open_db(f->vks, &db), 0);
+	assert_int_equal(cu_vaudit_writer_new(db, &writer), 0);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(
+		    pthread_create(&t[i], NULL, append_many, i % 2 ? "a" : "b"),
+		    0);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(pthread_join(t[i], &ret), 0);
+		assert_null(ret);
+	}
+	cu_vaudit_writer_free(writer);
+	writer = NULL;
+	cu_vaudit_writer_free(NULL);
+	assert_int_equal(cu_vaudit_verify(cu_vks_db(f->vks), &count, &bad), 0);
+	assert_int_equal(count, 400);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -236,6 +278,7 @@ int main(void)
 	    T(each_role_allows_exactly_its_permissions),
 	    T(key_scope_covers_one_key_and_removal_is_immediate),
 	    T(the_audit_chain_verifies_and_catches_edits),
+	    T(concurrent_appends_group_commit_into_one_intact_chain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

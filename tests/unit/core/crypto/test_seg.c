@@ -358,6 +358,15 @@ static void extended_objects_are_refused(void **state)
 	}
 }
 
+/* Exchange the ciphertext segments at a and b through tmp. */
+static void swap_segments(unsigned char *a, unsigned char *b,
+                          unsigned char *tmp)
+{
+	memcpy(tmp, a, CTSEG);
+	memcpy(a, b, CTSEG);
+	memcpy(b, tmp, CTSEG);
+}
+
 static void reordered_dropped_and_duplicated_segments_are_refused(void **state)
 {
 	size_t len = 3 * SEG + 10;
@@ -371,20 +380,14 @@ static void reordered_dropped_and_duplicated_segments_are_refused(void **state)
 	s0 = ct.p + hlen;
 	s1 = s0 + CTSEG;
 	s2 = s1 + CTSEG;
-	/* swap segments 0 and 1 */
-	memcpy(tmp, s0, CTSEG);
-	memcpy(s0, s1, CTSEG);
-	memcpy(s1, tmp, CTSEG);
+	/* swap segments 0 and 1, and back */
+	swap_segments(s0, s1, tmp);
 	assert_refused_before(ct.p, ct.len, pt, len, 0, 0);
-	memcpy(s1, s0, CTSEG);
-	memcpy(s0, tmp, CTSEG);
-	/* swap segments 1 and 2 */
-	memcpy(tmp, s1, CTSEG);
-	memcpy(s1, s2, CTSEG);
-	memcpy(s2, tmp, CTSEG);
+	swap_segments(s0, s1, tmp);
+	/* swap segments 1 and 2, and back */
+	swap_segments(s1, s2, tmp);
 	assert_refused_before(ct.p, ct.len, pt, len, 1, 0);
-	memcpy(s2, s1, CTSEG);
-	memcpy(s1, tmp, CTSEG);
+	swap_segments(s1, s2, tmp);
 	/* segment 0 twice */
 	memcpy(tmp, s1, CTSEG);
 	memcpy(s1, s0, CTSEG);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,39 +14,40 @@
 
 static int keys, key, version, op, deleted, obj, bucket, root, list;
 
+/* The routes every matching test runs against, added in this order. */
 static cu_http_router_t *make(void)
 {
+	static const struct {
+		unsigned methods;
+		const char *pattern;
+		unsigned flags;
+		int *data;
+	} routes[] = {
+	    {CU_HTTP_GET, "/", 0, &root},
+	    {CU_HTTP_GET, "/keys", CU_HTTP_ROUTE_TRAILING_SLASH, &keys},
+	    {CU_HTTP_GET | CU_HTTP_DELETE, "/keys/{name}", 0, &key},
+	    {CU_HTTP_GET | CU_HTTP_PATCH, "/keys/{name}/{version}", 0,
+	     &version},
+	    {CU_HTTP_POST, "/keys/{name}/{version}/{op}", 0, &op},
+	    {CU_HTTP_GET, "/deletedkeys/", 0, &deleted},
+	    {CU_HTTP_GET | CU_HTTP_PUT, "/s3/{bucket}/{key*}", 0, &obj},
+	    {CU_HTTP_PUT, "/s3/{bucket}", CU_HTTP_ROUTE_TRAILING_SLASH,
+	     &bucket},
+	    {CU_HTTP_GET, "/list/{p*}", CU_HTTP_ROUTE_EMPTY_PARAMS, &list},
+	};
 	cu_http_router_t *r = NULL;
+
 	assert_int_equal(cu_http_router_new(&r), 0);
-	assert_int_equal(cu_http_router_add(r, CU_HTTP_GET, "/", 0, &root), 0);
-	assert_int_equal(cu_http_router_add(r, CU_HTTP_GET, "/keys",
-	                                    CU_HTTP_ROUTE_TRAILING_SLASH,
-	                                    &keys),
-	                 0);
-	assert_int_equal(cu_http_router_add(r, CU_HTTP_GET | CU_HTTP_DELETE,
-	                                    "/keys/{name}", 0, &key),
-	                 0);
-	assert_int_equal(cu_http_router_add(r, CU_HTTP_GET | CU_HTTP_PATCH,
-	                                    "/keys/{name}/{version}", 0,
-	                                    &version),
-	                 0);
-	assert_int_equal(cu_http_router_add(r, CU_HTTP_POST,
-	                                    "/keys/{name}/{version}/{op}", 0,
-	                                    &op),
-	                 0);
-	assert_int_equal(
-	    cu_http_router_add(r, CU_HTTP_GET, "/deletedkeys/", 0, &deleted),
-	    0);
-	assert_int_equal(cu_http_router_add(r, CU_HTTP_GET | CU_HTTP_PUT,
-	                                    "/s3/{bucket}/{key*}", 0, &obj),
-	                 0);
-	assert_int_equal(cu_http_router_add(r, CU_HTTP_PUT, "/s3/{bucket}",
-	                                    CU_HTTP_ROUTE_TRAILING_SLASH,
-	                                    &bucket),
-	                 0);
-	assert_int_equal(cu_http_router_add(r, CU_HTTP_GET, "/list/{p*}",
-	                                    CU_HTTP_ROUTE_EMPTY_PARAMS, &list),
-	                 0);
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		int rc =
+		    cu_http_router_add(r, routes[i].methods, routes[i].pattern,
+		                       routes[i].flags, routes[i].data);
+
+		if (rc != 0)
+			fprintf(stderr, "route %s: %d\n", routes[i].pattern,
+			        rc);
+		assert_int_equal(rc, 0);
+	}
 	return r;
 }
 

@@ -20,6 +20,7 @@
 #include "core/http/server.h"
 #include "core/log.h"
 #include "core/pki.h"
+#include "helpers/vectors.h"
 
 /* ---- client side -------------------------------------------------- */
 
@@ -178,16 +179,6 @@ static int h_hash_body(cu_http_req_t *req, const char *p, size_t n, void *arg)
 	return cu_hash_update(hc->h, p, n);
 }
 
-static void hexify(const unsigned char *md, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static int h_hash_end(cu_http_req_t *req, void *arg)
 {
 	struct hash_ctx *hc = cu_http_req_ctx(req);
@@ -197,7 +188,7 @@ static int h_hash_end(cu_http_req_t *req, void *arg)
 	int rc = cu_hash_final(hc->h, md, sizeof(md), &mdlen);
 	if (rc != 0)
 		return rc;
-	hexify(md, 32, hex);
+	tv_hex_encode(md, 32, hex);
 	return cu_http_reply_json(
 	    req, 200,
 	    json_pack("{s:s, s:I}", "sha256", hex, "bytes", (json_int_t)hc->n));
@@ -334,18 +325,27 @@ static int idle(void **state)
 	return 0;
 }
 
+/* Start a server for cfg with the test routes: *s, and in at (cap bytes)
+ * "PREFIX:PORT" to reach it. Returns 0 or -1 (a failed group setup). */
+static int start_server(const struct cu_http_config *cfg, cu_http_server_t **s,
+                        const char *prefix, char *at, size_t cap)
+{
+	if (cu_http_server_new(cfg, s) != 0)
+		return -1;
+	add_routes(*s);
+	if (cu_http_server_start(*s) != 0)
+		return -1;
+	snprintf(at, cap, "%s:%u", prefix, (unsigned)cu_http_server_port(*s));
+	return 0;
+}
+
 static int start_plain(void **state)
 {
 	struct cu_http_config cfg = {
 	    .allow_plain = 1, .threads = 2, .max_header_bytes = 16 * 1024};
-	if (cu_http_server_new(&cfg, &plain) != 0)
-		return -1;
-	add_routes(plain);
-	if (cu_http_server_start(plain) != 0)
-		return -1;
-	snprintf(base, sizeof(base), "http://127.0.0.1:%u",
-	         (unsigned)cu_http_server_port(plain));
-	return 0;
+
+	return start_server(&cfg, &plain, "http://127.0.0.1", base,
+	                    sizeof(base));
 }
 
 static int stop_plain(void **state)
@@ -598,7 +598,7 @@ static void upload_of_256_mib_is_streamed_not_buffered(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_int_equal(f.status, 200);
 	assert_int_equal(cu_hash_final(u.h, md, sizeof(md), &mdlen), 0);
-	hexify(md, 32, hex);
+	tv_hex_encode(md, 32, hex);
 	snprintf(want, sizeof(want), "{\"sha256\":\"%s\",\"bytes\":%llu}", hex,
 	         (unsigned long long)BIG);
 	assert_string_equal(f.body, want);
@@ -841,14 +841,8 @@ static int start_tls(void **state)
 	cfg.tls_key_pem = srv_key;
 	cfg.client_ca_pem = ca_pem;
 	cfg.threads = 2;
-	if (cu_http_server_new(&cfg, &tls) != 0)
-		return -1;
-	add_routes(tls);
-	if (cu_http_server_start(tls) != 0)
-		return -1;
-	snprintf(tls_base, sizeof(tls_base), "https://localhost:%u",
-	         (unsigned)cu_http_server_port(tls));
-	return 0;
+	return start_server(&cfg, &tls, "https://localhost", tls_base,
+	                    sizeof(tls_base));
 }
 
 static int stop_tls(void **state)

@@ -1,0 +1,229 @@
+/* custos store - run the multi-tenant S3 store. */
+#include "cli/cli.h"
+#include "core/err.h"
+#include "core/http/server.h"
+#include "core/log.h"
+#include "core/secmem.h"
+#include "store/store.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SECMEM_ARENA     (1u << 20)
+#define STOP_DEADLINE_MS 10000
+
+static const char serve_usage[] =
+    "usage: custos store serve --listen ADDR:PORT --tls-cert FILE "
+    "--tls-key FILE\n"
+    "                          [--data DIR] [--operator-token-file FILE]\n"
+    "                          [--client-cert FILE --client-key FILE]\n"
+    "                          [--lease-seconds N] [--log-level LEVEL]\n"
+    "\n"
+    "Run a custos store (S3 API and admin API, one HTTPS origin) until\n"
+    "SIGTERM or SIGINT. Objects are encrypted at rest under per-tenant\n"
+    "keys wrapped by the system key in DIR/system.key.\n"
+    "\n"
+    "  --listen ADDR:PORT         address to listen on: 127.0.0.1:9443,\n"
+    "                             [::1]:9443; port 0 picks a free one\n"
+    "                             (see the \"listening\" log line)\n"
+    "  --tls-cert FILE            server certificate chain (PEM)\n"
+    "  --tls-key FILE             its private key (PEM)\n"
+    "  --data DIR                 the store's state directory "
+    "(default ./store-data)\n"
+    "  --operator-token-file FILE the operator's admin API token; "
+    "created\n"
+    "                             (random, 0600) if missing "
+    "(default DIR/operator.token)\n"
+    "  --client-cert FILE         the store's client certificate for "
+    "vaults\n"
+    "  --client-key FILE          its private key\n"
+    "  --lease-seconds N          how long a tenant key may stay "
+    "unwrapped\n"
+    "                             in memory (default 60)\n"
+    "  --log-level LEVEL          debug, info (default), warn or error\n"
+    "\n"
+    "Create a tenant (the reply shows its S3 keys once):\n"
+    "  curl --cacert CA -H \"Authorization: Bearer $(cat TOKEN_FILE)\" \\\n"
+    "       -d '{\"name\":\"acme\"}' https://ADDR:PORT/admin/v1/tenants\n";
+
+/* "127.0.0.1:8443" or "[::1]:8443" into addr (NUL-terminated) and port. */
+static int parse_listen(const char *s, char *addr, size_t cap, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':');
+	const char *a = s;
+	size_t alen;
+	char *end = NULL;
+	unsigned long p;
+
+	if (colon == NULL || colon[1] == '\0')
+		return CU_ERR_INVAL;
+	alen = (size_t)(colon - s);
+	if (alen >= 2 && s[0] == '[' && s[alen - 1] == ']') {
+		a = s + 1;
+		alen -= 2;
+	}
+	if (alen == 0 || alen >= cap)
+		return CU_ERR_INVAL;
+	memcpy(addr, a, alen);
+	addr[alen] = '\0';
+	if (colon[1] == '-' || colon[1] == '+')
+		return CU_ERR_INVAL;
+	p = strtoul(colon + 1, &end, 10);
+	if (end == NULL || *end != '\0' || p > 65535)
+		return CU_ERR_INVAL;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static int parse_lease(const char *s, unsigned *out)
+{
+	char *end = NULL;
+	unsigned long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return CU_ERR_INVAL;
+	v = strtoul(s, &end, 10);
+	if (end == NULL || *end != '\0' || v < 1 || v > 86400)
+		return CU_ERR_INVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int store_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"listen", required_argument, NULL, 'l'},
+	    {"tls-cert", required_argument, NULL, 'c'},
+	    {"tls-key", required_argument, NULL, 'k'},
+	    {"client-cert", required_argument, NULL, 'C'},
+	    {"client-key", required_argument, NULL, 'K'},
+	    {"data", required_argument, NULL, 'd'},
+	    {"operator-token-file", required_argument, NULL, 't'},
+	    {"lease-seconds", required_argument, NULL, 'L'},
+	    {"log-level", required_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct cu_store_config cfg = {0};
+	cu_store_t *s = NULL;
+	const char *listen = NULL;
+	char addr[64];
+	int level = CU_LOG_INFO, o, rc, sig;
+
+	if (cu_cli_wants_help(argc, argv)) {
+		fputs(serve_usage, stdout);
+		return 0;
+	}
+	cfg.data_dir = "store-data";
+	optind = 0;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'l':
+			listen = optarg;
+			break;
+		case 'c':
+			cfg.tls_cert_file = optarg;
+			break;
+		case 'k':
+			cfg.tls_key_file = optarg;
+			break;
+		case 'C':
+			cfg.client_cert_file = optarg;
+			break;
+		case 'K':
+			cfg.client_key_file = optarg;
+			break;
+		case 'd':
+			cfg.data_dir = optarg;
+			break;
+		case 't':
+			cfg.operator_token_file = optarg;
+			break;
+		case 'L':
+			if (parse_lease(optarg, &cfg.lease_s) != 0) {
+				fprintf(stderr,
+				        "custos store serve: bad "
+				        "--lease-seconds '%s' (1-86400)\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		case 'v':
+			if (cu_log_level_parse(optarg, &level) != 0) {
+				fprintf(stderr,
+				        "custos store serve: bad --log-level "
+				        "'%s'\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		default:
+			fputs(serve_usage, stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || listen == NULL || cfg.tls_cert_file == NULL ||
+	    cfg.tls_key_file == NULL) {
+		fprintf(stderr, "custos store serve: --listen, --tls-cert and "
+		                "--tls-key are required\n");
+		fputs(serve_usage, stderr);
+		return 2;
+	}
+	if ((cfg.client_cert_file == NULL) != (cfg.client_key_file == NULL)) {
+		fprintf(stderr, "custos store serve: --client-cert and "
+		                "--client-key go together\n");
+		return 2;
+	}
+	if (parse_listen(listen, addr, sizeof(addr), &cfg.port) != 0) {
+		fprintf(stderr,
+		        "custos store serve: bad --listen '%s' (want "
+		        "ADDR:PORT)\n",
+		        listen);
+		return 2;
+	}
+	cfg.listen_addr = addr;
+
+	cu_log_init("store", level, 2);
+	if (cu_proc_harden() != 0) {
+		cu_log(CU_LOG_ERROR, "cannot disable core dumps", NULL);
+		return 1;
+	}
+	if ((rc = cu_secmem_init(SECMEM_ARENA)) != 0)
+		cu_log(CU_LOG_WARN, "running without locked memory",
+		       json_pack("{s:s}", "error", cu_strerror(rc)));
+	/* before any thread exists, so every thread inherits the mask */
+	if (cu_http_signals_block() != 0) {
+		cu_log(CU_LOG_ERROR, "cannot block signals", NULL);
+		return 1;
+	}
+	if ((rc = cu_store_start(&cfg, &s)) != 0) {
+		cu_log(CU_LOG_ERROR, "store did not start",
+		       json_pack("{s:s}", "error", cu_strerror(rc)));
+		return 1;
+	}
+	cu_log(CU_LOG_INFO, "listening",
+	       json_pack("{s:s, s:i}", "url", cu_store_url(s), "port",
+	                 (int)cu_store_port(s)));
+	sig = cu_http_signals_wait();
+	cu_log(
+	    CU_LOG_INFO, "stopping",
+	    json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+	if (cu_store_stop(s, STOP_DEADLINE_MS) != 0)
+		cu_log(CU_LOG_WARN, "requests cut off at shutdown", NULL);
+	cu_store_free(s);
+	cu_log(CU_LOG_INFO, "stopped", NULL);
+	return 0;
+}
+
+int cu_cli_store(int argc, char **argv)
+{
+	static const struct cu_cli_cmd cmds[] = {
+	    {"serve", "run a store (S3 + admin API) over HTTPS", store_serve},
+	    {NULL, NULL, NULL},
+	};
+
+	return cu_cli_dispatch("custos store", cmds, argc - 1, argv + 1);
+}

@@ -1,0 +1,266 @@
+/* admin.c - the store's admin API (JSON, bearer tokens): tenants.
+ *
+ * The operator's token (hash in struct cu_s3) may do everything; a
+ * tenant's admin token may read its own tenant. Tokens are compared as
+ * SHA-256 hashes with cu_ct_equal. Secrets made here (access key
+ * secret, admin token) are built in locked memory, shown once in the
+ * reply and wiped. */
+#include "core/b64.h"
+#include "core/crypto/aead.h"
+#include "core/crypto/hash.h"
+#include "core/crypto/rand.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/secmem.h"
+#include "store/s3.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SECRET_BYTES 30 /* 40 base64url characters, as AWS's length */
+#define TOKEN_BYTES  32
+#define AKID_LEN     20
+#define REPLY_MAX    1024
+
+enum { WHO_NONE = 0, WHO_OPERATOR, WHO_TENANT };
+
+/* Who presents this bearer token: the operator, the admin of tenant
+ * `tenant` (when not NULL), or nobody. */
+static int who(cu_http_req_t *req, struct cu_s3 *s3, const char *tenant)
+{
+	const char *h = cu_http_req_header(req, "Authorization");
+	unsigned char got[CU_SHA256_LEN], want[CU_SMETA_HASH_LEN];
+	size_t n;
+
+	if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
+		return WHO_NONE;
+	h += 7;
+	n = strnlen(h, 512);
+	if (n == 0 || n >= 512 || cu_sha256(h, n, got) != 0)
+		return WHO_NONE;
+	if (cu_ct_equal(got, s3->operator_hash, CU_SHA256_LEN))
+		return WHO_OPERATOR;
+	if (tenant != NULL && strlen(tenant) <= CU_SMETA_ID_MAX &&
+	    cu_smeta_tenant_token_hash(s3->meta, tenant, want) == 0 &&
+	    cu_ct_equal(got, want, CU_SHA256_LEN))
+		return WHO_TENANT;
+	return WHO_NONE;
+}
+
+static int unauthorized(cu_http_req_t *req)
+{
+	(void)cu_http_set_header(req, "WWW-Authenticate", "Bearer");
+	return cu_http_reply_error(req, 401, "Unauthorized",
+	                           "A valid bearer token is required.");
+}
+
+static json_t *tenant_json(const struct cu_smeta_tenant *t)
+{
+	return json_pack("{s:s,s:s,s:s,s:I,s:{s:s,s:s}}", "id", t->id, "name",
+	                 t->name, "state", t->state, "created",
+	                 (json_int_t)t->created, "encryption", "mode",
+	                 "system_managed", "state", t->state);
+}
+
+static int name_ok(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n] != '\0'; n++) {
+		char c = s[n];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.'))
+			return 0;
+	}
+	return n >= 1 && n <= CU_SMETA_NAME_MAX;
+}
+
+/* An access key id shaped like AWS's: "CU" and 18 of [A-Z2-7]. */
+static int make_akid(char out[AKID_LEN + 1])
+{
+	static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+	unsigned char r[AKID_LEN];
+	int rc;
+
+	if ((rc = cu_rand_bytes(r, sizeof(r))) != 0)
+		return rc;
+	out[0] = 'C';
+	out[1] = 'U';
+	for (int i = 2; i < AKID_LEN; i++)
+		out[i] = b32[r[i] & 31];
+	out[AKID_LEN] = '\0';
+	return 0;
+}
+
+static int create_tenant(cu_http_req_t *req, void *arg)
+{
+	struct cu_s3 *s3 = arg;
+	struct cu_smeta_tenant_new tn = {0};
+	unsigned char sealed[SECRET_BYTES * 2 + CU_AEAD_OVERHEAD];
+	unsigned char wrapped[CU_SKEYS_WRAPPED_MAX];
+	unsigned char token_hash[CU_SHA256_LEN];
+	unsigned char *raw = NULL;
+	char *secret = NULL, *token = NULL, *reply = NULL;
+	char id[20], akid[AKID_LEN + 1];
+	size_t slen = 0, wlen = 0, n;
+	json_t *body = NULL;
+	const char *name;
+	int rc, len;
+
+	if (who(req, s3, NULL) != WHO_OPERATOR)
+		return unauthorized(req);
+	if (cu_http_req_body_json(req, &body) != 0 || !json_is_object(body) ||
+	    (name = json_string_value(json_object_get(body, "name"))) == NULL) {
+		rc = cu_http_reply_error(req, 400, "BadRequest",
+		                         "Expected {\"name\": \"...\"}.");
+		goto out;
+	}
+	if (!name_ok(name)) {
+		rc = cu_http_reply_error(req, 400, "BadRequest",
+		                         "A tenant name is 1-64 characters of "
+		                         "a-z, 0-9, '-', '_' and '.'.");
+		goto out;
+	}
+	rc = CU_ERR_NOMEM;
+	raw = cu_secmem_alloc(TOKEN_BYTES);
+	secret = cu_secmem_alloc(SECRET_BYTES * 2);
+	token = cu_secmem_alloc(TOKEN_BYTES * 2 + 8);
+	reply = cu_secmem_alloc(REPLY_MAX);
+	if (raw == NULL || secret == NULL || token == NULL || reply == NULL)
+		goto out;
+	id[0] = 't';
+	if ((rc = cu_rand_hex(id + 1, 8)) != 0 || (rc = make_akid(akid)) != 0)
+		goto out;
+	/* the secret access key */
+	if ((rc = cu_rand_bytes(raw, SECRET_BYTES)) != 0 ||
+	    (rc = cu_b64url_encode(raw, SECRET_BYTES, secret, SECRET_BYTES * 2,
+	                           &n)) != 0)
+		goto out;
+	rc = cu_s3_seal_secret(s3, akid, strlen(akid), secret, n, sealed,
+	                       sizeof(sealed), &slen);
+	if (rc != 0)
+		goto out;
+	/* the tenant admin's token: kept only as a hash */
+	memcpy(token, "cut_", 4);
+	if ((rc = cu_rand_bytes(raw, TOKEN_BYTES)) != 0 ||
+	    (rc = cu_b64url_encode(raw, TOKEN_BYTES, token + 4,
+	                           TOKEN_BYTES * 2 + 4, &n)) != 0 ||
+	    (rc = cu_sha256(token, n + 4, token_hash)) != 0)
+		goto out;
+	if ((rc = cu_skeys_tk_new(s3->keys, wrapped, sizeof(wrapped), &wlen)) !=
+	    0)
+		goto out;
+	tn.id = id;
+	tn.name = name;
+	tn.admin_token_hash = token_hash;
+	tn.access_key_id = akid;
+	tn.secret_sealed = sealed;
+	tn.secret_sealed_len = slen;
+	tn.tk_wrapped = wrapped;
+	tn.tk_wrapped_len = wlen;
+	tn.root = cu_skeys_root_name(s3->keys);
+	tn.created = (int64_t)time(NULL);
+	rc = cu_smeta_tenant_create(s3->meta, &tn);
+	if (rc == CU_ERR_EXISTS) {
+		rc = cu_http_reply_error(req, 409, "Conflict",
+		                         "A tenant by that name exists.");
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	cu_log(CU_LOG_INFO, "tenant created",
+	       json_pack("{s:s,s:s,s:s,s:s}", "request_id", cu_http_req_id(req),
+	                 "tenant", id, "name", name, "access_key_id", akid));
+	/* built here, not with jansson, so the secrets stay in locked
+	 * memory (every value is from a safe alphabet: no escaping) */
+	len = snprintf(reply, REPLY_MAX,
+	               "{\"id\":\"%s\",\"name\":\"%s\",\"state\":"
+	               "\"system_managed\",\"access_key_id\":\"%s\","
+	               "\"secret_access_key\":\"%s\",\"admin_token\":\"%s\"}",
+	               id, name, akid, secret, token);
+	if (len < 0 || len >= REPLY_MAX) {
+		rc = CU_ERR_RANGE;
+		goto out;
+	}
+	(void)cu_http_set_header(req, "Cache-Control", "no-store");
+	rc = cu_http_reply(req, 201, reply, (size_t)len, "application/json");
+out:
+	cu_secmem_free(raw, TOKEN_BYTES);
+	cu_secmem_free(secret, SECRET_BYTES * 2);
+	cu_secmem_free(token, TOKEN_BYTES * 2 + 8);
+	cu_secmem_free(reply, REPLY_MAX);
+	cu_memzero(sealed, sizeof(sealed));
+	json_decref(body);
+	return rc;
+}
+
+static int list_cb(void *arg, const struct cu_smeta_tenant *t)
+{
+	json_t *j = tenant_json(t);
+
+	if (j == NULL || json_array_append_new(arg, j) != 0)
+		return CU_ERR_NOMEM;
+	return 0;
+}
+
+static int list_tenants(cu_http_req_t *req, void *arg)
+{
+	struct cu_s3 *s3 = arg;
+	json_t *arr;
+	int rc;
+
+	if (who(req, s3, NULL) != WHO_OPERATOR)
+		return unauthorized(req);
+	if ((arr = json_array()) == NULL)
+		return CU_ERR_NOMEM;
+	if ((rc = cu_smeta_tenant_list(s3->meta, list_cb, arr)) != 0) {
+		json_decref(arr);
+		return rc;
+	}
+	return cu_http_reply_json(req, 200, json_pack("{s:o}", "tenants", arr));
+}
+
+static int get_tenant(cu_http_req_t *req, void *arg)
+{
+	struct cu_s3 *s3 = arg;
+	const char *id = cu_http_req_param(req, "tenant");
+	struct cu_smeta_tenant t;
+	int rc;
+
+	if (who(req, s3, id) == WHO_NONE)
+		return unauthorized(req);
+	if (strlen(id) > CU_SMETA_ID_MAX)
+		rc = CU_ERR_NOTFOUND;
+	else
+		rc = cu_smeta_tenant_get(s3->meta, id, &t);
+	if (rc == CU_ERR_NOTFOUND)
+		return cu_http_reply_error(req, 404, "TenantNotFound",
+		                           "No such tenant.");
+	if (rc != 0)
+		return rc;
+	return cu_http_reply_json(req, 200, tenant_json(&t));
+}
+
+int cu_s3_admin_mount(struct cu_s3 *s3, cu_http_server_t *srv)
+{
+	struct cu_http_route r = {.arg = s3};
+	int rc;
+
+	r.methods = CU_HTTP_POST;
+	r.pattern = "/admin/v1/tenants";
+	r.flags = CU_HTTP_ROUTE_TRAILING_SLASH;
+	r.on_end = create_tenant;
+	r.max_body = 4096;
+	if ((rc = cu_http_server_route(srv, &r)) != 0)
+		return rc;
+	r.methods = CU_HTTP_GET;
+	r.on_end = list_tenants;
+	if ((rc = cu_http_server_route(srv, &r)) != 0)
+		return rc;
+	r.pattern = "/admin/v1/tenants/{tenant}";
+	r.on_end = get_tenant;
+	return cu_http_server_route(srv, &r);
+}

@@ -1,0 +1,150 @@
+/* keys.h - the store's key hierarchy (DESIGN.md section 3): a root key
+ * wraps each tenant's tenant keys (TK, AES-256, versioned), and a TK
+ * wraps each object version's data key (DEK) with the object's identity
+ * bound in.
+ *
+ * Roots. A root is anything that can wrap and unwrap a 32-byte TK: this
+ * session's one is the system key (SK) in a key file in the store's data
+ * directory (cu_skeys_root_file); a root in the operator's vault, or a
+ * tenant's customer key, plugs in behind the same two functions.
+ *
+ * Leases. A plaintext TK lives in locked memory (cu_secmem) for at most
+ * the lease (default 60 s), counted from its unwrap and never extended by
+ * use; then it is wiped, and the next use unwraps it again through the
+ * root. cu_skeys_sweep wipes expired TKs even when nothing uses them.
+ * TKs never leave this module: callers ask it to wrap, unwrap, seal and
+ * open with them.
+ *
+ * DEK wrap: AES-256-GCM (cu_aead_seal) under the TK with associated data
+ * "custos/dek/v1" || id, where id is the object identity (tenant, bucket,
+ * key, version; see cu_skeys_object_id). A wrapped DEK moved to another
+ * object or tenant does not open.
+ *
+ * Thread-safe: one mutex guards the cache. */
+#ifndef CU_STORE_KEYS_H
+#define CU_STORE_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/meta.h"
+
+#define CU_SKEYS_KEY_LEN       32 /* SK, TK, DEK: AES-256 */
+#define CU_SKEYS_WRAPPED_MAX   512
+#define CU_SKEYS_DEK_WRAPPED   (CU_SKEYS_KEY_LEN + 28) /* nonce + tag */
+#define CU_SKEYS_DEFAULT_LEASE 60                      /* seconds */
+#define CU_SKEYS_MAX_CACHED    4096                    /* TKs held at once */
+
+/* A root of trust that wraps tenant keys. wrap: in (in_len bytes of key
+ * material) to out (cap bytes; *out_len). unwrap: the reverse, into out
+ * (locked memory given by the caller). Both return 0, CU_ERR_AUTH (wrong
+ * root or altered input: a denial), CU_ERR_UNAVAILABLE / CU_ERR_TIMEOUT
+ * (the root cannot be reached), CU_ERR_RANGE or CU_ERR_CRYPTO. free
+ * releases ctx (may be NULL). */
+struct cu_skeys_root {
+	const char *name; /* recorded with each wrapped TK ("file") */
+	int (*wrap)(void *ctx, const unsigned char *in, size_t in_len,
+	            unsigned char *out, size_t cap, size_t *out_len);
+	int (*unwrap)(void *ctx, const unsigned char *in, size_t in_len,
+	              unsigned char *out, size_t cap, size_t *out_len);
+	void (*free)(void *ctx);
+	void *ctx;
+};
+
+/* cu_skeys_keyfile_load - read the 32-byte key in the file at path into
+ * key (give locked memory), creating the file with a fresh random key
+ * (mode 0600, fsync'd, with its directory) when it does not exist.
+ * Refuses a file of another size or readable by group or others.
+ * Returns 0, CU_ERR_IO (detail logged), CU_ERR_PARSE (wrong size),
+ * CU_ERR_DENIED (permissions too open) or CU_ERR_CRYPTO. */
+int cu_skeys_keyfile_load(const char *path,
+                          unsigned char key[CU_SKEYS_KEY_LEN]);
+
+/* cu_skeys_root_file - a root that wraps with RFC 3394 AES key wrap under
+ * the system key in the key file at path (cu_skeys_keyfile_load). The
+ * key is held in locked memory until root->free. Returns 0 and *root
+ * filled, or the errors of cu_skeys_keyfile_load, or CU_ERR_NOMEM. */
+int cu_skeys_root_file(const char *path, struct cu_skeys_root *root);
+
+typedef struct cu_skeys cu_skeys_t;
+
+/* cu_skeys_new - the key hierarchy over metadata `meta` (borrowed) and
+ * `root` (taken: its free is called by cu_skeys_free, or here on
+ * failure). lease_s 0 means CU_SKEYS_DEFAULT_LEASE. Returns 0 and *out,
+ * CU_ERR_INVAL or CU_ERR_NOMEM. */
+int cu_skeys_new(cu_smeta_t *meta, struct cu_skeys_root *root, unsigned lease_s,
+                 cu_skeys_t **out);
+
+/* cu_skeys_free - wipe every cached TK, free the root and the handle.
+ * NULL ok. */
+void cu_skeys_free(cu_skeys_t *k);
+
+/* cu_skeys_set_clock - for tests: read time (milliseconds, monotonic)
+ * from fn instead of CLOCK_MONOTONIC. fn NULL restores the clock. */
+void cu_skeys_set_clock(cu_skeys_t *k, int64_t (*fn)(void *arg), void *arg);
+
+/* cu_skeys_root_name - the root's name, to record beside wrapped TKs. */
+const char *cu_skeys_root_name(const cu_skeys_t *k);
+
+/* cu_skeys_tk_new - make a fresh tenant key and wrap it under the root
+ * into out (cap bytes; *len); the plaintext is wiped at once (it is
+ * unwrapped again on first use). For a new tenant's version 1 or a roll.
+ * Returns 0, CU_ERR_RANGE, CU_ERR_CRYPTO or the root's error. */
+int cu_skeys_tk_new(cu_skeys_t *k, unsigned char *out, size_t cap, size_t *len);
+
+/* cu_skeys_object_id - the identity of an object version, as bound into
+ * its wrapped DEK and its data file: each of tenant, bucket, key (klen
+ * bytes) and version as a 4-byte big-endian length and the bytes. Writes
+ * at most cap bytes to out; *len gets the length. Returns 0 or
+ * CU_ERR_RANGE. */
+int cu_skeys_object_id(const char *tenant, const char *bucket, const char *key,
+                       size_t klen, const char *version, unsigned char *out,
+                       size_t cap, size_t *len);
+
+/* cu_skeys_dek_new - a fresh DEK for an object version of `tenant` with
+ * identity id (id_len bytes): the plaintext into dek (give locked memory;
+ * the caller wipes it), wrapped under the tenant's latest TK into wrapped
+ * (cap at least CU_SKEYS_DEK_WRAPPED; *wlen), and that TK's version into
+ * *tk_version. Returns 0, CU_ERR_NOTFOUND (the tenant has no TK),
+ * CU_ERR_RANGE, CU_ERR_CRYPTO, or the root's error on unwrap. */
+int cu_skeys_dek_new(cu_skeys_t *k, const char *tenant, const void *id,
+                     size_t id_len, unsigned char dek[CU_SKEYS_KEY_LEN],
+                     unsigned char *wrapped, size_t cap, size_t *wlen,
+                     uint32_t *tk_version) __attribute__((warn_unused_result));
+
+/* cu_skeys_dek_open - unwrap a DEK wrapped by cu_skeys_dek_new for the
+ * same tenant, TK version and identity, into dek (locked memory).
+ * Returns 0, CU_ERR_AUTH (wrong tenant, version or identity, or altered:
+ * dek wiped), CU_ERR_NOTFOUND (no such TK version), CU_ERR_PARSE (not a
+ * wrapped DEK), or the root's error. */
+int cu_skeys_dek_open(cu_skeys_t *k, const char *tenant, uint32_t tk_version,
+                      const void *wrapped, size_t wlen, const void *id,
+                      size_t id_len, unsigned char dek[CU_SKEYS_KEY_LEN])
+    __attribute__((warn_unused_result));
+
+/* cu_skeys_seal / cu_skeys_open - cu_aead_seal / cu_aead_open of a small
+ * record (user metadata) under the tenant's TK version tk_version, with
+ * aad bound in. Buffers as for cu_aead_seal/open. Returns theirs, and
+ * CU_ERR_NOTFOUND for a missing TK version, or the root's error. */
+int cu_skeys_seal(cu_skeys_t *k, const char *tenant, uint32_t tk_version,
+                  const void *aad, size_t aad_len, const void *pt,
+                  size_t pt_len, unsigned char *out, size_t cap,
+                  size_t *out_len) __attribute__((warn_unused_result));
+int cu_skeys_open(cu_skeys_t *k, const char *tenant, uint32_t tk_version,
+                  const void *aad, size_t aad_len, const void *in,
+                  size_t in_len, unsigned char *out, size_t cap,
+                  size_t *out_len) __attribute__((warn_unused_result));
+
+/* cu_skeys_sweep - wipe and drop every TK whose lease has ended. Returns
+ * how many were dropped. */
+size_t cu_skeys_sweep(cu_skeys_t *k);
+
+/* cu_skeys_cached - how many plaintext TKs are held now (leases not yet
+ * swept included). */
+size_t cu_skeys_cached(cu_skeys_t *k);
+
+/* cu_skeys_unwraps - how many times a TK was unwrapped through the root
+ * since cu_skeys_new (for tests and metrics). */
+uint64_t cu_skeys_unwraps(cu_skeys_t *k);
+
+#endif

@@ -1,0 +1,721 @@
+/* meta.c - the store's metadata tables over core/db. */
+#include "store/meta.h"
+#include "core/db.h"
+#include "core/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct cu_smeta {
+	cu_db_t *db;
+};
+
+/* Migration i moves the schema from version i to i + 1; never edit one
+ * that has shipped, append a new one. */
+static const char *const migrations[] = {
+    "CREATE TABLE tenants ("
+    " id TEXT PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " state TEXT NOT NULL,"
+    " admin_token_hash BLOB NOT NULL,"
+    " created INTEGER NOT NULL);"
+    "CREATE TABLE access_keys ("
+    " id TEXT PRIMARY KEY,"
+    " tenant TEXT NOT NULL REFERENCES tenants(id),"
+    " secret_sealed BLOB NOT NULL,"
+    " active INTEGER NOT NULL DEFAULT 1,"
+    " created INTEGER NOT NULL);"
+    "CREATE INDEX access_keys_tenant ON access_keys(tenant);"
+    "CREATE TABLE tenant_keys ("
+    " tenant TEXT NOT NULL REFERENCES tenants(id),"
+    " version INTEGER NOT NULL,"
+    " root TEXT NOT NULL,"
+    " wrapped BLOB NOT NULL,"
+    " created INTEGER NOT NULL,"
+    " PRIMARY KEY (tenant, version));"
+    "CREATE TABLE buckets ("
+    " tenant TEXT NOT NULL REFERENCES tenants(id),"
+    " name TEXT NOT NULL,"
+    " created INTEGER NOT NULL,"
+    " PRIMARY KEY (tenant, name));"
+    /* one row per key: its current version */
+    "CREATE TABLE objects ("
+    " tenant TEXT NOT NULL,"
+    " bucket TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " version_id TEXT NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " etag TEXT NOT NULL,"
+    " content_type TEXT NOT NULL,"
+    " meta_sealed BLOB,"
+    " tk_version INTEGER NOT NULL,"
+    " path TEXT NOT NULL,"
+    " created INTEGER NOT NULL,"
+    " PRIMARY KEY (tenant, bucket, key),"
+    " FOREIGN KEY (tenant, bucket) REFERENCES buckets(tenant, name));",
+};
+
+int cu_smeta_open(const char *path, cu_smeta_t **out)
+{
+	cu_smeta_t *m = NULL;
+	int rc;
+
+	if (out == NULL)
+		return CU_ERR_INVAL;
+	*out = NULL;
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return CU_ERR_NOMEM;
+	rc = cu_db_open(path, migrations,
+	                sizeof(migrations) / sizeof(migrations[0]), &m->db);
+	if (rc != 0) {
+		free(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
+void cu_smeta_close(cu_smeta_t *m)
+{
+	if (m == NULL)
+		return;
+	cu_db_close(m->db);
+	free(m);
+}
+
+/* Copy a text column into a fixed buffer; too long is a broken row. */
+static int col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap, size_t *len)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+	int n = sqlite3_column_bytes(st, i);
+
+	if (s == NULL)
+		n = 0;
+	if (n < 0 || (size_t)n >= cap)
+		return CU_ERR_DB;
+	if (n > 0)
+		memcpy(dst, s, (size_t)n);
+	dst[n] = '\0';
+	if (len != NULL)
+		*len = (size_t)n;
+	return 0;
+}
+
+static int col_blob(sqlite3_stmt *st, int i, unsigned char *dst, size_t cap,
+                    size_t *len)
+{
+	const void *p = sqlite3_column_blob(st, i);
+	int n = sqlite3_column_bytes(st, i);
+
+	if (p == NULL)
+		n = 0;
+	if (n < 0)
+		return CU_ERR_DB;
+	if ((size_t)n > cap)
+		return CU_ERR_RANGE;
+	if (n > 0)
+		memcpy(dst, p, (size_t)n);
+	*len = (size_t)n;
+	return 0;
+}
+
+static int bounded(const char *s, size_t max)
+{
+	return s != NULL && s[0] != '\0' && strlen(s) <= max;
+}
+
+/* ---- tenants ------------------------------------------------------ */
+
+int cu_smeta_tenant_create(cu_smeta_t *m, const struct cu_smeta_tenant_new *t)
+{
+	int rc;
+
+	if (m == NULL || t == NULL || !bounded(t->id, CU_SMETA_ID_MAX) ||
+	    !bounded(t->name, CU_SMETA_NAME_MAX) ||
+	    !bounded(t->access_key_id, CU_SMETA_ID_MAX) ||
+	    t->admin_token_hash == NULL || t->secret_sealed == NULL ||
+	    t->secret_sealed_len == 0 ||
+	    t->secret_sealed_len > CU_SMETA_BLOB_MAX || t->tk_wrapped == NULL ||
+	    t->tk_wrapped_len == 0 || t->tk_wrapped_len > CU_SMETA_BLOB_MAX ||
+	    t->root == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	rc = cu_db_run(m->db, NULL,
+	               "INSERT INTO tenants (id, name, state, admin_token_hash,"
+	               " created) VALUES (?1, ?2, 'system_managed', ?3, ?4)",
+	               "ttbi", t->id, t->name, t->admin_token_hash,
+	               (size_t)CU_SMETA_HASH_LEN, (int64_t)t->created);
+	if (rc != 0)
+		goto out;
+	rc = cu_db_run(m->db, NULL,
+	               "INSERT INTO access_keys (id, tenant, secret_sealed,"
+	               " created) VALUES (?1, ?2, ?3, ?4)",
+	               "ttbi", t->access_key_id, t->id, t->secret_sealed,
+	               t->secret_sealed_len, (int64_t)t->created);
+	if (rc != 0)
+		goto out;
+	rc =
+	    cu_db_run(m->db, NULL,
+	              "INSERT INTO tenant_keys (tenant, version, root, wrapped,"
+	              " created) VALUES (?1, 1, ?2, ?3, ?4)",
+	              "ttbi", t->id, t->root, t->tk_wrapped, t->tk_wrapped_len,
+	              (int64_t)t->created);
+out:
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		return rc;
+	}
+	return cu_db_commit(m->db);
+}
+
+static int tenant_row(sqlite3_stmt *st, struct cu_smeta_tenant *t)
+{
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	if ((rc = col_copy(st, 0, t->id, sizeof(t->id), NULL)) != 0 ||
+	    (rc = col_copy(st, 1, t->name, sizeof(t->name), NULL)) != 0 ||
+	    (rc = col_copy(st, 2, t->state, sizeof(t->state), NULL)) != 0)
+		return rc;
+	t->created = sqlite3_column_int64(st, 3);
+	return 0;
+}
+
+int cu_smeta_tenant_get(cu_smeta_t *m, const char *id,
+                        struct cu_smeta_tenant *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (m == NULL || id == NULL || out == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT id, name, state, created FROM tenants"
+	                 " WHERE id = ?1",
+	                 "t", id);
+	if (rc != 0)
+		goto out;
+	rc = cu_db_step(st);
+	if (rc == 1)
+		rc = tenant_row(st, out);
+	else if (rc == 0)
+		rc = CU_ERR_NOTFOUND;
+out:
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
+	return rc;
+}
+
+int cu_smeta_tenant_token_hash(cu_smeta_t *m, const char *id,
+                               unsigned char hash[CU_SMETA_HASH_LEN])
+{
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (m == NULL || id == NULL || hash == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT admin_token_hash FROM tenants WHERE id = ?1",
+	                 "t", id);
+	if (rc != 0)
+		goto out;
+	rc = cu_db_step(st);
+	if (rc == 1) {
+		rc = col_blob(st, 0, hash, CU_SMETA_HASH_LEN, &n);
+		if (rc == 0 && n != CU_SMETA_HASH_LEN)
+			rc = CU_ERR_DB;
+	} else if (rc == 0) {
+		rc = CU_ERR_NOTFOUND;
+	}
+out:
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
+	return rc;
+}
+
+int cu_smeta_tenant_list(cu_smeta_t *m, cu_smeta_tenant_fn fn, void *arg)
+{
+	struct cu_smeta_tenant t;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (m == NULL || fn == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT id, name, state, created FROM tenants"
+	                 " ORDER BY created, id",
+	                 "");
+	if (rc != 0)
+		goto out;
+	while ((rc = cu_db_step(st)) == 1) {
+		if ((rc = tenant_row(st, &t)) != 0 || (rc = fn(arg, &t)) != 0)
+			break;
+	}
+out:
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
+	return rc;
+}
+
+/* ---- access keys -------------------------------------------------- */
+
+int cu_smeta_akey_get(cu_smeta_t *m, const char *akid, size_t akid_len,
+                      char tenant[CU_SMETA_ID_MAX + 1], unsigned char *sealed,
+                      size_t cap, size_t *len)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (m == NULL || akid == NULL || tenant == NULL || sealed == NULL ||
+	    len == NULL)
+		return CU_ERR_INVAL;
+	if (akid_len == 0 || akid_len > CU_SMETA_ID_MAX)
+		return CU_ERR_NOTFOUND;
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT tenant, secret_sealed FROM access_keys"
+	                 " WHERE id = ?1 AND active = 1",
+	                 "T", akid, akid_len);
+	if (rc != 0)
+		goto out;
+	rc = cu_db_step(st);
+	if (rc == 1) {
+		if ((rc = col_copy(st, 0, tenant, CU_SMETA_ID_MAX + 1, NULL)) ==
+		    0)
+			rc = col_blob(st, 1, sealed, cap, len);
+	} else if (rc == 0) {
+		rc = CU_ERR_NOTFOUND;
+	}
+out:
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
+	return rc;
+}
+
+/* ---- tenant keys -------------------------------------------------- */
+
+int cu_smeta_tk_get(cu_smeta_t *m, const char *tenant, uint32_t version,
+                    unsigned char *out, size_t cap, size_t *len,
+                    uint32_t *version_out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (m == NULL || tenant == NULL || out == NULL || len == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	if (version == 0)
+		rc = cu_db_query(m->db, &st,
+		                 "SELECT version, wrapped FROM tenant_keys"
+		                 " WHERE tenant = ?1 ORDER BY version DESC"
+		                 " LIMIT 1",
+		                 "t", tenant);
+	else
+		rc = cu_db_query(m->db, &st,
+		                 "SELECT version, wrapped FROM tenant_keys"
+		                 " WHERE tenant = ?1 AND version = ?2",
+		                 "ti", tenant, (int64_t)version);
+	if (rc != 0)
+		goto out;
+	rc = cu_db_step(st);
+	if (rc == 1) {
+		int64_t v = sqlite3_column_int64(st, 0);
+
+		if (v <= 0 || v > UINT32_MAX) {
+			rc = CU_ERR_DB;
+			goto out;
+		}
+		if (version_out != NULL)
+			*version_out = (uint32_t)v;
+		rc = col_blob(st, 1, out, cap, len);
+	} else if (rc == 0) {
+		rc = CU_ERR_NOTFOUND;
+	}
+out:
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
+	return rc;
+}
+
+int cu_smeta_tk_put(cu_smeta_t *m, const char *tenant, uint32_t version,
+                    const void *wrapped, size_t len, const char *root)
+{
+	int rc;
+
+	if (m == NULL || tenant == NULL || version == 0 || wrapped == NULL ||
+	    len == 0 || len > CU_SMETA_BLOB_MAX || root == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	rc =
+	    cu_db_run(m->db, NULL,
+	              "INSERT INTO tenant_keys (tenant, version, root, wrapped,"
+	              " created) VALUES (?1, ?2, ?3, ?4, strftime('%s','now'))",
+	              "titb", tenant, (int64_t)version, root, wrapped, len);
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		return rc;
+	}
+	return cu_db_commit(m->db);
+}
+
+/* ---- buckets ------------------------------------------------------ */
+
+int cu_smeta_bucket_create(cu_smeta_t *m, const char *tenant, const char *name,
+                           int64_t created)
+{
+	int rc;
+
+	if (m == NULL || tenant == NULL || !bounded(name, CU_SMETA_BUCKET_MAX))
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	rc = cu_db_run(m->db, NULL,
+	               "INSERT INTO buckets (tenant, name, created)"
+	               " VALUES (?1, ?2, ?3)",
+	               "tti", tenant, name, created);
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		return rc;
+	}
+	return cu_db_commit(m->db);
+}
+
+/* Inside a transaction: 0 when the bucket exists. */
+static int bucket_exists(cu_smeta_t *m, const char *tenant, const char *name,
+                         int64_t *created)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT created FROM buckets WHERE tenant = ?1"
+	                 " AND name = ?2",
+	                 "tt", tenant, name);
+	if (rc != 0)
+		return rc;
+	rc = cu_db_step(st);
+	if (rc == 1) {
+		if (created != NULL)
+			*created = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else if (rc == 0) {
+		rc = CU_ERR_NOTFOUND;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int cu_smeta_bucket_get(cu_smeta_t *m, const char *tenant, const char *name,
+                        int64_t *created)
+{
+	int rc;
+
+	if (m == NULL || tenant == NULL || name == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	rc = bucket_exists(m, tenant, name, created);
+	cu_db_rollback(m->db);
+	return rc;
+}
+
+int cu_smeta_bucket_delete(cu_smeta_t *m, const char *tenant, const char *name)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, changes = 0;
+
+	if (m == NULL || tenant == NULL || name == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	if ((rc = bucket_exists(m, tenant, name, NULL)) != 0)
+		goto out;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT 1 FROM objects WHERE tenant = ?1 AND"
+	                 " bucket = ?2 LIMIT 1",
+	                 "tt", tenant, name);
+	if (rc != 0)
+		goto out;
+	rc = cu_db_step(st);
+	sqlite3_finalize(st);
+	if (rc == 1)
+		rc = CU_ERR_STATE;
+	if (rc != 0)
+		goto out;
+	rc = cu_db_run(m->db, &changes,
+	               "DELETE FROM buckets WHERE tenant = ?1 AND name = ?2",
+	               "tt", tenant, name);
+out:
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		return rc;
+	}
+	return cu_db_commit(m->db);
+}
+
+int cu_smeta_bucket_list(cu_smeta_t *m, const char *tenant,
+                         cu_smeta_bucket_fn fn, void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (m == NULL || tenant == NULL || fn == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT name, created FROM buckets WHERE tenant = ?1"
+	                 " ORDER BY name",
+	                 "t", tenant);
+	if (rc != 0)
+		goto out;
+	while ((rc = cu_db_step(st)) == 1) {
+		if ((rc = fn(arg, cu_db_col_text(st, 0),
+		             sqlite3_column_int64(st, 1))) != 0)
+			break;
+	}
+out:
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
+	return rc;
+}
+
+/* ---- objects ------------------------------------------------------ */
+
+#define OBJ_COLS                                                               \
+	"key, version_id, size, etag, content_type, tk_version, path, "        \
+	"created, meta_sealed"
+
+/* Fill o from a row of OBJ_COLS; with_meta copies the sealed metadata. */
+static int object_row(sqlite3_stmt *st, struct cu_smeta_object *o,
+                      int with_meta)
+{
+	int64_t size = sqlite3_column_int64(st, 2);
+	int64_t tkv = sqlite3_column_int64(st, 5);
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	if ((rc = col_copy(st, 0, o->key, sizeof(o->key), &o->key_len)) != 0 ||
+	    (rc = col_copy(st, 1, o->version_id, sizeof(o->version_id),
+	                   NULL)) != 0 ||
+	    (rc = col_copy(st, 3, o->etag, sizeof(o->etag), NULL)) != 0 ||
+	    (rc = col_copy(st, 4, o->content_type, sizeof(o->content_type),
+	                   NULL)) != 0 ||
+	    (rc = col_copy(st, 6, o->path, sizeof(o->path), NULL)) != 0)
+		return rc;
+	if (size < 0 || tkv <= 0 || tkv > UINT32_MAX)
+		return CU_ERR_DB;
+	o->size = (uint64_t)size;
+	o->tk_version = (uint32_t)tkv;
+	o->created = sqlite3_column_int64(st, 7);
+	if (with_meta && sqlite3_column_type(st, 8) == SQLITE_BLOB) {
+		int n = sqlite3_column_bytes(st, 8);
+		const void *p = sqlite3_column_blob(st, 8);
+
+		if (n > 0 && p != NULL) {
+			if ((o->meta_sealed = malloc((size_t)n)) == NULL)
+				return CU_ERR_NOMEM;
+			memcpy(o->meta_sealed, p, (size_t)n);
+			o->meta_sealed_len = (size_t)n;
+		}
+	}
+	return 0;
+}
+
+void cu_smeta_object_clear(struct cu_smeta_object *o)
+{
+	if (o == NULL)
+		return;
+	free(o->meta_sealed);
+	memset(o, 0, sizeof(*o));
+}
+
+int cu_smeta_object_get(cu_smeta_t *m, const char *tenant, const char *bucket,
+                        const char *key, size_t key_len,
+                        struct cu_smeta_object *o)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (m == NULL || tenant == NULL || bucket == NULL || key == NULL ||
+	    o == NULL)
+		return CU_ERR_INVAL;
+	memset(o, 0, sizeof(*o));
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT " OBJ_COLS " FROM objects WHERE tenant = ?1"
+	                 " AND bucket = ?2 AND key = ?3",
+	                 "ttT", tenant, bucket, key, key_len);
+	if (rc != 0)
+		goto out;
+	rc = cu_db_step(st);
+	if (rc == 1)
+		rc = object_row(st, o, 1);
+	else if (rc == 0)
+		rc = CU_ERR_NOTFOUND;
+out:
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
+	if (rc != 0)
+		cu_smeta_object_clear(o);
+	return rc;
+}
+
+/* Inside a transaction: the current version's path, if any. */
+static int current_path(cu_smeta_t *m, const char *tenant, const char *bucket,
+                        const char *key, size_t key_len,
+                        char old_path[CU_SMETA_PATH_MAX + 1], int *found)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*found = 0;
+	old_path[0] = '\0';
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT path FROM objects WHERE tenant = ?1"
+	                 " AND bucket = ?2 AND key = ?3",
+	                 "ttT", tenant, bucket, key, key_len);
+	if (rc != 0)
+		return rc;
+	rc = cu_db_step(st);
+	if (rc == 1) {
+		rc = col_copy(st, 0, old_path, CU_SMETA_PATH_MAX + 1, NULL);
+		*found = rc == 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int cu_smeta_object_put(cu_smeta_t *m, const char *tenant, const char *bucket,
+                        const struct cu_smeta_object *o,
+                        char old_path[CU_SMETA_PATH_MAX + 1], int *replaced)
+{
+	int rc;
+
+	if (m == NULL || tenant == NULL || bucket == NULL || o == NULL ||
+	    old_path == NULL || replaced == NULL)
+		return CU_ERR_INVAL;
+	*replaced = 0;
+	old_path[0] = '\0';
+	if (o->key_len == 0 || o->key_len > CU_SMETA_KEY_MAX ||
+	    o->size > INT64_MAX || o->tk_version == 0 ||
+	    o->meta_sealed_len > CU_SMETA_BLOB_MAX || o->path[0] == '\0')
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	if ((rc = bucket_exists(m, tenant, bucket, NULL)) != 0)
+		goto out;
+	rc = current_path(m, tenant, bucket, o->key, o->key_len, old_path,
+	                  replaced);
+	if (rc != 0)
+		goto out;
+	rc = cu_db_run(m->db, NULL,
+	               "INSERT OR REPLACE INTO objects (tenant, bucket, key,"
+	               " version_id, size, etag, content_type, meta_sealed,"
+	               " tk_version, path, created) VALUES (?1, ?2, ?3, ?4,"
+	               " ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	               "ttTtittbiti", tenant, bucket, o->key, o->key_len,
+	               o->version_id, (int64_t)o->size, o->etag,
+	               o->content_type, o->meta_sealed, o->meta_sealed_len,
+	               (int64_t)o->tk_version, o->path, o->created);
+out:
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		*replaced = 0;
+		return rc;
+	}
+	if ((rc = cu_db_commit(m->db)) != 0)
+		*replaced = 0;
+	return rc;
+}
+
+int cu_smeta_object_delete(cu_smeta_t *m, const char *tenant,
+                           const char *bucket, const char *key, size_t key_len,
+                           char old_path[CU_SMETA_PATH_MAX + 1], int *deleted)
+{
+	int rc;
+
+	if (m == NULL || tenant == NULL || bucket == NULL || key == NULL ||
+	    old_path == NULL || deleted == NULL)
+		return CU_ERR_INVAL;
+	*deleted = 0;
+	old_path[0] = '\0';
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	if ((rc = bucket_exists(m, tenant, bucket, NULL)) != 0)
+		goto out;
+	rc = current_path(m, tenant, bucket, key, key_len, old_path, deleted);
+	if (rc != 0 || !*deleted)
+		goto out;
+	rc = cu_db_run(m->db, NULL,
+	               "DELETE FROM objects WHERE tenant = ?1 AND bucket = ?2"
+	               " AND key = ?3",
+	               "ttT", tenant, bucket, key, key_len);
+out:
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		*deleted = 0;
+		return rc;
+	}
+	if ((rc = cu_db_commit(m->db)) != 0)
+		*deleted = 0;
+	return rc;
+}
+
+int cu_smeta_object_list(cu_smeta_t *m, const char *tenant, const char *bucket,
+                         const char *prefix, size_t plen, const char *after,
+                         size_t alen, unsigned limit, cu_smeta_object_fn fn,
+                         void *arg)
+{
+	struct cu_smeta_object o;
+	sqlite3_stmt *st = NULL;
+	char *upper = NULL;
+	int rc;
+
+	if (m == NULL || tenant == NULL || bucket == NULL || fn == NULL ||
+	    (plen > 0 && prefix == NULL) || (alen > 0 && after == NULL))
+		return CU_ERR_INVAL;
+	if (plen > CU_SMETA_KEY_MAX || alen > CU_SMETA_KEY_MAX + 1)
+		return CU_ERR_INVAL;
+	/* Keys are UTF-8, which never holds 0xff: every key starting with
+	 * the prefix sorts below prefix || 0xff, and none other between. */
+	if ((upper = malloc(plen + 1)) == NULL)
+		return CU_ERR_NOMEM;
+	if (plen > 0)
+		memcpy(upper, prefix, plen);
+	upper[plen] = (char)0xff;
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		goto done;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT " OBJ_COLS " FROM objects WHERE tenant = ?1"
+	                 " AND bucket = ?2 AND key > ?3 AND key >= ?4"
+	                 " AND key < ?5 ORDER BY key LIMIT ?6",
+	                 "ttTTTi", tenant, bucket, alen > 0 ? after : "", alen,
+	                 plen > 0 ? prefix : "", plen, upper, plen + 1,
+	                 (int64_t)limit);
+	if (rc != 0)
+		goto out;
+	while ((rc = cu_db_step(st)) == 1) {
+		if ((rc = object_row(st, &o, 0)) != 0 ||
+		    (rc = fn(arg, &o)) != 0)
+			break;
+	}
+out:
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
+done:
+	free(upper);
+	return rc;
+}

@@ -1,0 +1,299 @@
+/* store.c - the store daemon's assembly: data directory, keys, server. */
+#include "store/store.h"
+#include "core/b64.h"
+#include "core/crypto/hash.h"
+#include "core/crypto/rand.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/pki.h"
+#include "core/secmem.h"
+#include "store/keys.h"
+#include "store/meta.h"
+#include "store/s3.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_PEM_FILE   (1024 * 1024)
+#define MAX_TOKEN_FILE 4096
+#define TOKEN_BYTES    32
+#define SWEEP_INTERVAL 1 /* seconds between lease sweeps */
+
+struct cu_store {
+	cu_http_server_t *srv;
+	struct cu_s3 s3;
+	cu_smeta_t *meta;
+	cu_skeys_t *keys;
+	unsigned char *master; /* secmem */
+	char *data_dir;
+	char url[96];
+	pthread_t sweeper;
+	int sweeper_running, stopping;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+static void *sweep(void *arg)
+{
+	cu_store_t *s = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->stopping) {
+		pthread_mutex_unlock(&s->mu);
+		(void)cu_skeys_sweep(s->keys);
+		pthread_mutex_lock(&s->mu);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += SWEEP_INTERVAL;
+		while (!s->stopping &&
+		       pthread_cond_timedwait(&s->cv, &s->mu, &until) == 0)
+			;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static void stop_sweeper(cu_store_t *s)
+{
+	if (!s->sweeper_running)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stopping = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->sweeper, NULL);
+	s->sweeper_running = 0;
+}
+
+static int path_in(const char *dir, const char *name, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= cap ? CU_ERR_RANGE : 0;
+}
+
+/* Read the operator token (trailing whitespace ignored) or create one,
+ * and keep only its hash. */
+static int operator_token(const char *path, unsigned char hash[32])
+{
+	unsigned char raw[TOKEN_BYTES];
+	char *text = NULL, tok[TOKEN_BYTES * 2 + 8];
+	size_t len = 0, n = 0;
+	int rc;
+
+	rc = cu_pki_read_file(path, MAX_TOKEN_FILE, &text, &len);
+	if (rc == 0) {
+		while (len > 0 &&
+		       (text[len - 1] == '\n' || text[len - 1] == '\r' ||
+		        text[len - 1] == ' ' || text[len - 1] == '\t'))
+			len--;
+		if (len < 16) {
+			cu_log(CU_LOG_ERROR, "the operator token is too short",
+			       json_pack("{s:s}", "path", path));
+			rc = CU_ERR_INVAL;
+		} else {
+			rc = cu_sha256(text, len, hash);
+		}
+		cu_pki_pem_free(text);
+		return rc;
+	}
+	if (rc != CU_ERR_NOTFOUND) {
+		cu_log(CU_LOG_ERROR, "cannot read the operator token",
+		       json_pack("{s:s,s:s}", "path", path, "error",
+		                 cu_strerror(rc)));
+		return rc;
+	}
+	memcpy(tok, "cuo_", 4);
+	if ((rc = cu_rand_bytes(raw, sizeof(raw))) != 0 ||
+	    (rc = cu_b64url_encode(raw, sizeof(raw), tok + 4, sizeof(tok) - 4,
+	                           &n)) != 0)
+		goto out;
+	tok[4 + n] = '\n';
+	if ((rc = cu_pki_write_file(path, tok, n + 5, 0600)) != 0) {
+		cu_log(CU_LOG_ERROR, "cannot write the operator token",
+		       json_pack("{s:s}", "path", path));
+		goto out;
+	}
+	rc = cu_sha256(tok, n + 4, hash);
+	cu_log(CU_LOG_INFO, "created the operator token",
+	       json_pack("{s:s}", "path", path));
+out:
+	cu_memzero(raw, sizeof(raw));
+	cu_memzero(tok, sizeof(tok));
+	return rc;
+}
+
+static int load(const char *what, const char *path, char **out)
+{
+	int rc;
+
+	*out = NULL;
+	if (path == NULL)
+		return 0;
+	rc = cu_pki_read_file(path, MAX_PEM_FILE, out, NULL);
+	if (rc != 0)
+		cu_log(CU_LOG_ERROR, "cannot read a TLS file",
+		       json_pack("{s:s, s:s, s:s}", "file", what, "path", path,
+		                 "error", cu_strerror(rc)));
+	return rc;
+}
+
+static int open_data(cu_store_t *s, const struct cu_store_config *cfg)
+{
+	struct cu_skeys_root root;
+	char p[4096];
+	int rc;
+
+	if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
+		cu_log(CU_LOG_ERROR, "cannot create the data directory",
+		       json_pack("{s:s,s:s}", "path", cfg->data_dir, "error",
+		                 strerror(errno)));
+		return CU_ERR_IO;
+	}
+	if ((s->data_dir = strdup(cfg->data_dir)) == NULL)
+		return CU_ERR_NOMEM;
+	if ((rc = path_in(cfg->data_dir, "store.db", p, sizeof(p))) != 0)
+		return rc;
+	if ((rc = cu_smeta_open(p, &s->meta)) != 0) {
+		cu_log(CU_LOG_ERROR, "cannot open the metadata database",
+		       json_pack("{s:s,s:s}", "path", p, "error",
+		                 cu_strerror(rc)));
+		return rc;
+	}
+	if ((s->master = cu_secmem_alloc(CU_SKEYS_KEY_LEN)) == NULL)
+		return CU_ERR_NOMEM;
+	if ((rc = path_in(cfg->data_dir, "master.key", p, sizeof(p))) != 0 ||
+	    (rc = cu_skeys_keyfile_load(p, s->master)) != 0)
+		return rc;
+	if ((rc = path_in(cfg->data_dir, "system.key", p, sizeof(p))) != 0 ||
+	    (rc = cu_skeys_root_file(p, &root)) != 0)
+		return rc;
+	if ((rc = cu_skeys_new(s->meta, &root, cfg->lease_s, &s->keys)) != 0)
+		return rc;
+	if (cfg->operator_token_file != NULL)
+		rc = operator_token(cfg->operator_token_file,
+		                    s->s3.operator_hash);
+	else if ((rc = path_in(cfg->data_dir, "operator.token", p,
+	                       sizeof(p))) == 0)
+		rc = operator_token(p, s->s3.operator_hash);
+	if (rc != 0)
+		return rc;
+	s->s3.meta = s->meta;
+	s->s3.keys = s->keys;
+	s->s3.data_dir = s->data_dir;
+	s->s3.master_key = s->master;
+	return 0;
+}
+
+int cu_store_start(const struct cu_store_config *cfg, cu_store_t **out)
+{
+	struct cu_http_config hc = {0};
+	cu_store_t *s = NULL;
+	char *cert = NULL, *key = NULL, *ccert = NULL, *ckey = NULL;
+	const char *addr;
+	int rc = CU_ERR_INVAL;
+
+	if (out == NULL)
+		return CU_ERR_INVAL;
+	*out = NULL;
+	if (cfg == NULL || cfg->data_dir == NULL) {
+		cu_log(CU_LOG_ERROR, "the store needs a data directory", NULL);
+		goto out;
+	}
+	rc = CU_ERR_NOMEM;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		goto out;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	if ((rc = open_data(s, cfg)) != 0)
+		goto out;
+	if ((rc = load("tls-cert", cfg->tls_cert_file, &cert)) != 0 ||
+	    (rc = load("tls-key", cfg->tls_key_file, &key)) != 0 ||
+	    (rc = load("client-cert", cfg->client_cert_file, &ccert)) != 0 ||
+	    (rc = load("client-key", cfg->client_key_file, &ckey)) != 0)
+		goto out;
+	addr = cfg->listen_addr != NULL ? cfg->listen_addr : "127.0.0.1";
+	hc.bind_addr = addr;
+	hc.port = cfg->port;
+	hc.tls_cert_pem = cert;
+	hc.tls_key_pem = key;
+	hc.allow_plain = cfg->allow_plain;
+	hc.threads = cfg->threads;
+	hc.error_fn = cu_s3_error_fn;
+	/* S3 clients keep connections; uploads may be slow */
+	hc.idle_timeout_s = 120;
+	if ((rc = cu_http_server_new(&hc, &s->srv)) != 0)
+		goto out;
+	if ((rc = cu_http_server_mount_builtin(s->srv)) != 0 ||
+	    (rc = cu_s3_admin_mount(&s->s3, s->srv)) != 0 ||
+	    (rc = cu_s3_mount(&s->s3, s->srv)) != 0)
+		goto out;
+	if ((rc = cu_http_server_start(s->srv)) != 0)
+		goto out;
+	{
+		const char *scheme = cert != NULL ? "https" : "http";
+		unsigned port = cu_http_server_port(s->srv);
+
+		if (strchr(addr, ':') != NULL)
+			snprintf(s->url, sizeof(s->url), "%s://[%s]:%u", scheme,
+			         addr, port);
+		else
+			snprintf(s->url, sizeof(s->url), "%s://%s:%u", scheme,
+			         addr, port);
+	}
+	if (pthread_create(&s->sweeper, NULL, sweep, s) != 0) {
+		rc = CU_ERR_NOMEM;
+		goto out;
+	}
+	s->sweeper_running = 1;
+	*out = s;
+	s = NULL;
+	rc = 0;
+out:
+	cu_pki_pem_free(cert);
+	cu_pki_pem_free(key);
+	cu_pki_pem_free(ccert);
+	cu_pki_pem_free(ckey);
+	cu_store_free(s);
+	return rc;
+}
+
+uint16_t cu_store_port(const cu_store_t *s)
+{
+	return cu_http_server_port(s->srv);
+}
+
+const char *cu_store_url(const cu_store_t *s)
+{
+	return s->url;
+}
+
+int cu_store_stop(cu_store_t *s, unsigned deadline_ms)
+{
+	if (s == NULL)
+		return 0;
+	stop_sweeper(s);
+	return s->srv != NULL ? cu_http_server_stop(s->srv, deadline_ms) : 0;
+}
+
+void cu_store_free(cu_store_t *s)
+{
+	if (s == NULL)
+		return;
+	stop_sweeper(s);
+	cu_http_server_free(s->srv);
+	cu_skeys_free(s->keys);
+	cu_smeta_close(s->meta);
+	cu_secmem_free(s->master, CU_SKEYS_KEY_LEN);
+	cu_memzero(s->s3.operator_hash, sizeof(s->s3.operator_hash));
+	free(s->data_dir);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
+}

@@ -1,0 +1,349 @@
+"""custos store: the S3 API with boto3 (Debian's python3-boto3)."""
+import hashlib
+import os
+
+import pytest
+from botocore.exceptions import ClientError
+
+SEG = 65536
+
+
+def err(e):
+    return e.value.response["Error"]["Code"]
+
+
+@pytest.fixture
+def acme(store):
+    return store.tenant("acme")
+
+
+@pytest.fixture
+def s3(store, acme):
+    return store.s3(acme)
+
+
+def test_buckets_are_created_listed_located_headed_and_deleted(s3):
+    s3.create_bucket(Bucket="photos")
+    s3.create_bucket(Bucket="docs.2024")
+    names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert names == ["docs.2024", "photos"]
+    assert s3.head_bucket(Bucket="photos")["ResponseMetadata"][
+        "HTTPStatusCode"] == 200
+    assert s3.get_bucket_location(Bucket="photos")[
+        "LocationConstraint"] is None
+    with pytest.raises(ClientError) as e:
+        s3.create_bucket(Bucket="photos")
+    assert err(e) == "BucketAlreadyOwnedByYou"
+    s3.delete_bucket(Bucket="photos")
+    with pytest.raises(ClientError) as e:
+        s3.head_bucket(Bucket="photos")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    with pytest.raises(ClientError) as e:
+        s3.delete_bucket(Bucket="photos")
+    assert err(e) == "NoSuchBucket"
+
+
+@pytest.mark.parametrize("name", ["ab", "UPPER", "a_b", "-ab", "ab-",
+                                  "a..b", "192.168.1.1", "x" * 64,
+                                  "admin", "xn--abc"])
+def test_invalid_bucket_names_are_refused(s3, name):
+    with pytest.raises(Exception):
+        s3.create_bucket(Bucket=name)
+    assert s3.list_buckets()["Buckets"] == []
+
+
+def test_a_bucket_is_deleted_only_when_empty(s3):
+    s3.create_bucket(Bucket="full")
+    s3.put_object(Bucket="full", Key="k", Body=b"x")
+    with pytest.raises(ClientError) as e:
+        s3.delete_bucket(Bucket="full")
+    assert err(e) == "BucketNotEmpty"
+    s3.delete_object(Bucket="full", Key="k")
+    s3.delete_bucket(Bucket="full")
+
+
+@pytest.mark.parametrize("size", [0, 1, SEG - 1, SEG, SEG + 1, 3 * SEG + 17])
+def test_objects_round_trip_with_md5_etag(s3, size):
+    s3.create_bucket(Bucket="data")
+    body = os.urandom(size)
+    r = s3.put_object(Bucket="data", Key="obj", Body=body)
+    etag = '"%s"' % hashlib.md5(body).hexdigest()
+    assert r["ETag"] == etag
+    assert r["ServerSideEncryption"] == "AES256"
+    g = s3.get_object(Bucket="data", Key="obj")
+    assert g["Body"].read() == body
+    assert g["ETag"] == etag
+    assert g["ContentLength"] == size
+    assert g["ServerSideEncryption"] == "AES256"
+    assert g["LastModified"] is not None
+    assert "x-amz-request-id" in g["ResponseMetadata"]["HTTPHeaders"]
+
+
+def test_head_object_gives_size_type_and_metadata(s3):
+    s3.create_bucket(Bucket="data")
+    s3.put_object(Bucket="data", Key="dir/file.json", Body=b"{}" * 100,
+                  ContentType="application/json",
+                  Metadata={"owner": "alice", "purpose": "a b=c;d"})
+    h = s3.head_object(Bucket="data", Key="dir/file.json")
+    assert h["ContentLength"] == 200
+    assert h["ContentType"] == "application/json"
+    assert h["Metadata"]["owner"] == "alice"
+    assert "last-modified" in h["ResponseMetadata"]["HTTPHeaders"]
+    g = s3.get_object(Bucket="data", Key="dir/file.json")
+    assert g["Metadata"]["owner"] == "alice"
+
+
+def test_user_metadata_is_not_stored_in_clear(store, s3):
+    s3.create_bucket(Bucket="data")
+    s3.put_object(Bucket="data", Key="k", Body=b"x",
+                  Metadata={"secretish": "marker-7f3a9c"})
+    with open(os.path.join(store.data, "store.db"), "rb") as f:
+        db = f.read()
+    wal = os.path.join(store.data, "store.db-wal")
+    if os.path.exists(wal):
+        with open(wal, "rb") as f:
+            db += f.read()
+    assert b"marker-7f3a9c" not in db
+
+
+def test_overwrite_replaces_the_version_and_its_file(store, s3, acme):
+    s3.create_bucket(Bucket="data")
+    s3.put_object(Bucket="data", Key="k", Body=b"one")
+    s3.put_object(Bucket="data", Key="k", Body=b"two")
+    assert s3.get_object(Bucket="data", Key="k")["Body"].read() == b"two"
+    files = []
+    for root, _, names in os.walk(os.path.join(store.data, "objects")):
+        files += names
+    assert len(files) == 1
+    s3.delete_object(Bucket="data", Key="k")
+    files = []
+    for root, _, names in os.walk(os.path.join(store.data, "objects")):
+        files += names
+    assert files == []
+
+
+def test_missing_objects_and_buckets_give_s3_errors(s3):
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket="nothere", Key="k")
+    assert err(e) == "NoSuchBucket"
+    s3.create_bucket(Bucket="data")
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket="data", Key="k")
+    assert err(e) == "NoSuchKey"
+    # deleting a missing key is not an error, as in S3
+    s3.delete_object(Bucket="data", Key="k")
+
+
+@pytest.mark.parametrize("rng,lo,hi", [
+    ("bytes=0-0", 0, 1),
+    ("bytes=0-65535", 0, SEG),
+    ("bytes=65535-65536", SEG - 1, SEG + 1),
+    ("bytes=65530-131080", 65530, 131081),
+    ("bytes=131072-", 2 * SEG, 3 * SEG + 100),
+    ("bytes=-100", 3 * SEG, 3 * SEG + 100),
+    ("bytes=-1000000", 0, 3 * SEG + 100),
+    ("bytes=100-99999999", 100, 3 * SEG + 100),
+])
+def test_ranges_across_segment_edges(s3, rng, lo, hi):
+    s3.create_bucket(Bucket="data")
+    body = os.urandom(3 * SEG + 100)
+    s3.put_object(Bucket="data", Key="big", Body=body)
+    g = s3.get_object(Bucket="data", Key="big", Range=rng)
+    assert g["Body"].read() == body[lo:hi]
+    assert g["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert g["ContentRange"] == f"bytes {lo}-{hi - 1}/{len(body)}"
+
+
+def test_unsatisfiable_range_is_416_invalid_range(s3):
+    s3.create_bucket(Bucket="data")
+    s3.put_object(Bucket="data", Key="k", Body=b"0123456789")
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket="data", Key="k", Range="bytes=10-20")
+    assert err(e) == "InvalidRange"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 416
+    # a malformed range is ignored: the whole object
+    g = s3.get_object(Bucket="data", Key="k", Range="bytes=5-2")
+    assert g["Body"].read() == b"0123456789"
+
+
+def test_conditional_gets(s3):
+    s3.create_bucket(Bucket="data")
+    etag = s3.put_object(Bucket="data", Key="k", Body=b"abc")["ETag"]
+    assert s3.get_object(Bucket="data", Key="k",
+                         IfMatch=etag)["Body"].read() == b"abc"
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket="data", Key="k", IfMatch='"00"')
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket="data", Key="k", IfNoneMatch=etag)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+
+
+def test_list_objects_v2_prefix_delimiter_pages(s3):
+    s3.create_bucket(Bucket="data")
+    keys = ["a.txt", "b/1", "b/2", "c/x/1", "c/y", "d", "e+f g", "\u00e9t\u00e9"]
+    for k in keys:
+        s3.put_object(Bucket="data", Key=k, Body=k.encode())
+    r = s3.list_objects_v2(Bucket="data")
+    assert [o["Key"] for o in r["Contents"]] == sorted(
+        keys, key=lambda k: k.encode())
+    assert r["KeyCount"] == len(keys)
+    r = s3.list_objects_v2(Bucket="data", Delimiter="/")
+    assert [o["Key"] for o in r["Contents"]] == ["a.txt", "d", "e+f g",
+                                                 "\u00e9t\u00e9"]
+    assert [p["Prefix"] for p in r["CommonPrefixes"]] == ["b/", "c/"]
+    r = s3.list_objects_v2(Bucket="data", Prefix="c/", Delimiter="/")
+    assert [o["Key"] for o in r["Contents"]] == ["c/y"]
+    assert [p["Prefix"] for p in r["CommonPrefixes"]] == ["c/x/"]
+    r = s3.list_objects_v2(Bucket="data", StartAfter="c/y")
+    assert [o["Key"] for o in r["Contents"]][0] == "d"
+    # pages of two, with delimiter: items are keys and prefixes
+    seen, token = [], None
+    while True:
+        kw = {"ContinuationToken": token} if token else {}
+        r = s3.list_objects_v2(Bucket="data", Delimiter="/", MaxKeys=2,
+                               **kw)
+        seen += [o["Key"] for o in r.get("Contents", [])]
+        seen += [p["Prefix"] for p in r.get("CommonPrefixes", [])]
+        if not r["IsTruncated"]:
+            break
+        token = r["NextContinuationToken"]
+    assert sorted(seen) == sorted(["a.txt", "b/", "c/", "d", "e+f g",
+                                   "\u00e9t\u00e9"])
+    paginator = s3.get_paginator("list_objects_v2")
+    allkeys = []
+    for page in paginator.paginate(Bucket="data", PaginationConfig={
+            "PageSize": 3}):
+        allkeys += [o["Key"] for o in page.get("Contents", [])]
+    assert sorted(allkeys) == sorted(keys)
+
+
+def test_list_objects_v1_with_markers(s3):
+    s3.create_bucket(Bucket="data")
+    for i in range(7):
+        s3.put_object(Bucket="data", Key=f"k{i}", Body=b"x")
+    paginator = s3.get_paginator("list_objects")
+    allkeys = []
+    for page in paginator.paginate(Bucket="data", PaginationConfig={
+            "PageSize": 2}):
+        allkeys += [o["Key"] for o in page.get("Contents", [])]
+    assert allkeys == [f"k{i}" for i in range(7)]
+
+
+def test_delete_objects(s3):
+    s3.create_bucket(Bucket="data")
+    for k in ("a", "b", "c"):
+        s3.put_object(Bucket="data", Key=k, Body=b"x")
+    r = s3.delete_objects(Bucket="data", Delete={
+        "Objects": [{"Key": "a"}, {"Key": "b"}, {"Key": "zz"}]})
+    assert sorted(d["Key"] for d in r["Deleted"]) == ["a", "b", "zz"]
+    assert [o["Key"] for o in s3.list_objects_v2(
+        Bucket="data")["Contents"]] == ["c"]
+
+
+def test_presigned_urls_v4_and_v2(store, acme, s3, dev_pki):
+    import botocore.config
+    import boto3
+    import requests
+    s3.create_bucket(Bucket="data")
+    s3.put_object(Bucket="data", Key="p/q.txt", Body=b"presigned!")
+    url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": "data", "Key": "p/q.txt"},
+        ExpiresIn=60)
+    r = requests.get(url, verify=dev_pki.ca)
+    assert r.status_code == 200 and r.content == b"presigned!"
+    # tamper with the signature
+    bad = url.replace("X-Amz-Signature=", "X-Amz-Signature=0")
+    r = requests.get(bad[:len(url)], verify=dev_pki.ca)
+    assert r.status_code == 403
+    v2 = boto3.client("s3", endpoint_url=store.url, verify=dev_pki.ca,
+                      region_name="us-east-1",
+                      aws_access_key_id=acme["access_key_id"],
+                      aws_secret_access_key=acme["secret_access_key"],
+                      config=botocore.config.Config(
+                          s3={"addressing_style": "path"},
+                          signature_version="s3"))
+    url = v2.generate_presigned_url(
+        "get_object", Params={"Bucket": "data", "Key": "p/q.txt"},
+        ExpiresIn=60)
+    assert "AWSAccessKeyId=" in url
+    r = requests.get(url, verify=dev_pki.ca)
+    assert r.status_code == 200 and r.content == b"presigned!"
+    # a presigned PUT
+    url = s3.generate_presigned_url(
+        "put_object", Params={"Bucket": "data", "Key": "up"}, ExpiresIn=60)
+    r = requests.put(url, data=b"uploaded", verify=dev_pki.ca)
+    assert r.status_code == 200, r.text
+    assert s3.get_object(Bucket="data", Key="up")["Body"].read() == \
+        b"uploaded"
+
+
+def test_signed_payload_hash_is_checked(store, acme, dev_pki):
+    """Over plain SigV4 with a real x-amz-content-sha256 (what HTTP clients
+    send), a body that does not match is refused and nothing is stored."""
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+    import requests
+    creds = botocore.credentials.Credentials(acme["access_key_id"],
+                                             acme["secret_access_key"])
+    s3 = store.s3(acme)
+    s3.create_bucket(Bucket="data")
+
+    def signed_put(signed_body, sent_body):
+        req = botocore.awsrequest.AWSRequest(
+            method="PUT", url=store.url + "/data/obj", data=signed_body)
+        req.context["payload_signing_enabled"] = True
+        botocore.auth.S3SigV4Auth(creds, "s3", "us-east-1").add_auth(req)
+        assert req.headers["x-amz-content-sha256"] == \
+            hashlib.sha256(signed_body).hexdigest()
+        return requests.put(req.url, data=sent_body,
+                            headers=dict(req.headers), verify=dev_pki.ca)
+
+    good = b"exact bytes"
+    r = signed_put(good, good)
+    assert r.status_code == 200, r.text
+    r = signed_put(good, b"other bytes")
+    assert r.status_code == 400
+    assert b"XAmzContentSHA256Mismatch" in r.content
+    assert s3.get_object(Bucket="data", Key="obj")["Body"].read() == good
+
+
+def test_errors_are_s3_xml_with_request_ids(store, dev_pki):
+    import requests
+    r = requests.get(store.url + "/somebucket/key", verify=dev_pki.ca)
+    assert r.status_code == 403
+    assert r.headers["Content-Type"] == "application/xml"
+    assert b"<Code>AccessDenied</Code>" in r.content
+    assert r.headers["x-amz-request-id"]
+    assert r.headers["x-amz-request-id"].encode() in r.content
+
+
+def test_concurrent_puts_and_gets_of_one_key(store, acme):
+    """Concurrent PUTs to one key leave exactly one of them; readers see
+    a whole version, never a mix or an error."""
+    import concurrent.futures
+    s3 = store.s3(acme, max_pool_connections=16)
+    s3.create_bucket(Bucket="race")
+    bodies = [bytes([i]) * (70000 + i) for i in range(8)]
+    s3.put_object(Bucket="race", Key="k", Body=bodies[0])
+
+    def put(i):
+        s3.put_object(Bucket="race", Key="k", Body=bodies[i])
+
+    def get(_):
+        return s3.get_object(Bucket="race", Key="k")["Body"].read()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=12) as ex:
+        futs = [ex.submit(put, i) for i in range(8) for _ in range(3)]
+        gets = [ex.submit(get, i) for i in range(24)]
+        for f in futs:
+            f.result()
+        for g in gets:
+            assert g.result() in bodies
+    final = get(0)
+    assert final in bodies
+    files = []
+    for root, _, names in os.walk(os.path.join(store.data, "objects")):
+        files += names
+    assert len(files) == 1

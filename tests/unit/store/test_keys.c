@@ -1,0 +1,315 @@
+/* Unit tests for store/keys: the key file, the file root, TK leases and
+ * DEKs bound to their object's identity. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "store/keys.h"
+#include "store/meta.h"
+
+struct fx {
+	char dir[64];
+	char keyfile[128];
+	cu_smeta_t *meta;
+	cu_skeys_t *keys;
+	int64_t now_ms;
+};
+
+static int64_t fake_clock(void *arg)
+{
+	return ((struct fx *)arg)->now_ms;
+}
+
+static void add_tenant(struct fx *f, const char *id, const char *akid)
+{
+	unsigned char w[CU_SKEYS_WRAPPED_MAX], h[CU_SMETA_HASH_LEN] = {0};
+	size_t wl = 0;
+	struct cu_smeta_tenant_new t = {
+	    .id = id,
+	    .name = id,
+	    .admin_token_hash = h,
+	    .access_key_id = akid,
+	    .secret_sealed = (const unsigned char *)"s",
+	    .secret_sealed_len = 1,
+	    .root = "file",
+	};
+
+	assert_int_equal(cu_skeys_tk_new(f->keys, w, sizeof(w), &wl), 0);
+	assert_int_equal(wl, 40); /* RFC 3394 of 32 bytes */
+	t.tk_wrapped = w;
+	t.tk_wrapped_len = wl;
+	assert_int_equal(cu_smeta_tenant_create(f->meta, &t), 0);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct cu_skeys_root root;
+
+	cu_log_init("test", CU_LOG_ERROR + 1, 2);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/custos-test-keys-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->keyfile, sizeof(f->keyfile), "%s/system.key", f->dir);
+	if (cu_smeta_open(":memory:", &f->meta) != 0 ||
+	    cu_skeys_root_file(f->keyfile, &root) != 0 ||
+	    cu_skeys_new(f->meta, &root, 60, &f->keys) != 0)
+		return -1;
+	f->now_ms = 1000000;
+	cu_skeys_set_clock(f->keys, fake_clock, f);
+	add_tenant(f, "ta", "AKA");
+	add_tenant(f, "tb", "AKB");
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	cu_skeys_free(f->keys);
+	cu_smeta_close(f->meta);
+	unlink(f->keyfile);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void id_of(const char *tenant, const char *bucket, const char *key,
+                  const char *vid, unsigned char *id, size_t *len)
+{
+	assert_int_equal(cu_skeys_object_id(tenant, bucket, key, strlen(key),
+	                                    vid, id, 2048, len),
+	                 0);
+}
+
+static void key_file_is_created_0600_and_reloaded(void **state)
+{
+	struct fx *f = *state;
+	unsigned char a[32], b[32];
+	struct stat sb;
+
+	assert_int_equal(stat(f->keyfile, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(sb.st_size, 32);
+	assert_int_equal(cu_skeys_keyfile_load(f->keyfile, a), 0);
+	assert_int_equal(cu_skeys_keyfile_load(f->keyfile, b), 0);
+	assert_memory_equal(a, b, 32);
+	assert_int_equal(chmod(f->keyfile, 0644), 0);
+	assert_int_equal(cu_skeys_keyfile_load(f->keyfile, a), CU_ERR_DENIED);
+	assert_int_equal(chmod(f->keyfile, 0600), 0);
+}
+
+static void a_key_file_of_the_wrong_size_is_refused(void **state)
+{
+	struct fx *f = *state;
+	char p[160];
+	unsigned char k[32];
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "%s/short.key", f->dir);
+	fp = fopen(p, "w");
+	assert_non_null(fp);
+	fputs("short", fp);
+	fclose(fp);
+	chmod(p, 0600);
+	assert_int_equal(cu_skeys_keyfile_load(p, k), CU_ERR_PARSE);
+	unlink(p);
+}
+
+static void dek_round_trip_and_identity_binding(void **state)
+{
+	struct fx *f = *state;
+	unsigned char id[2048], id2[2048], dek[32], back[32], w[64];
+	size_t il, il2, wl = 0;
+	uint32_t v = 0;
+
+	id_of("ta", "bucket", "key", "v1", id, &il);
+	assert_int_equal(
+	    cu_skeys_dek_new(f->keys, "ta", id, il, dek, w, sizeof(w), &wl, &v),
+	    0);
+	assert_int_equal(wl, CU_SKEYS_DEK_WRAPPED);
+	assert_int_equal(v, 1);
+	assert_int_equal(
+	    cu_skeys_dek_open(f->keys, "ta", v, w, wl, id, il, back), 0);
+	assert_memory_equal(dek, back, 32);
+
+	/* another key, version, bucket or tenant: refused */
+	id_of("ta", "bucket", "key2", "v1", id2, &il2);
+	assert_int_equal(
+	    cu_skeys_dek_open(f->keys, "ta", v, w, wl, id2, il2, back),
+	    CU_ERR_AUTH);
+	id_of("ta", "bucket", "key", "v2", id2, &il2);
+	assert_int_equal(
+	    cu_skeys_dek_open(f->keys, "ta", v, w, wl, id2, il2, back),
+	    CU_ERR_AUTH);
+	id_of("ta", "other", "key", "v1", id2, &il2);
+	assert_int_equal(
+	    cu_skeys_dek_open(f->keys, "ta", v, w, wl, id2, il2, back),
+	    CU_ERR_AUTH);
+	/* beta's TK cannot open alpha's DEK, even with alpha's identity */
+	assert_int_equal(
+	    cu_skeys_dek_open(f->keys, "tb", v, w, wl, id, il, back),
+	    CU_ERR_AUTH);
+	/* a flipped bit anywhere */
+	for (size_t i = 0; i < wl; i += 7) {
+		w[i] ^= 0x10;
+		assert_int_equal(
+		    cu_skeys_dek_open(f->keys, "ta", v, w, wl, id, il, back),
+		    CU_ERR_AUTH);
+		w[i] ^= 0x10;
+	}
+	assert_int_equal(
+	    cu_skeys_dek_open(f->keys, "ta", 9, w, wl, id, il, back),
+	    CU_ERR_NOTFOUND);
+	assert_int_equal(
+	    cu_skeys_dek_open(f->keys, "ta", v, w, wl - 1, id, il, back),
+	    CU_ERR_PARSE);
+}
+
+static void identities_are_unambiguous(void **state)
+{
+	unsigned char a[256], b[256];
+	size_t al, bl;
+
+	(void)state;
+	/* "ab"+"c" and "a"+"bc" must differ */
+	assert_int_equal(
+	    cu_skeys_object_id("t", "ab", "c", 1, "v", a, sizeof(a), &al), 0);
+	assert_int_equal(
+	    cu_skeys_object_id("t", "a", "bc", 2, "v", b, sizeof(b), &bl), 0);
+	assert_false(al == bl && memcmp(a, b, al) == 0);
+	assert_int_equal(cu_skeys_object_id("t", "a", "bc", 2, "v", b, 10, &bl),
+	                 CU_ERR_RANGE);
+}
+
+static void lease_counts_from_unwrap_and_is_not_extended_by_use(void **state)
+{
+	struct fx *f = *state;
+	unsigned char id[2048], dek[32], back[32], w[64];
+	size_t il, wl = 0;
+	uint32_t v = 0;
+
+	id_of("ta", "b", "k", "v", id, &il);
+	assert_int_equal(cu_skeys_cached(f->keys), 0);
+	assert_int_equal(
+	    cu_skeys_dek_new(f->keys, "ta", id, il, dek, w, sizeof(w), &wl, &v),
+	    0);
+	assert_int_equal(cu_skeys_unwraps(f->keys), 1);
+	assert_int_equal(cu_skeys_cached(f->keys), 1);
+	/* used every 10 s for 50 s: still the same unwrap */
+	for (int i = 0; i < 5; i++) {
+		f->now_ms += 10000;
+		assert_int_equal(
+		    cu_skeys_dek_open(f->keys, "ta", v, w, wl, id, il, back),
+		    0);
+	}
+	assert_int_equal(cu_skeys_unwraps(f->keys), 1);
+	/* 60 s after the unwrap, use or not, the lease is over */
+	f->now_ms += 10000;
+	assert_int_equal(cu_skeys_sweep(f->keys), 1);
+	assert_int_equal(cu_skeys_cached(f->keys), 0);
+	assert_int_equal(
+	    cu_skeys_dek_open(f->keys, "ta", v, w, wl, id, il, back), 0);
+	assert_int_equal(cu_skeys_unwraps(f->keys), 2);
+	/* expiry is also noticed on use, without a sweep */
+	f->now_ms += 60000;
+	assert_int_equal(
+	    cu_skeys_dek_open(f->keys, "ta", v, w, wl, id, il, back), 0);
+	assert_int_equal(cu_skeys_unwraps(f->keys), 3);
+	assert_int_equal(cu_skeys_cached(f->keys), 1);
+}
+
+static void tenant_keys_are_per_tenant(void **state)
+{
+	struct fx *f = *state;
+	unsigned char id[2048], dek[32], w[64];
+	size_t il, wl = 0;
+	uint32_t v = 0;
+
+	id_of("ta", "b", "k", "v", id, &il);
+	assert_int_equal(
+	    cu_skeys_dek_new(f->keys, "ta", id, il, dek, w, sizeof(w), &wl, &v),
+	    0);
+	assert_int_equal(
+	    cu_skeys_dek_new(f->keys, "tb", id, il, dek, w, sizeof(w), &wl, &v),
+	    0);
+	assert_int_equal(cu_skeys_cached(f->keys), 2);
+	assert_int_equal(cu_skeys_dek_new(f->keys, "nobody", id, il, dek, w,
+	                                  sizeof(w), &wl, &v),
+	                 CU_ERR_NOTFOUND);
+}
+
+static void a_wrapped_tk_altered_in_the_database_does_not_unwrap(void **state)
+{
+	struct fx *f = *state;
+	unsigned char w[CU_SKEYS_WRAPPED_MAX], id[2048], dek[32], dw[64];
+	size_t wl = 0, il, dwl;
+	uint32_t v;
+
+	assert_int_equal(
+	    cu_smeta_tk_get(f->meta, "ta", 1, w, sizeof(w), &wl, &v), 0);
+	w[3] ^= 1;
+	assert_int_equal(cu_smeta_tk_put(f->meta, "ta", 2, w, wl, "file"), 0);
+	id_of("ta", "b", "k", "v", id, &il);
+	/* the latest version (2) is the altered one */
+	assert_int_equal(cu_skeys_dek_new(f->keys, "ta", id, il, dek, dw,
+	                                  sizeof(dw), &dwl, &v),
+	                 CU_ERR_AUTH);
+	assert_int_equal(cu_skeys_cached(f->keys), 0);
+}
+
+static void metadata_seal_is_bound_to_tenant_and_aad(void **state)
+{
+	struct fx *f = *state;
+	unsigned char out[128], back[128];
+	size_t n = 0, m = 0;
+
+	assert_int_equal(cu_skeys_seal(f->keys, "ta", 1, "aad", 3, "{}", 2, out,
+	                               sizeof(out), &n),
+	                 0);
+	assert_int_equal(cu_skeys_open(f->keys, "ta", 1, "aad", 3, out, n, back,
+	                               sizeof(back), &m),
+	                 0);
+	assert_int_equal(m, 2);
+	assert_int_equal(cu_skeys_open(f->keys, "ta", 1, "aaX", 3, out, n, back,
+	                               sizeof(back), &m),
+	                 CU_ERR_AUTH);
+	assert_int_equal(cu_skeys_open(f->keys, "tb", 1, "aad", 3, out, n, back,
+	                               sizeof(back), &m),
+	                 CU_ERR_AUTH);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+	        key_file_is_created_0600_and_reloaded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        a_key_file_of_the_wrong_size_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(dek_round_trip_and_identity_binding,
+	                                    setup, teardown),
+	    cmocka_unit_test(identities_are_unambiguous),
+	    cmocka_unit_test_setup_teardown(
+	        lease_counts_from_unwrap_and_is_not_extended_by_use, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(tenant_keys_are_per_tenant, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        a_wrapped_tk_altered_in_the_database_does_not_unwrap, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        metadata_seal_is_bound_to_tenant_and_aad, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,304 @@
+/* Unit tests for store/meta: tenants, access keys, tenant keys, buckets
+ * and objects, scoped by tenant. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "store/meta.h"
+
+static const unsigned char hash[CU_SMETA_HASH_LEN] = {1, 2, 3};
+
+static void add_tenant(cu_smeta_t *m, const char *id, const char *name,
+                       const char *akid)
+{
+	struct cu_smeta_tenant_new t = {
+	    .id = id,
+	    .name = name,
+	    .admin_token_hash = hash,
+	    .access_key_id = akid,
+	    .secret_sealed = (const unsigned char *)"sealed-secret",
+	    .secret_sealed_len = 13,
+	    .tk_wrapped = (const unsigned char *)"wrapped-tk-v1-40-bytes",
+	    .tk_wrapped_len = 22,
+	    .root = "file",
+	    .created = 1700000000,
+	};
+	assert_int_equal(cu_smeta_tenant_create(m, &t), 0);
+}
+
+static int setup(void **state)
+{
+	cu_smeta_t *m = NULL;
+
+	if (cu_smeta_open(":memory:", &m) != 0)
+		return -1;
+	add_tenant(m, "ta", "alpha", "AKIDALPHA");
+	add_tenant(m, "tb", "beta", "AKIDBETA");
+	*state = m;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	cu_smeta_close(*state);
+	return 0;
+}
+
+static void obj(struct cu_smeta_object *o, const char *key, const char *vid,
+                const char *path)
+{
+	memset(o, 0, sizeof(*o));
+	snprintf(o->key, sizeof(o->key), "%s", key);
+	o->key_len = strlen(key);
+	snprintf(o->version_id, sizeof(o->version_id), "%s", vid);
+	o->size = 5;
+	snprintf(o->etag, sizeof(o->etag), "\"e\"");
+	o->tk_version = 1;
+	snprintf(o->path, sizeof(o->path), "%s", path);
+	o->created = 1700000001;
+}
+
+static void tenants_are_created_listed_and_unique(void **state)
+{
+	cu_smeta_t *m = *state;
+	struct cu_smeta_tenant t;
+	struct cu_smeta_tenant_new dup = {
+	    .id = "tc",
+	    .name = "alpha",
+	    .admin_token_hash = hash,
+	    .access_key_id = "AKIDC",
+	    .secret_sealed = (const unsigned char *)"s",
+	    .secret_sealed_len = 1,
+	    .tk_wrapped = (const unsigned char *)"w",
+	    .tk_wrapped_len = 1,
+	    .root = "file",
+	};
+	unsigned char h[CU_SMETA_HASH_LEN];
+
+	assert_int_equal(cu_smeta_tenant_get(m, "ta", &t), 0);
+	assert_string_equal(t.name, "alpha");
+	assert_string_equal(t.state, "system_managed");
+	assert_int_equal(cu_smeta_tenant_get(m, "zz", &t), CU_ERR_NOTFOUND);
+	assert_int_equal(cu_smeta_tenant_create(m, &dup), CU_ERR_EXISTS);
+	/* the failed create left nothing behind, not even its access key */
+	{
+		char tenant[CU_SMETA_ID_MAX + 1];
+		unsigned char s[64];
+		size_t n;
+		assert_int_equal(
+		    cu_smeta_akey_get(m, "AKIDC", 5, tenant, s, sizeof(s), &n),
+		    CU_ERR_NOTFOUND);
+	}
+	assert_int_equal(cu_smeta_tenant_token_hash(m, "tb", h), 0);
+	assert_memory_equal(h, hash, sizeof(h));
+}
+
+static void access_keys_resolve_to_their_tenant(void **state)
+{
+	cu_smeta_t *m = *state;
+	char tenant[CU_SMETA_ID_MAX + 1];
+	unsigned char s[64];
+	size_t n = 0;
+
+	assert_int_equal(
+	    cu_smeta_akey_get(m, "AKIDBETA", 8, tenant, s, sizeof(s), &n), 0);
+	assert_string_equal(tenant, "tb");
+	assert_int_equal(n, 13);
+	assert_memory_equal(s, "sealed-secret", 13);
+	/* a prefix of a key id is not that key */
+	assert_int_equal(
+	    cu_smeta_akey_get(m, "AKIDBETA", 7, tenant, s, sizeof(s), &n),
+	    CU_ERR_NOTFOUND);
+	assert_int_equal(cu_smeta_akey_get(m, "AKIDBETA", 8, tenant, s, 4, &n),
+	                 CU_ERR_RANGE);
+}
+
+static void tenant_key_versions(void **state)
+{
+	cu_smeta_t *m = *state;
+	unsigned char w[64];
+	size_t n = 0;
+	uint32_t v = 0;
+
+	assert_int_equal(cu_smeta_tk_get(m, "ta", 0, w, sizeof(w), &n, &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(cu_smeta_tk_put(m, "ta", 2, "v2", 2, "file"), 0);
+	assert_int_equal(cu_smeta_tk_put(m, "ta", 2, "v2", 2, "file"),
+	                 CU_ERR_EXISTS);
+	assert_int_equal(cu_smeta_tk_get(m, "ta", 0, w, sizeof(w), &n, &v), 0);
+	assert_int_equal(v, 2);
+	assert_memory_equal(w, "v2", 2);
+	assert_int_equal(cu_smeta_tk_get(m, "ta", 1, w, sizeof(w), &n, &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(cu_smeta_tk_get(m, "tb", 7, w, sizeof(w), &n, &v),
+	                 CU_ERR_NOTFOUND);
+	assert_int_equal(cu_smeta_tk_put(m, "nobody", 1, "x", 1, "file"),
+	                 CU_ERR_NOTFOUND);
+}
+
+static int count_bucket(void *arg, const char *name, int64_t created)
+{
+	(void)name;
+	(void)created;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void buckets_are_per_tenant(void **state)
+{
+	cu_smeta_t *m = *state;
+	struct cu_smeta_object o;
+	char old[CU_SMETA_PATH_MAX + 1];
+	int n = 0, replaced;
+
+	assert_int_equal(cu_smeta_bucket_create(m, "ta", "same", 1), 0);
+	assert_int_equal(cu_smeta_bucket_create(m, "tb", "same", 1), 0);
+	assert_int_equal(cu_smeta_bucket_create(m, "ta", "same", 1),
+	                 CU_ERR_EXISTS);
+	assert_int_equal(cu_smeta_bucket_create(m, "ghost", "b", 1),
+	                 CU_ERR_NOTFOUND);
+	assert_int_equal(cu_smeta_bucket_list(m, "ta", count_bucket, &n), 0);
+	assert_int_equal(n, 1);
+	obj(&o, "k", "v1", "objects/ta/v1/v1");
+	assert_int_equal(
+	    cu_smeta_object_put(m, "ta", "same", &o, old, &replaced), 0);
+	assert_int_equal(cu_smeta_bucket_delete(m, "ta", "same"), CU_ERR_STATE);
+	/* beta's bucket of the same name is empty and independent */
+	assert_int_equal(cu_smeta_object_get(m, "tb", "same", "k", 1, &o),
+	                 CU_ERR_NOTFOUND);
+	assert_int_equal(cu_smeta_bucket_delete(m, "tb", "same"), 0);
+	assert_int_equal(cu_smeta_bucket_delete(m, "tb", "same"),
+	                 CU_ERR_NOTFOUND);
+	assert_int_equal(cu_smeta_bucket_get(m, "ta", "same", NULL), 0);
+}
+
+static void one_current_version_per_key(void **state)
+{
+	cu_smeta_t *m = *state;
+	struct cu_smeta_object o, got;
+	char old[CU_SMETA_PATH_MAX + 1];
+	int replaced = -1, deleted = -1;
+
+	assert_int_equal(cu_smeta_bucket_create(m, "ta", "b", 1), 0);
+	obj(&o, "dir/k", "v1", "objects/ta/v1/v1");
+	o.meta_sealed = (unsigned char *)"sealed-meta";
+	o.meta_sealed_len = 11;
+	assert_int_equal(cu_smeta_object_put(m, "ta", "b", &o, old, &replaced),
+	                 0);
+	assert_int_equal(replaced, 0);
+	obj(&o, "dir/k", "v2", "objects/ta/v2/v2");
+	assert_int_equal(cu_smeta_object_put(m, "ta", "b", &o, old, &replaced),
+	                 0);
+	assert_int_equal(replaced, 1);
+	assert_string_equal(old, "objects/ta/v1/v1");
+	assert_int_equal(cu_smeta_object_get(m, "ta", "b", "dir/k", 5, &got),
+	                 0);
+	assert_string_equal(got.version_id, "v2");
+	assert_null(got.meta_sealed);
+	cu_smeta_object_clear(&got);
+	assert_int_equal(
+	    cu_smeta_object_put(m, "ta", "nobucket", &o, old, &replaced),
+	    CU_ERR_NOTFOUND);
+	assert_int_equal(cu_smeta_object_put(m, "tb", "b", &o, old, &replaced),
+	                 CU_ERR_NOTFOUND);
+	assert_int_equal(
+	    cu_smeta_object_delete(m, "ta", "b", "dir/k", 5, old, &deleted), 0);
+	assert_int_equal(deleted, 1);
+	assert_string_equal(old, "objects/ta/v2/v2");
+	assert_int_equal(
+	    cu_smeta_object_delete(m, "ta", "b", "dir/k", 5, old, &deleted), 0);
+	assert_int_equal(deleted, 0);
+}
+
+struct keys {
+	char k[16][32];
+	int n;
+};
+
+static int collect(void *arg, const struct cu_smeta_object *o)
+{
+	struct keys *ks = arg;
+
+	size_t n = o->key_len < 31 ? o->key_len : 31;
+
+	memcpy(ks->k[ks->n], o->key, n);
+	ks->k[ks->n++][n] = '\0';
+	return ks->n >= 16;
+}
+
+static void listing_is_bytewise_with_prefix_and_cursor(void **state)
+{
+	cu_smeta_t *m = *state;
+	static const char *const keys[] = {"a", "a/1",      "a/2",  "ab",
+	                                   "b", "\xc3\xa9", "a\x7f"};
+	struct cu_smeta_object o;
+	char old[CU_SMETA_PATH_MAX + 1], vid[8];
+	struct keys ks = {0};
+	int replaced;
+
+	assert_int_equal(cu_smeta_bucket_create(m, "ta", "b", 1), 0);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(vid, sizeof(vid), "v%zu", i);
+		obj(&o, keys[i], vid, "objects/x");
+		assert_int_equal(
+		    cu_smeta_object_put(m, "ta", "b", &o, old, &replaced), 0);
+	}
+	assert_int_equal(cu_smeta_object_list(m, "ta", "b", NULL, 0, NULL, 0,
+	                                      100, collect, &ks),
+	                 0);
+	assert_int_equal(ks.n, 7);
+	assert_string_equal(ks.k[0], "a");
+	assert_string_equal(ks.k[1], "a/1");
+	assert_string_equal(ks.k[3], "ab");
+	assert_string_equal(ks.k[4], "a\x7f"); /* bytewise: 'b' < 0x7f */
+	assert_string_equal(ks.k[6], "\xc3\xa9");
+	ks.n = 0;
+	assert_int_equal(cu_smeta_object_list(m, "ta", "b", "a/", 2, NULL, 0,
+	                                      100, collect, &ks),
+	                 0);
+	assert_int_equal(ks.n, 2);
+	ks.n = 0;
+	/* after "a/" || 0xff: everything under a/ is skipped */
+	assert_int_equal(cu_smeta_object_list(m, "ta", "b", "a", 1, "a/\xff", 3,
+	                                      100, collect, &ks),
+	                 0);
+	assert_int_equal(ks.n, 2);
+	assert_string_equal(ks.k[0], "ab");
+	assert_string_equal(ks.k[1], "a\x7f");
+	ks.n = 0;
+	assert_int_equal(cu_smeta_object_list(m, "ta", "b", NULL, 0, NULL, 0, 2,
+	                                      collect, &ks),
+	                 0);
+	assert_int_equal(ks.n, 2);
+	ks.n = 0;
+	assert_int_equal(cu_smeta_object_list(m, "tb", "b", NULL, 0, NULL, 0,
+	                                      100, collect, &ks),
+	                 0);
+	assert_int_equal(ks.n, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+	        tenants_are_created_listed_and_unique, setup, teardown),
+	    cmocka_unit_test_setup_teardown(access_keys_resolve_to_their_tenant,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(tenant_key_versions, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(buckets_are_per_tenant, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(one_current_version_per_key, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        listing_is_bytewise_with_prefix_and_cursor, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

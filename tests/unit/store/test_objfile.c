@@ -1,0 +1,255 @@
+/* Unit tests for store/objfile: object versions on disk, streamed in,
+ * read back at random, and refused when altered. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/crypto/rand.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "store/objfile.h"
+
+#define SEG CU_SEG_SEGMENT_SIZE
+
+static const unsigned char dek[32] = {7, 7, 7};
+static const char wrapped[] = "wrapped-dek-stand-in";
+static const char id[] = "tenant|bucket|key|version";
+
+struct fx {
+	char dir[64];
+};
+
+static int dek_cb(void *arg, const struct cu_seg_header *h,
+                  unsigned char out[CU_SEG_DEK_LEN])
+{
+	(void)arg;
+	if (h->wrapped_dek_len != sizeof(wrapped) - 1 ||
+	    memcmp(h->wrapped_dek, wrapped, h->wrapped_dek_len) != 0)
+		return CU_ERR_AUTH;
+	memcpy(out, dek, 32);
+	return 0;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	cu_log_init("test", CU_LOG_ERROR + 1, 2);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/custos-test-obj-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+/* Write size random bytes as version vid, in uneven pieces. */
+static unsigned char *write_obj(struct fx *f, const char *vid, size_t size,
+                                char *rel, size_t cap)
+{
+	unsigned char *data = malloc(size ? size : 1), md5[16];
+	cu_sobj_writer_t *w = NULL;
+	uint64_t got = 0;
+	size_t off = 0, step = 1;
+
+	assert_non_null(data);
+	assert_int_equal(cu_rand_bytes(data, size ? size : 1), 0);
+	assert_int_equal(cu_sobj_writer_new(f->dir, "tabc", vid, dek, 1,
+	                                    wrapped, sizeof(wrapped) - 1, id,
+	                                    sizeof(id) - 1, &w),
+	                 0);
+	while (off < size) {
+		size_t n = size - off < step ? size - off : step;
+		assert_int_equal(cu_sobj_writer_update(w, data + off, n), 0);
+		off += n;
+		step = step * 3 + 1;
+	}
+	assert_int_equal(cu_sobj_writer_finish(w, md5, &got), 0);
+	assert_int_equal(got, size);
+	snprintf(rel, cap, "%s", cu_sobj_writer_path(w));
+	cu_sobj_writer_keep(w);
+	cu_sobj_writer_free(w);
+	return data;
+}
+
+static void random_access_reads_match(void **state)
+{
+	struct fx *f = *state;
+	static const size_t sizes[] = {0,   1,       SEG - 1,
+	                               SEG, SEG + 1, 3 * SEG + 5};
+	char rel[256], vid[40];
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t size = sizes[i];
+		cu_sobj_reader_t *r = NULL;
+		unsigned char *data, *buf = malloc(size + 1);
+		size_t got;
+
+		snprintf(vid, sizeof(vid), "ab%02zu", i);
+		data = write_obj(f, vid, size, rel, sizeof(rel));
+		assert_string_equal(rel + strlen(rel) - strlen(vid), vid);
+		assert_int_equal(cu_sobj_reader_open(f->dir, rel, size, id,
+		                                     sizeof(id) - 1, dek_cb,
+		                                     NULL, &r),
+		                 0);
+		/* whole, in whatever pieces read gives */
+		for (size_t off = 0; off < size; off += got) {
+			assert_int_equal(cu_sobj_reader_read(r, off, buf + off,
+			                                     size - off, &got),
+			                 0);
+			assert_true(got > 0);
+		}
+		if (size > 0)
+			assert_memory_equal(buf, data, size);
+		/* a read across a segment edge */
+		if (size > SEG + 1) {
+			assert_int_equal(
+			    cu_sobj_reader_read(r, SEG - 1, buf, 2, &got), 0);
+			assert_int_equal(got, 1);
+			assert_int_equal(buf[0], data[SEG - 1]);
+			assert_int_equal(
+			    cu_sobj_reader_read(r, SEG, buf, 2, &got), 0);
+			assert_memory_equal(buf, data + SEG, 2);
+		}
+		assert_int_equal(cu_sobj_reader_read(r, size, buf, 1, &got), 0);
+		assert_int_equal(got, 0);
+		assert_int_equal(cu_sobj_reader_read(r, size + 1, buf, 1, &got),
+		                 CU_ERR_RANGE);
+		cu_sobj_reader_free(r);
+		free(data);
+		free(buf);
+	}
+}
+
+static void an_unkept_writer_leaves_no_file(void **state)
+{
+	struct fx *f = *state;
+	cu_sobj_writer_t *w = NULL;
+	char p[256];
+	struct stat sb;
+
+	assert_int_equal(cu_sobj_writer_new(f->dir, "tabc", "cd01", dek, 1,
+	                                    wrapped, sizeof(wrapped) - 1, id,
+	                                    sizeof(id) - 1, &w),
+	                 0);
+	assert_int_equal(cu_sobj_writer_update(w, "abc", 3), 0);
+	snprintf(p, sizeof(p), "%s/%s", f->dir, cu_sobj_writer_path(w));
+	assert_int_equal(stat(p, &sb), 0);
+	cu_sobj_writer_free(w);
+	assert_int_not_equal(stat(p, &sb), 0);
+	/* bad names never reach the file system */
+	assert_int_equal(cu_sobj_writer_new(f->dir, "../x", "cd01", dek, 1,
+	                                    wrapped, 5, id, 3, &w),
+	                 CU_ERR_INVAL);
+	assert_int_equal(cu_sobj_writer_new(f->dir, "tabc", "../../x", dek, 1,
+	                                    wrapped, 5, id, 3, &w),
+	                 CU_ERR_INVAL);
+	cu_sobj_writer_free(NULL);
+	cu_sobj_reader_free(NULL);
+}
+
+static void flip(const char *path, long off)
+{
+	FILE *fp = fopen(path, "r+b");
+	int c;
+
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, off, off < 0 ? SEEK_END : SEEK_SET), 0);
+	c = fgetc(fp);
+	assert_int_equal(fseek(fp, -1, SEEK_CUR), 0);
+	fputc(c ^ 0x01, fp);
+	fclose(fp);
+}
+
+static void altered_files_are_refused(void **state)
+{
+	struct fx *f = *state;
+	static const long offsets[] = {0, 6, 20, 60, 100, 200 + SEG, -1};
+	char rel[256], vid[16], p[512];
+	unsigned char buf[2 * SEG];
+
+	for (size_t i = 0; i < sizeof(offsets) / sizeof(offsets[0]); i++) {
+		cu_sobj_reader_t *r = NULL;
+		unsigned char *data;
+		size_t got, total = 0;
+		int rc;
+
+		snprintf(vid, sizeof(vid), "ef%02zu", i);
+		data = write_obj(f, vid, 2 * SEG + 3, rel, sizeof(rel));
+		snprintf(p, sizeof(p), "%s/%s", f->dir, rel);
+		flip(p, offsets[i]);
+		rc = cu_sobj_reader_open(f->dir, rel, 2 * SEG + 3, id,
+		                         sizeof(id) - 1, dek_cb, NULL, &r);
+		while (rc == 0 && total < 2 * SEG + 3) {
+			rc = cu_sobj_reader_read(r, total, buf,
+			                         sizeof(buf) <
+			                                 2 * SEG + 3 - total
+			                             ? sizeof(buf)
+			                             : 2 * SEG + 3 - total,
+			                         &got);
+			if (rc == 0)
+				assert_memory_equal(buf, data + total, got);
+			total += got;
+		}
+		assert_int_not_equal(rc, 0);
+		cu_sobj_reader_free(r);
+		free(data);
+	}
+}
+
+static void wrong_identity_or_size_is_refused(void **state)
+{
+	struct fx *f = *state;
+	cu_sobj_reader_t *r = NULL;
+	unsigned char *data;
+	char rel[256];
+
+	data = write_obj(f, "0a0b", 1000, rel, sizeof(rel));
+	assert_int_equal(cu_sobj_reader_open(f->dir, rel, 1000, "other", 5,
+	                                     dek_cb, NULL, &r),
+	                 CU_ERR_AUTH);
+	assert_int_equal(cu_sobj_reader_open(f->dir, rel, 999, id,
+	                                     sizeof(id) - 1, dek_cb, NULL, &r),
+	                 CU_ERR_AUTH);
+	assert_int_equal(cu_sobj_reader_open(f->dir, "objects/none", 1, id,
+	                                     sizeof(id) - 1, dek_cb, NULL, &r),
+	                 CU_ERR_NOTFOUND);
+	assert_int_equal(cu_sobj_remove(f->dir, rel), 0);
+	assert_int_equal(cu_sobj_remove(f->dir, rel), 0);
+	free(data);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(random_access_reads_match, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(an_unkept_writer_leaves_no_file,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(altered_files_are_refused, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(wrong_identity_or_size_is_refused,
+	                                    setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
