@@ -53,6 +53,38 @@ static const char *const migrations[] = {
     " created INTEGER NOT NULL,"
     " PRIMARY KEY (tenant, bucket, key),"
     " FOREIGN KEY (tenant, bucket) REFERENCES buckets(tenant, name));",
+    /* 2: multipart uploads */
+    "ALTER TABLE objects ADD COLUMN parts INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE uploads ("
+    " upload_id TEXT PRIMARY KEY,"
+    " tenant TEXT NOT NULL,"
+    " bucket TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " content_type TEXT NOT NULL,"
+    " meta_sealed BLOB,"
+    " tk_version INTEGER NOT NULL,"
+    " path TEXT NOT NULL,"
+    " created INTEGER NOT NULL,"
+    " FOREIGN KEY (tenant, bucket) REFERENCES buckets(tenant, name));"
+    "CREATE INDEX uploads_bucket ON uploads(tenant, bucket);"
+    "CREATE TABLE upload_parts ("
+    " upload_id TEXT NOT NULL REFERENCES uploads(upload_id)"
+    "  ON DELETE CASCADE,"
+    " number INTEGER NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " etag TEXT NOT NULL,"
+    " file TEXT NOT NULL,"
+    " created INTEGER NOT NULL,"
+    " PRIMARY KEY (upload_id, number));"
+    "CREATE TABLE object_parts ("
+    " tenant TEXT NOT NULL,"
+    " bucket TEXT NOT NULL,"
+    " version_id TEXT NOT NULL,"
+    " number INTEGER NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " etag TEXT NOT NULL,"
+    " file TEXT NOT NULL,"
+    " PRIMARY KEY (tenant, bucket, version_id, number));",
 };
 
 int cu_smeta_open(const char *path, cu_smeta_t **out)
@@ -449,6 +481,19 @@ int cu_smeta_bucket_delete(cu_smeta_t *m, const char *tenant, const char *name)
 		goto out;
 	rc = cu_db_step(st);
 	sqlite3_finalize(st);
+	st = NULL;
+	if (rc == 1)
+		rc = CU_ERR_STATE;
+	if (rc != 0)
+		goto out;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT 1 FROM uploads WHERE tenant = ?1 AND"
+	                 " bucket = ?2 LIMIT 1",
+	                 "tt", tenant, name);
+	if (rc != 0)
+		goto out;
+	rc = cu_db_step(st);
+	sqlite3_finalize(st);
 	if (rc == 1)
 		rc = CU_ERR_STATE;
 	if (rc != 0)
@@ -495,7 +540,7 @@ out:
 
 #define OBJ_COLS                                                               \
 	"key, version_id, size, etag, content_type, tk_version, path, "        \
-	"created, meta_sealed"
+	"created, meta_sealed, parts"
 
 /* Fill o from a row of OBJ_COLS; with_meta copies the sealed metadata. */
 static int object_row(sqlite3_stmt *st, struct cu_smeta_object *o,
@@ -519,6 +564,13 @@ static int object_row(sqlite3_stmt *st, struct cu_smeta_object *o,
 	o->size = (uint64_t)size;
 	o->tk_version = (uint32_t)tkv;
 	o->created = sqlite3_column_int64(st, 7);
+	{
+		int64_t parts = sqlite3_column_int64(st, 9);
+
+		if (parts < 0 || parts > 10000)
+			return CU_ERR_DB;
+		o->parts = (uint32_t)parts;
+	}
 	if (with_meta && sqlite3_column_type(st, 8) == SQLITE_BLOB) {
 		int n = sqlite3_column_bytes(st, 8);
 		const void *p = sqlite3_column_blob(st, 8);
@@ -573,30 +625,48 @@ out:
 	return rc;
 }
 
-/* Inside a transaction: the current version's path, if any. */
+/* Inside a transaction: the current version's path, if any; a
+ * multipart version's manifest rows are deleted here (the caller is
+ * replacing or deleting it in the same transaction). */
 static int current_path(cu_smeta_t *m, const char *tenant, const char *bucket,
                         const char *key, size_t key_len,
                         char old_path[CU_SMETA_PATH_MAX + 1], int *found)
 {
+	char vid[CU_SMETA_VID_MAX + 1];
 	sqlite3_stmt *st = NULL;
+	int64_t parts = 0;
 	int rc;
 
 	*found = 0;
 	old_path[0] = '\0';
 	rc = cu_db_query(m->db, &st,
-	                 "SELECT path FROM objects WHERE tenant = ?1"
-	                 " AND bucket = ?2 AND key = ?3",
+	                 "SELECT path, version_id, parts FROM objects"
+	                 " WHERE tenant = ?1 AND bucket = ?2 AND key = ?3",
 	                 "ttT", tenant, bucket, key, key_len);
 	if (rc != 0)
 		return rc;
 	rc = cu_db_step(st);
 	if (rc == 1) {
 		rc = col_copy(st, 0, old_path, CU_SMETA_PATH_MAX + 1, NULL);
+		if (rc == 0)
+			rc = col_copy(st, 1, vid, sizeof(vid), NULL);
+		parts = sqlite3_column_int64(st, 2);
 		*found = rc == 0;
 	}
 	sqlite3_finalize(st);
+	if (rc == 0 && *found && parts > 0)
+		rc = cu_db_run(m->db, NULL,
+		               "DELETE FROM object_parts WHERE tenant = ?1 AND"
+		               " bucket = ?2 AND version_id = ?3",
+		               "ttt", tenant, bucket, vid);
+	if (rc != 0)
+		*found = 0;
 	return rc;
 }
+
+static int replace_locked(cu_smeta_t *m, const char *tenant, const char *bucket,
+                          const struct cu_smeta_object *o,
+                          char old_path[CU_SMETA_PATH_MAX + 1], int *replaced);
 
 int cu_smeta_object_put(cu_smeta_t *m, const char *tenant, const char *bucket,
                         const struct cu_smeta_object *o,
@@ -617,19 +687,7 @@ int cu_smeta_object_put(cu_smeta_t *m, const char *tenant, const char *bucket,
 		return rc;
 	if ((rc = bucket_exists(m, tenant, bucket, NULL)) != 0)
 		goto out;
-	rc = current_path(m, tenant, bucket, o->key, o->key_len, old_path,
-	                  replaced);
-	if (rc != 0)
-		goto out;
-	rc = cu_db_run(m->db, NULL,
-	               "INSERT OR REPLACE INTO objects (tenant, bucket, key,"
-	               " version_id, size, etag, content_type, meta_sealed,"
-	               " tk_version, path, created) VALUES (?1, ?2, ?3, ?4,"
-	               " ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	               "ttTtittbiti", tenant, bucket, o->key, o->key_len,
-	               o->version_id, (int64_t)o->size, o->etag,
-	               o->content_type, o->meta_sealed, o->meta_sealed_len,
-	               (int64_t)o->tk_version, o->path, o->created);
+	rc = replace_locked(m, tenant, bucket, o, old_path, replaced);
 out:
 	if (rc != 0) {
 		cu_db_rollback(m->db);
@@ -639,6 +697,29 @@ out:
 	if ((rc = cu_db_commit(m->db)) != 0)
 		*replaced = 0;
 	return rc;
+}
+
+/* Inside a write transaction: make o the current version. */
+static int replace_locked(cu_smeta_t *m, const char *tenant, const char *bucket,
+                          const struct cu_smeta_object *o,
+                          char old_path[CU_SMETA_PATH_MAX + 1], int *replaced)
+{
+	int rc;
+
+	rc = current_path(m, tenant, bucket, o->key, o->key_len, old_path,
+	                  replaced);
+	if (rc != 0)
+		return rc;
+	return cu_db_run(m->db, NULL,
+	                 "INSERT OR REPLACE INTO objects (tenant, bucket, key,"
+	                 " version_id, size, etag, content_type, meta_sealed,"
+	                 " tk_version, path, created, parts) VALUES (?1, ?2,"
+	                 " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	                 "ttTtittbitii", tenant, bucket, o->key, o->key_len,
+	                 o->version_id, (int64_t)o->size, o->etag,
+	                 o->content_type, o->meta_sealed, o->meta_sealed_len,
+	                 (int64_t)o->tk_version, o->path, o->created,
+	                 (int64_t)o->parts);
 }
 
 int cu_smeta_object_delete(cu_smeta_t *m, const char *tenant,
@@ -717,5 +798,319 @@ out:
 	cu_db_rollback(m->db);
 done:
 	free(upper);
+	return rc;
+}
+
+/* ---- multipart uploads ------------------------------------------- */
+
+int cu_smeta_upload_create(cu_smeta_t *m, const char *tenant,
+                           const char *bucket, const struct cu_smeta_upload *u)
+{
+	int rc;
+
+	if (m == NULL || tenant == NULL || bucket == NULL || u == NULL ||
+	    u->key_len == 0 || u->key_len > CU_SMETA_KEY_MAX ||
+	    u->upload_id[0] == '\0' || u->path[0] == '\0' ||
+	    u->tk_version == 0 || u->meta_sealed_len > CU_SMETA_BLOB_MAX)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	if ((rc = bucket_exists(m, tenant, bucket, NULL)) != 0)
+		goto out;
+	rc = cu_db_run(m->db, NULL,
+	               "INSERT INTO uploads (upload_id, tenant, bucket, key,"
+	               " content_type, meta_sealed, tk_version, path, created)"
+	               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	               "tttTtbiti", u->upload_id, tenant, bucket, u->key,
+	               u->key_len, u->content_type, u->meta_sealed,
+	               u->meta_sealed_len, (int64_t)u->tk_version, u->path,
+	               u->created);
+out:
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		return rc;
+	}
+	return cu_db_commit(m->db);
+}
+
+void cu_smeta_upload_clear(struct cu_smeta_upload *u)
+{
+	if (u == NULL)
+		return;
+	free(u->meta_sealed);
+	memset(u, 0, sizeof(*u));
+}
+
+/* Inside a transaction: 0 when the upload belongs to (tenant, bucket). */
+static int upload_owned(cu_smeta_t *m, const char *tenant, const char *bucket,
+                        const char *upload_id, struct cu_smeta_upload *u)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT upload_id, key, content_type, meta_sealed,"
+	                 " tk_version, path, created FROM uploads WHERE"
+	                 " upload_id = ?1 AND tenant = ?2 AND bucket = ?3",
+	                 "ttt", upload_id, tenant, bucket);
+	if (rc != 0)
+		return rc;
+	rc = cu_db_step(st);
+	if (rc == 0)
+		rc = CU_ERR_NOTFOUND;
+	if (rc != 1)
+		goto out;
+	rc = 0;
+	if (u == NULL)
+		goto out;
+	memset(u, 0, sizeof(*u));
+	if ((rc = col_copy(st, 0, u->upload_id, sizeof(u->upload_id), NULL)) !=
+	        0 ||
+	    (rc = col_copy(st, 1, u->key, sizeof(u->key), &u->key_len)) != 0 ||
+	    (rc = col_copy(st, 2, u->content_type, sizeof(u->content_type),
+	                   NULL)) != 0 ||
+	    (rc = col_copy(st, 5, u->path, sizeof(u->path), NULL)) != 0)
+		goto out;
+	{
+		int64_t v = sqlite3_column_int64(st, 4);
+		int n = sqlite3_column_bytes(st, 3);
+		const void *p = sqlite3_column_blob(st, 3);
+
+		if (v <= 0 || v > UINT32_MAX) {
+			rc = CU_ERR_DB;
+			goto out;
+		}
+		u->tk_version = (uint32_t)v;
+		u->created = sqlite3_column_int64(st, 6);
+		if (p != NULL && n > 0) {
+			if ((u->meta_sealed = malloc((size_t)n)) == NULL) {
+				rc = CU_ERR_NOMEM;
+				goto out;
+			}
+			memcpy(u->meta_sealed, p, (size_t)n);
+			u->meta_sealed_len = (size_t)n;
+		}
+	}
+out:
+	sqlite3_finalize(st);
+	if (rc != 0 && u != NULL)
+		cu_smeta_upload_clear(u);
+	return rc;
+}
+
+int cu_smeta_upload_get(cu_smeta_t *m, const char *tenant, const char *bucket,
+                        const char *upload_id, struct cu_smeta_upload *u)
+{
+	int rc;
+
+	if (m == NULL || tenant == NULL || bucket == NULL ||
+	    upload_id == NULL || u == NULL)
+		return CU_ERR_INVAL;
+	memset(u, 0, sizeof(*u));
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	rc = upload_owned(m, tenant, bucket, upload_id, u);
+	cu_db_rollback(m->db);
+	return rc;
+}
+
+int cu_smeta_part_put(cu_smeta_t *m, const char *tenant, const char *bucket,
+                      const char *upload_id, const struct cu_smeta_part *p,
+                      char old_file[CU_SMETA_VID_MAX + 1], int *replaced)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (m == NULL || tenant == NULL || bucket == NULL ||
+	    upload_id == NULL || p == NULL || old_file == NULL ||
+	    replaced == NULL || p->number < 1 || p->number > 10000 ||
+	    p->size > INT64_MAX || p->file[0] == '\0')
+		return CU_ERR_INVAL;
+	*replaced = 0;
+	old_file[0] = '\0';
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	if ((rc = upload_owned(m, tenant, bucket, upload_id, NULL)) != 0)
+		goto out;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT file FROM upload_parts WHERE upload_id = ?1"
+	                 " AND number = ?2",
+	                 "ti", upload_id, (int64_t)p->number);
+	if (rc != 0)
+		goto out;
+	rc = cu_db_step(st);
+	if (rc == 1) {
+		rc = col_copy(st, 0, old_file, CU_SMETA_VID_MAX + 1, NULL);
+		*replaced = rc == 0;
+	}
+	sqlite3_finalize(st);
+	if (rc != 0)
+		goto out;
+	rc = cu_db_run(m->db, NULL,
+	               "INSERT OR REPLACE INTO upload_parts (upload_id, number,"
+	               " size, etag, file, created) VALUES (?1, ?2, ?3, ?4,"
+	               " ?5, ?6)",
+	               "tiitti", upload_id, (int64_t)p->number,
+	               (int64_t)p->size, p->etag, p->file, p->created);
+out:
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		*replaced = 0;
+		return rc;
+	}
+	if ((rc = cu_db_commit(m->db)) != 0)
+		*replaced = 0;
+	return rc;
+}
+
+static int part_row(sqlite3_stmt *st, struct cu_smeta_part *p)
+{
+	int64_t num = sqlite3_column_int64(st, 0);
+	int64_t size = sqlite3_column_int64(st, 1);
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	if (num < 1 || num > 10000 || size < 0)
+		return CU_ERR_DB;
+	p->number = (uint32_t)num;
+	p->size = (uint64_t)size;
+	if ((rc = col_copy(st, 2, p->etag, sizeof(p->etag), NULL)) != 0 ||
+	    (rc = col_copy(st, 3, p->file, sizeof(p->file), NULL)) != 0)
+		return rc;
+	p->created = sqlite3_column_int64(st, 4);
+	return 0;
+}
+
+int cu_smeta_part_list(cu_smeta_t *m, const char *upload_id, uint32_t after,
+                       unsigned limit, cu_smeta_part_fn fn, void *arg)
+{
+	struct cu_smeta_part p;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (m == NULL || upload_id == NULL || fn == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT number, size, etag, file, created FROM"
+	                 " upload_parts WHERE upload_id = ?1 AND number > ?2"
+	                 " ORDER BY number LIMIT ?3",
+	                 "tii", upload_id, (int64_t)after, (int64_t)limit);
+	if (rc != 0)
+		goto out;
+	while ((rc = cu_db_step(st)) == 1) {
+		if ((rc = part_row(st, &p)) != 0 || (rc = fn(arg, &p)) != 0)
+			break;
+	}
+out:
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
+	return rc;
+}
+
+int cu_smeta_upload_complete(cu_smeta_t *m, const char *tenant,
+                             const char *bucket, const char *upload_id,
+                             const struct cu_smeta_object *o,
+                             const struct cu_smeta_part *parts, size_t n,
+                             char old_path[CU_SMETA_PATH_MAX + 1],
+                             int *replaced)
+{
+	int rc;
+
+	if (m == NULL || tenant == NULL || bucket == NULL ||
+	    upload_id == NULL || o == NULL || parts == NULL || n == 0 ||
+	    n > 10000 || o->parts != n || old_path == NULL ||
+	    replaced == NULL || o->key_len == 0 ||
+	    o->key_len > CU_SMETA_KEY_MAX || o->tk_version == 0 ||
+	    strcmp(o->version_id, upload_id) != 0)
+		return CU_ERR_INVAL;
+	*replaced = 0;
+	old_path[0] = '\0';
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	if ((rc = upload_owned(m, tenant, bucket, upload_id, NULL)) != 0)
+		goto out;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = cu_db_run(m->db, NULL,
+		               "INSERT INTO object_parts (tenant, bucket,"
+		               " version_id, number, size, etag, file) VALUES"
+		               " (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+		               "tttiitt", tenant, bucket, upload_id,
+		               (int64_t)parts[i].number, (int64_t)parts[i].size,
+		               parts[i].etag, parts[i].file);
+	if (rc != 0)
+		goto out;
+	if ((rc = replace_locked(m, tenant, bucket, o, old_path, replaced)) !=
+	    0)
+		goto out;
+	rc = cu_db_run(m->db, NULL, "DELETE FROM uploads WHERE upload_id = ?1",
+	               "t", upload_id);
+out:
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		*replaced = 0;
+		return rc;
+	}
+	if ((rc = cu_db_commit(m->db)) != 0)
+		*replaced = 0;
+	return rc;
+}
+
+int cu_smeta_upload_abort(cu_smeta_t *m, const char *tenant, const char *bucket,
+                          const char *upload_id,
+                          char path[CU_SMETA_PATH_MAX + 1])
+{
+	struct cu_smeta_upload u;
+	int rc;
+
+	if (m == NULL || tenant == NULL || bucket == NULL ||
+	    upload_id == NULL || path == NULL)
+		return CU_ERR_INVAL;
+	path[0] = '\0';
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	if ((rc = upload_owned(m, tenant, bucket, upload_id, &u)) != 0)
+		goto out;
+	memcpy(path, u.path, sizeof(u.path));
+	cu_smeta_upload_clear(&u);
+	rc = cu_db_run(m->db, NULL, "DELETE FROM uploads WHERE upload_id = ?1",
+	               "t", upload_id);
+out:
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		path[0] = '\0';
+		return rc;
+	}
+	return cu_db_commit(m->db);
+}
+
+int cu_smeta_object_parts(cu_smeta_t *m, const char *tenant, const char *bucket,
+                          const char *version_id, cu_smeta_part_fn fn,
+                          void *arg)
+{
+	struct cu_smeta_part p;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (m == NULL || tenant == NULL || bucket == NULL ||
+	    version_id == NULL || fn == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT number, size, etag, file, 0 FROM object_parts"
+	                 " WHERE tenant = ?1 AND bucket = ?2 AND"
+	                 " version_id = ?3 ORDER BY number",
+	                 "ttt", tenant, bucket, version_id);
+	if (rc != 0)
+		goto out;
+	while ((rc = cu_db_step(st)) == 1) {
+		if ((rc = part_row(st, &p)) != 0 || (rc = fn(arg, &p)) != 0)
+			break;
+	}
+out:
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
 	return rc;
 }

@@ -231,8 +231,7 @@ struct cu_smeta_part {
  * bucket (u->meta_sealed may be NULL). Returns 0, CU_ERR_NOTFOUND (no
  * such bucket), CU_ERR_EXISTS, CU_ERR_INVAL or CU_ERR_DB. */
 int cu_smeta_upload_create(cu_smeta_t *m, const char *tenant,
-                           const char *bucket,
-                           const struct cu_smeta_upload *u);
+                           const char *bucket, const struct cu_smeta_upload *u);
 
 /* cu_smeta_upload_get - the upload with this id in the tenant's bucket
  * into *u (release with cu_smeta_upload_clear). Returns 0,
@@ -275,15 +274,15 @@ int cu_smeta_upload_complete(cu_smeta_t *m, const char *tenant,
 /* cu_smeta_upload_abort - forget the upload and its parts; *path gets
  * its directory for the caller to remove. Returns 0, CU_ERR_NOTFOUND or
  * CU_ERR_DB. */
-int cu_smeta_upload_abort(cu_smeta_t *m, const char *tenant,
-                          const char *bucket, const char *upload_id,
+int cu_smeta_upload_abort(cu_smeta_t *m, const char *tenant, const char *bucket,
+                          const char *upload_id,
                           char path[CU_SMETA_PATH_MAX + 1]);
 
 /* cu_smeta_object_parts - the manifest of a multipart object version, by
  * part number. Returns as cu_smeta_tenant_list. */
-int cu_smeta_object_parts(cu_smeta_t *m, const char *tenant,
-                          const char *bucket, const char *version_id,
-                          cu_smeta_part_fn fn, void *arg);
+int cu_smeta_object_parts(cu_smeta_t *m, const char *tenant, const char *bucket,
+                          const char *version_id, cu_smeta_part_fn fn,
+                          void *arg);
 
 /* cu_smeta_object_clear - free what an object struct owns and zero it.
  * NULL ok. */
