@@ -5,6 +5,10 @@
 #include "cli/supervise.h"
 #include "core/err.h"
 #include "core/pki.h"
+#include "core/secmem.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -20,8 +24,11 @@ struct service {
 	const char *name;  /* child name and log file */
 	const char *label; /* for people */
 	const char *env;   /* variable holding its URL */
+	int tenant; /* 1: the tenant's vault (purge protection, store principal)
+	             */
 	int port;
 	char url[64];
+	char token[128]; /* its first administrator's token */
 };
 
 static void usage(FILE *f)
@@ -111,7 +118,7 @@ static int start_vault(struct cu_sup *sup, const char *dir, const char *pki,
                        struct service *svc)
 {
 	char listen[64], cert[1024], key[1024], ca[1024], data[1024], log[1024];
-	char *argv[16];
+	char *argv[20];
 	int i = 0;
 
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", svc->port);
@@ -134,9 +141,115 @@ static int start_vault(struct cu_sup *sup, const char *dir, const char *pki,
 	argv[i++] = ca;
 	argv[i++] = "--data";
 	argv[i++] = data;
-	argv[i] = NULL;
+	argv[i++] = "--public-url";
 	snprintf(svc->url, sizeof(svc->url), "https://127.0.0.1:%d", svc->port);
+	argv[i++] = svc->url;
+	if (svc->tenant)
+		argv[i++] = "--purge-protection";
+	argv[i] = NULL;
 	return cu_sup_spawn(sup, svc->name, argv, log);
+}
+
+/* The vault writes its first administrator's token into its data dir. */
+static int read_token(const char *dir, struct service *svc)
+{
+	char path[1024];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s/admin.token", dir, svc->name);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return CU_ERR_NOTFOUND;
+	n = fread(svc->token, 1, sizeof(svc->token) - 1, f);
+	fclose(f);
+	while (n > 0 &&
+	       (svc->token[n - 1] == '\n' || svc->token[n - 1] == '\r'))
+		n--;
+	svc->token[n] = '\0';
+	return n > 0 ? 0 : CU_ERR_PARSE;
+}
+
+static size_t discard(void *p, size_t size, size_t n, void *ud)
+{
+	(void)p;
+	(void)ud;
+	return size * n;
+}
+
+/* PUT a JSON body to the vault's admin API as its administrator. */
+static int admin_put(const struct service *svc, const char *ca,
+                     const char *path, json_t *body)
+{
+	char url[256], auth[200];
+	char *text = json_dumps(body, JSON_COMPACT);
+	struct curl_slist *hdrs = NULL;
+	CURL *h = curl_easy_init();
+	long code = 0;
+	int r = CU_ERR_UNAVAILABLE;
+
+	if (text == NULL || h == NULL) {
+		r = CU_ERR_NOMEM;
+		goto out;
+	}
+	snprintf(url, sizeof(url), "%s%s", svc->url, path);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", svc->token);
+	hdrs = curl_slist_append(hdrs, auth);
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (curl_easy_perform(h) == CURLE_OK &&
+	    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK)
+		r = code >= 200 && code < 300 ? 0 : CU_ERR_DENIED;
+out:
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+	free(text);
+	cu_memzero(auth, sizeof(auth));
+	json_decref(body);
+	return r;
+}
+
+/* Register the store as principal `custos-store` of the tenant's vault,
+ * identified by its client certificate: a tenant then grants it access
+ * with a role assignment, and no secret changes hands. No role yet. */
+static int register_store(const struct service *svc, const char *pki,
+                          const char *ca)
+{
+	char path[1024], fp[CU_PKI_FINGERPRINT_LEN + 1];
+	char *pem = NULL;
+	size_t len = 0;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/client-custos-store.pem", pki);
+	if ((r = cu_pki_read_file(path, 65536, &pem, &len)) != 0)
+		return r;
+	r = cu_pki_fingerprint(pem, len, fp);
+	cu_pki_pem_free(pem);
+	if (r != 0)
+		return r;
+	return admin_put(svc, ca, "/admin/v1/principals/custos-store",
+	                 json_pack("{s:s, s:s}", "auth", "certificate",
+	                           "certificate_sha256", fp));
+}
+
+static void print_exports(FILE *f, const char *ca, const struct service *svcs,
+                          int n)
+{
+	fprintf(f, "export CUSTOS_CA_FILE='%s'\n", ca);
+	for (int i = 0; i < n; i++) {
+		fprintf(f, "export %s='%s'\n", svcs[i].env, svcs[i].url);
+		if (svcs[i].tenant)
+			fprintf(f, "export CUSTOS_TENANT_VAULT_TOKEN='%s'\n",
+			        svcs[i].token);
+	}
+	fprintf(f, "export CUSTOS_STORE_PRINCIPAL='custos-store'\n");
 }
 
 static int write_env(const char *dir, const char *ca, struct service *svcs,
@@ -150,10 +263,7 @@ static int write_env(const char *dir, const char *ca, struct service *svcs,
 	f = fopen(tmp, "w");
 	if (f == NULL)
 		return CU_ERR_IO;
-	fprintf(f, "export CUSTOS_CA_FILE='%s'\n", ca);
-	for (int i = 0; i < n; i++)
-		fprintf(f, "export %s='%s'\n", svcs[i].env, svcs[i].url);
-	fprintf(f, "export CUSTOS_STORE_PRINCIPAL='custos-store'\n");
+	print_exports(f, ca, svcs, n);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		fclose(f);
 		return CU_ERR_IO;
@@ -174,9 +284,13 @@ int cu_cli_dev(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct service svcs[] = {
-	    {"operator-vault", "operator vault", "CUSTOS_OPERATOR_VAULT_URL", 0,
-	     ""},
-	    {"tenant-vault", "tenant vault", "CUSTOS_TENANT_VAULT_URL", 0, ""},
+	    {.name = "operator-vault",
+	     .label = "operator vault",
+	     .env = "CUSTOS_OPERATOR_VAULT_URL"},
+	    {.name = "tenant-vault",
+	     .label = "tenant vault",
+	     .env = "CUSTOS_TENANT_VAULT_URL",
+	     .tenant = 1},
 	};
 	const int nsvc = (int)(sizeof(svcs) / sizeof(svcs[0]));
 	struct cu_sup sup = {0};
@@ -256,6 +370,24 @@ int cu_cli_dev(int argc, char **argv)
 			goto out;
 		}
 	}
+	for (int i = 0; i < nsvc; i++) {
+		if ((r = read_token(dir, &svcs[i])) != 0) {
+			fprintf(stderr,
+			        "custos dev: no administrator token in "
+			        "%s/%s/admin.token (%s)\n",
+			        dir, svcs[i].name, cu_strerror(r));
+			goto out;
+		}
+		if (svcs[i].tenant &&
+		    (r = register_store(&svcs[i], pki, ca)) != 0) {
+			fprintf(stderr,
+			        "custos dev: cannot register principal "
+			        "custos-store in the %s: %s; see %s/%s.log\n",
+			        svcs[i].label, cu_strerror(r), logs,
+			        svcs[i].name);
+			goto out;
+		}
+	}
 	if ((r = write_env(dir, ca, svcs, nsvc)) != 0) {
 		fprintf(stderr, "custos dev: cannot write %s/env: %s\n", dir,
 		        cu_strerror(r));
@@ -266,10 +398,7 @@ int cu_cli_dev(int argc, char **argv)
 	for (int i = 0; i < nsvc; i++)
 		printf("  %-16s %s\n", svcs[i].label, svcs[i].url);
 	printf("\nTo use it from a shell:  . %s/env\n\n", dir);
-	printf("export CUSTOS_CA_FILE='%s'\n", ca);
-	for (int i = 0; i < nsvc; i++)
-		printf("export %s='%s'\n", svcs[i].env, svcs[i].url);
-	printf("export CUSTOS_STORE_PRINCIPAL='custos-store'\n");
+	print_exports(stdout, ca, svcs, nsvc);
 	printf("\nPress Ctrl-C to stop.\n");
 	fflush(stdout);
 

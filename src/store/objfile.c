@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/secmem.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -65,75 +66,65 @@ static int sink(void *arg, const unsigned char *data, size_t len)
 	return write_all(w->fd, data, len);
 }
 
-/* mkdir -p for the two levels under DATA/objects, 0700. */
-static int make_dirs(const char *data_dir, const char *tenant, const char *sub)
+/* mkdir -p of rel's directories under data_dir (rel's last component is
+ * the file), 0700. */
+static int make_dirs(const char *data_dir, const char *rel)
 {
 	char p[4096];
-	const char *parts[3] = {"objects", tenant, sub};
-	size_t off;
+	int n = snprintf(p, sizeof(p), "%s/%s", data_dir, rel);
+	size_t base = strlen(data_dir) + 1;
 
-	off = (size_t)snprintf(p, sizeof(p), "%s", data_dir);
-	for (int i = 0; i < 3; i++) {
-		int n = snprintf(p + off, sizeof(p) - off, "/%s", parts[i]);
-
-		if (n < 0 || (size_t)n >= sizeof(p) - off)
-			return CU_ERR_RANGE;
-		off += (size_t)n;
+	if (n < 0 || (size_t)n >= sizeof(p))
+		return CU_ERR_RANGE;
+	for (size_t i = base; p[i] != '\0'; i++) {
+		if (p[i] != '/')
+			continue;
+		p[i] = '\0';
 		if (mkdir(p, 0700) != 0 && errno != EEXIST)
 			return CU_ERR_IO;
+		p[i] = '/';
 	}
 	return 0;
 }
 
-int cu_sobj_writer_new(const char *data_dir, const char *tenant,
-                       const char *vid, const unsigned char dek[CU_SEG_DEK_LEN],
+/* Create the file at rel (relative to data_dir) and start encrypting. */
+static int writer_open(const char *data_dir, const char *rel,
+                       const unsigned char dek[CU_SEG_DEK_LEN],
                        uint32_t tk_version, const void *wrapped, size_t wlen,
                        const void *id, size_t id_len, cu_sobj_writer_t **out)
 {
 	cu_sobj_writer_t *w = NULL;
-	char sub[3], dir[4096];
+	char *slash;
 	size_t alen;
-	int rc = CU_ERR_INVAL, n;
+	int rc = CU_ERR_NOMEM;
 
-	if (out == NULL)
-		return CU_ERR_INVAL;
-	*out = NULL;
-	if (data_dir == NULL || !name_ok(tenant, 0) || !name_ok(vid, 1))
-		return CU_ERR_INVAL;
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return CU_ERR_NOMEM;
 	w->fd = w->dir_fd = -1;
-	sub[0] = vid[0];
-	sub[1] = vid[1];
-	sub[2] = '\0';
-	n = snprintf(w->rel, sizeof(w->rel), "objects/%s/%s/%s", tenant, sub,
-	             vid);
-	if (n < 0 || (size_t)n >= sizeof(w->rel)) {
+	if (strlen(rel) >= sizeof(w->rel)) {
 		rc = CU_ERR_RANGE;
 		goto out;
 	}
-	alen = strlen(data_dir) + 1 + (size_t)n + 1;
-	rc = CU_ERR_NOMEM;
+	memcpy(w->rel, rel, strlen(rel) + 1);
+	alen = strlen(data_dir) + 1 + strlen(rel) + 1;
 	if ((w->abs = malloc(alen)) == NULL)
 		goto out;
 	snprintf(w->abs, alen, "%s/%s", data_dir, w->rel);
-	if ((rc = make_dirs(data_dir, tenant, sub)) != 0)
+	if ((rc = make_dirs(data_dir, rel)) != 0)
 		goto ioerr;
-	n = snprintf(dir, sizeof(dir), "%s/objects/%s/%s", data_dir, tenant,
-	             sub);
-	if (n < 0 || (size_t)n >= sizeof(dir)) {
-		rc = CU_ERR_RANGE;
-		goto out;
-	}
-	w->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	slash = strrchr(w->abs, '/');
+	*slash = '\0';
+	w->dir_fd = open(w->abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	*slash = '/';
 	if (w->dir_fd < 0)
 		goto ioerr;
 	w->fd = open(
 	    w->abs, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (w->fd < 0) {
-		rc = errno == EEXIST ? CU_ERR_EXISTS : CU_ERR_IO;
-		if (rc == CU_ERR_EXISTS)
+		if (errno == EEXIST) {
+			rc = CU_ERR_EXISTS;
 			goto out;
+		}
 		goto ioerr;
 	}
 	if ((rc = cu_hash_new(CU_HASH_MD5, &w->md5)) != 0)
@@ -154,6 +145,63 @@ ioerr:
 out:
 	cu_sobj_writer_free(w);
 	return rc;
+}
+
+int cu_sobj_writer_new(const char *data_dir, const char *tenant,
+                       const char *vid, const unsigned char dek[CU_SEG_DEK_LEN],
+                       uint32_t tk_version, const void *wrapped, size_t wlen,
+                       const void *id, size_t id_len, cu_sobj_writer_t **out)
+{
+	char rel[CU_SOBJ_PATH_MAX + 1];
+	int n;
+
+	if (out == NULL)
+		return CU_ERR_INVAL;
+	*out = NULL;
+	if (data_dir == NULL || !name_ok(tenant, 0) || !name_ok(vid, 1))
+		return CU_ERR_INVAL;
+	n = snprintf(rel, sizeof(rel), "objects/%s/%c%c/%s", tenant, vid[0],
+	             vid[1], vid);
+	if (n < 0 || (size_t)n >= sizeof(rel))
+		return CU_ERR_RANGE;
+	return writer_open(data_dir, rel, dek, tk_version, wrapped, wlen, id,
+	                   id_len, out);
+}
+
+int cu_sobj_upload_dir(const char *tenant, const char *upload_id,
+                       char out[CU_SOBJ_PATH_MAX + 1])
+{
+	int n;
+
+	if (!name_ok(tenant, 0) || !name_ok(upload_id, 1))
+		return CU_ERR_INVAL;
+	n = snprintf(out, CU_SOBJ_PATH_MAX + 1, "objects/%s/%c%c/%s.mp", tenant,
+	             upload_id[0], upload_id[1], upload_id);
+	return n < 0 || n > CU_SOBJ_PATH_MAX ? CU_ERR_RANGE : 0;
+}
+
+int cu_sobj_part_writer_new(const char *data_dir, const char *tenant,
+                            const char *upload_id, const char *file,
+                            const unsigned char dek[CU_SEG_DEK_LEN],
+                            uint32_t tk_version, const void *wrapped,
+                            size_t wlen, const void *id, size_t id_len,
+                            cu_sobj_writer_t **out)
+{
+	char dir[CU_SOBJ_PATH_MAX + 1], rel[CU_SOBJ_PATH_MAX + 1];
+	int n, rc;
+
+	if (out == NULL)
+		return CU_ERR_INVAL;
+	*out = NULL;
+	if (data_dir == NULL || !name_ok(file, 0))
+		return CU_ERR_INVAL;
+	if ((rc = cu_sobj_upload_dir(tenant, upload_id, dir)) != 0)
+		return rc;
+	n = snprintf(rel, sizeof(rel), "%s/%s", dir, file);
+	if (n < 0 || (size_t)n >= sizeof(rel))
+		return CU_ERR_RANGE;
+	return writer_open(data_dir, rel, dek, tk_version, wrapped, wlen, id,
+	                   id_len, out);
 }
 
 int cu_sobj_writer_update(cu_sobj_writer_t *w, const void *data, size_t len)
@@ -229,20 +277,38 @@ void cu_sobj_writer_free(cu_sobj_writer_t *w)
 int cu_sobj_remove(const char *data_dir, const char *relpath)
 {
 	char p[4096];
-	int n;
+	DIR *d;
+	struct dirent *e;
+	int n, rc = 0;
 
 	if (data_dir == NULL || relpath == NULL || relpath[0] == '\0')
 		return CU_ERR_INVAL;
 	n = snprintf(p, sizeof(p), "%s/%s", data_dir, relpath);
 	if (n < 0 || (size_t)n >= sizeof(p))
 		return CU_ERR_RANGE;
-	if (unlink(p) != 0 && errno != ENOENT) {
-		cu_log(CU_LOG_ERROR, "cannot remove an object file",
-		       json_pack("{s:s,s:s}", "path", relpath, "error",
-		                 strerror(errno)));
-		return CU_ERR_IO;
+	if (unlink(p) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		goto ioerr;
+	/* a multipart object: a directory of part files, one level */
+	if ((d = opendir(p)) == NULL)
+		goto ioerr;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) != 0 && errno != ENOENT)
+			rc = CU_ERR_IO;
 	}
-	return 0;
+	closedir(d);
+	if (rc == 0 && rmdir(p) != 0 && errno != ENOENT)
+		rc = CU_ERR_IO;
+	if (rc == 0)
+		return 0;
+ioerr:
+	cu_log(
+	    CU_LOG_ERROR, "cannot remove an object file",
+	    json_pack("{s:s,s:s}", "path", relpath, "error", strerror(errno)));
+	return CU_ERR_IO;
 }
 
 /* ---- reading ------------------------------------------------------ */

@@ -39,6 +39,22 @@ int cu_sobj_writer_new(const char *data_dir, const char *tenant,
                        uint32_t tk_version, const void *wrapped, size_t wlen,
                        const void *id, size_t id_len, cu_sobj_writer_t **out);
 
+/* cu_sobj_upload_dir - the directory (relative) holding the part files
+ * of multipart upload upload_id (hex, at least 3 characters) of tenant:
+ * objects/<tenant>/<xx>/<upload_id>.mp. Returns 0, CU_ERR_INVAL or
+ * CU_ERR_RANGE. */
+int cu_sobj_upload_dir(const char *tenant, const char *upload_id,
+                       char out[CU_SOBJ_PATH_MAX + 1]);
+
+/* cu_sobj_part_writer_new - as cu_sobj_writer_new, for the part file
+ * `file` ([0-9a-z], 1-64 characters) in the upload's directory. */
+int cu_sobj_part_writer_new(const char *data_dir, const char *tenant,
+                            const char *upload_id, const char *file,
+                            const unsigned char dek[CU_SEG_DEK_LEN],
+                            uint32_t tk_version, const void *wrapped,
+                            size_t wlen, const void *id, size_t id_len,
+                            cu_sobj_writer_t **out);
+
 /* cu_sobj_writer_update - encrypt and write len more bytes of plaintext.
  * Returns 0, CU_ERR_IO (disk), CU_ERR_RANGE (too large) or the
  * encryptor's error; any failure is final. */
@@ -64,8 +80,9 @@ void cu_sobj_writer_keep(cu_sobj_writer_t *w);
 void cu_sobj_writer_free(cu_sobj_writer_t *w);
 
 /* cu_sobj_remove - remove the data file at relpath under data_dir (after
- * the metadata stopped referencing it). Missing is fine. Returns 0 or
- * CU_ERR_IO (logged). */
+ * the metadata stopped referencing it), or the directory of a multipart
+ * object with its part files. Missing is fine. Returns 0 or CU_ERR_IO
+ * (logged). */
 int cu_sobj_remove(const char *data_dir, const char *relpath);
 
 typedef struct cu_sobj_reader cu_sobj_reader_t;

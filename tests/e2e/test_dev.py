@@ -57,6 +57,37 @@ def test_dev_starts_every_service_and_writes_the_env_file(spawn, workdir):
     assert "export CUSTOS_CA_FILE=" in p.log()
 
 
+def test_dev_tenant_vault_is_ready_for_customer_managed_keys(spawn, workdir):
+    p, d, env = start_dev(spawn, workdir)
+    ca = env["CUSTOS_CA_FILE"]
+    url = env["CUSTOS_TENANT_VAULT_URL"]
+    auth = {"Authorization": "Bearer " + env["CUSTOS_TENANT_VAULT_TOKEN"]}
+    # the token is a vault administrator's
+    r = requests.get(url + "/admin/v1/settings", headers=auth, verify=ca,
+                     timeout=5)
+    assert r.status_code == 200, r.text
+    # soft delete and purge protection on, as CMK validation requires
+    assert r.json()["purge_protection"] is True
+    r = requests.post(url + "/keys/k1/create?api-version=7.4",
+                      json={"kty": "RSA", "key_size": 2048}, headers=auth,
+                      verify=ca, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json()["attributes"]["recoveryLevel"] == "Recoverable"
+    # the store is a principal by certificate, with no role granted yet
+    r = requests.get(url + "/admin/v1/role-assignments", headers=auth,
+                     verify=ca, timeout=5)
+    assert r.status_code == 200
+    assert all(a["principal"] != "custos-store" for a in r.json()["value"])
+    store = (os.path.join(d, "pki", "client-custos-store.pem"),
+             os.path.join(d, "pki", "client-custos-store-key.pem"))
+    r = requests.get(url + "/keys/k1?api-version=7.4", cert=store, verify=ca,
+                     timeout=5)
+    assert r.status_code == 403, r.text
+    # a stranger without a certificate or token gets the challenge
+    r = requests.get(url + "/keys/k1?api-version=7.4", verify=ca, timeout=5)
+    assert r.status_code == 401
+
+
 def test_dev_stops_every_process_it_started_on_sigterm(spawn, workdir):
     p, _, env = start_dev(spawn, workdir)
     kids = children_of(p.proc.pid)
