@@ -347,11 +347,26 @@ static int get_dek(void *arg, const struct cu_seg_header *h,
 	                         a->id_len, dek);
 }
 
+/* One data file of an object: the whole object, or one part. */
+struct spart {
+	uint64_t start, size;
+	uint32_t number; /* 0: not a multipart object */
+	char path[CU_SMETA_PATH_MAX + CU_SMETA_VID_MAX + 2];
+};
+
+/* A GET being streamed: the object's files, one open at a time. */
 struct stream {
-	cu_sobj_reader_t *r;
-	uint64_t off, len;
+	struct cu_s3 *s3;
 	char tenant[CU_SMETA_ID_MAX + 1];
+	char bucket[CU_SMETA_BUCKET_MAX + 1];
+	char key[CU_SMETA_KEY_MAX + 1];
+	size_t key_len;
 	char vid[CU_SMETA_VID_MAX + 1];
+	struct spart *parts;
+	size_t n_parts, cap_parts;
+	size_t cur; /* index of the open part when r != NULL */
+	cu_sobj_reader_t *r;
+	uint64_t off, len; /* the plaintext range served */
 };
 
 static void stream_free(void *p)
@@ -361,6 +376,7 @@ static void stream_free(void *p)
 	if (s == NULL)
 		return;
 	cu_sobj_reader_free(s->r);
+	free(s->parts);
 	free(s);
 }
 
@@ -373,6 +389,70 @@ static void security_event(const char *tenant, const char *bucket,
 	                 "error", cu_strerror(rc)));
 }
 
+/* The identity a data file is bound to: the version's, or for a part
+ * "<version>.<part number>" (a part moved to another position, upload or
+ * object does not open). */
+static int part_id(const char *tenant, const char *bucket, const char *key,
+                   size_t klen, const char *vid, uint32_t number,
+                   unsigned char *id, size_t cap, size_t *id_len)
+{
+	char v[CU_SMETA_VID_MAX + 16];
+
+	if (number == 0)
+		return cu_skeys_object_id(tenant, bucket, key, klen, vid, id,
+		                          cap, id_len);
+	snprintf(v, sizeof(v), "%s.%u", vid, (unsigned)number);
+	return cu_skeys_object_id(tenant, bucket, key, klen, v, id, cap,
+	                          id_len);
+}
+
+static int open_part(struct stream *s, size_t i)
+{
+	unsigned char id[ID_MAX];
+	struct dek_arg da;
+	size_t id_len = 0;
+	int rc;
+
+	cu_sobj_reader_free(s->r);
+	s->r = NULL;
+	rc = part_id(s->tenant, s->bucket, s->key, s->key_len, s->vid,
+	             s->parts[i].number, id, sizeof(id), &id_len);
+	if (rc != 0)
+		return rc;
+	da.s3 = s->s3;
+	da.tenant = s->tenant;
+	da.id = id;
+	da.id_len = id_len;
+	rc = cu_sobj_reader_open(s->s3->data_dir, s->parts[i].path,
+	                         s->parts[i].size, id, id_len, get_dek, &da,
+	                         &s->r);
+	if (rc == 0)
+		s->cur = i;
+	return rc;
+}
+
+/* Plaintext at object offset `off`, from whichever part holds it. */
+static int stream_at(struct stream *s, uint64_t off, char *buf, size_t max,
+                     size_t *got)
+{
+	size_t i = s->r != NULL ? s->cur : 0;
+	int rc;
+
+	if (i < s->n_parts && off < s->parts[i].start)
+		i = 0;
+	while (i < s->n_parts &&
+	       off >= s->parts[i].start + s->parts[i].size)
+		i++;
+	if (i >= s->n_parts)
+		return CU_ERR_RANGE;
+	if (s->r == NULL || s->cur != i) {
+		if ((rc = open_part(s, i)) != 0)
+			return rc;
+	}
+	return cu_sobj_reader_read(s->r, off - s->parts[i].start, buf, max,
+	                           got);
+}
+
 static ssize_t stream_read(void *arg, uint64_t pos, char *buf, size_t max)
 {
 	struct stream *s = arg;
@@ -382,13 +462,75 @@ static ssize_t stream_read(void *arg, uint64_t pos, char *buf, size_t max)
 	if (pos >= s->len)
 		return CU_HTTP_STREAM_END;
 	want = s->len - pos < max ? (size_t)(s->len - pos) : max;
-	rc = cu_sobj_reader_read(s->r, s->off + pos, buf, want, &got);
+	rc = stream_at(s, s->off + pos, buf, want, &got);
 	if (rc != 0 || got == 0) {
-		if (rc == CU_ERR_AUTH)
-			security_event(s->tenant, "", s->vid, rc);
+		if (rc == CU_ERR_AUTH || rc == CU_ERR_NOTFOUND ||
+		    rc == CU_ERR_PARSE)
+			security_event(s->tenant, s->bucket, s->vid, rc);
 		return CU_HTTP_STREAM_ERROR;
 	}
 	return (ssize_t)got;
+}
+
+static int add_part(void *arg, const struct cu_smeta_part *p)
+{
+	struct stream *s = arg;
+	struct spart *sp;
+	const char *dir = s->parts[0].path; /* set by the caller */
+
+	if (s->n_parts == s->cap_parts)
+		return CU_ERR_DB; /* more rows than the object's count */
+	sp = &s->parts[s->n_parts];
+	sp->number = p->number;
+	sp->size = p->size;
+	sp->start = s->n_parts == 0
+	                ? 0
+	                : s->parts[s->n_parts - 1].start +
+	                      s->parts[s->n_parts - 1].size;
+	if (s->n_parts == 0) {
+		char tmp[sizeof(sp->path)];
+
+		snprintf(tmp, sizeof(tmp), "%s", dir);
+		snprintf(sp->path, sizeof(sp->path), "%s/%s", tmp, p->file);
+	} else {
+		/* the directory is the first part's path without its file */
+		const char *slash = strrchr(s->parts[0].path, '/');
+		int n = (int)(slash - s->parts[0].path);
+
+		snprintf(sp->path, sizeof(sp->path), "%.*s/%s", n,
+		         s->parts[0].path, p->file);
+	}
+	s->n_parts++;
+	return 0;
+}
+
+/* The object's data files into s. */
+static int stream_parts(struct cu_s3_req *rq, const struct cu_smeta_object *o,
+                        struct stream *s)
+{
+	uint64_t total = 0;
+	int rc;
+
+	s->cap_parts = o->parts > 0 ? o->parts : 1;
+	if ((s->parts = calloc(s->cap_parts, sizeof(*s->parts))) == NULL)
+		return CU_ERR_NOMEM;
+	if (o->parts == 0) {
+		s->parts[0].size = o->size;
+		snprintf(s->parts[0].path, sizeof(s->parts[0].path), "%s",
+		         o->path);
+		s->n_parts = 1;
+		return 0;
+	}
+	snprintf(s->parts[0].path, sizeof(s->parts[0].path), "%s", o->path);
+	rc = cu_smeta_object_parts(rq->s3->meta, rq->tenant, rq->bucket,
+	                           o->version_id, add_part, s);
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < s->n_parts; i++)
+		total += s->parts[i].size;
+	if (s->n_parts != o->parts || total != o->size)
+		return CU_ERR_DB;
+	return 0;
 }
 
 static ssize_t no_body(void *arg, uint64_t pos, char *buf, size_t max)
@@ -540,7 +682,6 @@ int cu_s3_get_object(cu_http_req_t *req, struct cu_s3_req *rq, int head)
 {
 	struct cu_smeta_object *o = NULL;
 	struct stream *s = NULL;
-	struct dek_arg da;
 	unsigned char id[ID_MAX];
 	const char *range = cu_http_req_header(req, "Range");
 	uint64_t off = 0, count = 0;
@@ -595,25 +736,26 @@ again:
 		rc = CU_ERR_NOMEM;
 		goto out;
 	}
+	s->s3 = rq->s3;
 	s->off = off;
 	s->len = count;
-	snprintf(s->tenant, sizeof(s->tenant), "%s", rq->tenant);
-	snprintf(s->vid, sizeof(s->vid), "%s", o->version_id);
+	memcpy(s->tenant, rq->tenant, sizeof(s->tenant));
+	memcpy(s->bucket, rq->bucket, sizeof(s->bucket));
+	memcpy(s->key, o->key, o->key_len + 1);
+	s->key_len = o->key_len;
+	memcpy(s->vid, o->version_id, sizeof(s->vid));
 	if (!head) {
 		char probe[1];
 		size_t got = 0;
 
-		da.s3 = rq->s3;
-		da.tenant = rq->tenant;
-		da.id = id;
-		da.id_len = id_len;
-		rc = cu_sobj_reader_open(rq->s3->data_dir, o->path, o->size, id,
-		                         id_len, get_dek, &da, &s->r);
-		/* decrypt the first segment served before answering, so a
-		 * damaged object mostly fails with an error document rather
-		 * than a cut connection */
+		rc = stream_parts(rq, o, s);
+		/* open the file and decrypt the first segment served before
+		 * answering, so a damaged object mostly fails with an error
+		 * document rather than a cut connection */
 		if (rc == 0 && count > 0)
-			rc = cu_sobj_reader_read(s->r, off, probe, 1, &got);
+			rc = stream_at(s, off, probe, 1, &got);
+		else if (rc == 0)
+			rc = open_part(s, 0);
 		if (rc == CU_ERR_NOTFOUND && ++attempts < 3) {
 			/* a PUT replaced this version (and removed its
 			 * file) since we read the row: read it again */
