@@ -17,6 +17,7 @@ ROOT    := $(abspath .)
 TESTVECTORS ?= $(abspath $(ROOT)/../shared/testvectors)
 FUZZ_SECONDS ?= 10
 PY      := /usr/bin/python3
+E2E_DIR ?= tests/e2e
 
 PKGS    := openssl libmicrohttpd gnutls jansson libcurl sqlite3 expat zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -103,7 +104,7 @@ unit: $(UNIT_BIN)
 
 e2e: $(BIN)
 	@CUSTOS_BIN=$(abspath $(BIN)) CUSTOS_TESTVECTORS=$(TESTVECTORS) \
-	  $(PY) -m pytest -q -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
+	  $(PY) -m pytest -q -p no:cacheprovider $(E2E_DIR) $(PYTEST_ARGS)
 
 bench: $(BIN) $(BENCH_BIN)
 	@scripts/run-bench.sh $(BUILD)

@@ -36,6 +36,9 @@ stage clang-unit make -s CC=clang BUILD=build-clang unit
 stage asan-build make -s -j"$J" CC=clang SAN=1 OPT='-O1 -g' BUILD=build-asan tests
 stage asan-unit make -s CC=clang SAN=1 OPT='-O1 -g' BUILD=build-asan unit
 stage asan-e2e make -s CC=clang SAN=1 OPT='-O1 -g' BUILD=build-asan e2e
+# servers under valgrind (memcheck): the HTTP core and the vault's role checks
+stage valgrind-e2e env CUSTOS_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
+	make -s BUILD=build e2e PYTEST_ARGS="tests/e2e/test_http_core.py tests/e2e/test_vault_roles.py" E2E_DIR=
 stage fuzz make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-10}"
 
 echo "all stages green in $(($(date +%s) - start))s"
