@@ -1,24 +1,44 @@
 #!/bin/sh
-# Run every benchmark binary in BUILD/bench, in name order, and print what
-# each prints. Usage: scripts/run-bench.sh BUILD
+# Run every benchmark, in name order, and print what each prints.
+# Usage: scripts/run-bench.sh BUILD
+#   BUILD/bench/*      benchmark binaries, run as they are
+#   bench/*.sh         scripts, run with the build's custos binary as their
+#   bench/*.py         one argument (.py under /usr/bin/python3)
 # Benchmarks report figures beside their targets; they fail only when a
-# binary itself fails (crashes or exits non-zero).
+# benchmark itself fails (crashes or exits non-zero).
 set -u
 build=${1:-build}
+custos=$(cd "$build" 2>/dev/null && pwd)/custos
 fail=0
 n=0
-for b in "$build"/bench/*; do
-	[ -f "$b" ] && [ -x "$b" ] || continue
-	name=$(basename "$b")
+run() {
+	name=$1
+	shift
 	echo "== $name"
-	if ! "$b"; then
+	if ! "$@"; then
 		echo "  FAIL  $name"
 		fail=$((fail + 1))
 	fi
 	n=$((n + 1))
+}
+for b in "$build"/bench/*; do
+	[ -f "$b" ] && [ -x "$b" ] || continue
+	run "$(basename "$b")" "$b"
+done
+for s in bench/*.sh bench/*.py; do
+	[ -f "$s" ] || continue
+	if [ ! -x "$custos" ]; then
+		echo "bench: $custos is not built; skipping $s"
+		fail=$((fail + 1))
+		continue
+	fi
+	case $s in
+	*.py) run "$(basename "$s")" /usr/bin/python3 "$s" "$custos" ;;
+	*) run "$(basename "$s")" /bin/sh "$s" "$custos" ;;
+	esac
 done
 if [ "$n" = 0 ]; then
-	echo "bench: no benchmarks in $build/bench"
+	echo "bench: no benchmarks in $build/bench or bench/"
 	exit 1
 fi
 echo "bench: $n run, $fail failed"

@@ -95,6 +95,30 @@ static int make_akid(char out[AKID_LEN + 1])
 	return 0;
 }
 
+/* A fresh access key: its id, its secret (into secret, locked memory of
+ * SECRET_BYTES * 2 bytes) and the secret sealed for the database. */
+static int new_access_key(struct cu_s3 *s3, char akid[AKID_LEN + 1],
+                          char *secret, unsigned char *sealed, size_t cap,
+                          size_t *slen)
+{
+	unsigned char *raw = cu_secmem_alloc(SECRET_BYTES);
+	size_t n = 0;
+	int rc;
+
+	if (raw == NULL)
+		return CU_ERR_NOMEM;
+	if ((rc = make_akid(akid)) != 0 ||
+	    (rc = cu_rand_bytes(raw, SECRET_BYTES)) != 0 ||
+	    (rc = cu_b64url_encode(raw, SECRET_BYTES, secret, SECRET_BYTES * 2,
+	                           &n)) != 0)
+		goto out;
+	rc = cu_s3_seal_secret(s3, akid, strlen(akid), secret, n, sealed, cap,
+	                       slen);
+out:
+	cu_secmem_free(raw, SECRET_BYTES);
+	return rc;
+}
+
 static int create_tenant(cu_http_req_t *req, void *arg)
 {
 	struct cu_s3 *s3 = arg;
@@ -132,16 +156,9 @@ static int create_tenant(cu_http_req_t *req, void *arg)
 	if (raw == NULL || secret == NULL || token == NULL || reply == NULL)
 		goto out;
 	id[0] = 't';
-	if ((rc = cu_rand_hex(id + 1, 8)) != 0 || (rc = make_akid(akid)) != 0)
-		goto out;
-	/* the secret access key */
-	if ((rc = cu_rand_bytes(raw, SECRET_BYTES)) != 0 ||
-	    (rc = cu_b64url_encode(raw, SECRET_BYTES, secret, SECRET_BYTES * 2,
-	                           &n)) != 0)
-		goto out;
-	rc = cu_s3_seal_secret(s3, akid, strlen(akid), secret, n, sealed,
-	                       sizeof(sealed), &slen);
-	if (rc != 0)
+	if ((rc = cu_rand_hex(id + 1, 8)) != 0 ||
+	    (rc = new_access_key(s3, akid, secret, sealed, sizeof(sealed),
+	                         &slen)) != 0)
 		goto out;
 	/* the tenant admin's token: kept only as a hash */
 	memcpy(token, "cut_", 4);
@@ -244,6 +261,143 @@ static int get_tenant(cu_http_req_t *req, void *arg)
 	return cu_http_reply_json(req, 200, tenant_json(&t));
 }
 
+static int delete_tenant(cu_http_req_t *req, void *arg)
+{
+	struct cu_s3 *s3 = arg;
+	const char *id = cu_http_req_param(req, "tenant");
+	int rc;
+
+	if (who(req, s3, NULL) != WHO_OPERATOR)
+		return unauthorized(req);
+	rc = cu_smeta_tenant_delete(s3->meta, id);
+	if (rc == CU_ERR_NOTFOUND)
+		return cu_http_reply_error(req, 404, "TenantNotFound",
+		                           "No such tenant.");
+	if (rc == CU_ERR_STATE)
+		return cu_http_reply_error(
+		    req, 409, "TenantNotEmpty",
+		    "Delete the tenant's buckets first.");
+	if (rc != 0)
+		return rc;
+	cu_log(CU_LOG_INFO, "tenant deleted",
+	       json_pack("{s:s,s:s}", "request_id", cu_http_req_id(req),
+	                 "tenant", id));
+	return cu_http_reply(req, 204, NULL, 0, NULL);
+}
+
+/* The tenant named in the path, when the caller may manage it (the
+ * operator, or the tenant's admin); else a reply was made and NULL. */
+static const char *managed_tenant(cu_http_req_t *req, struct cu_s3 *s3)
+{
+	const char *id = cu_http_req_param(req, "tenant");
+	struct cu_smeta_tenant t;
+
+	if (who(req, s3, id) == WHO_NONE) {
+		(void)unauthorized(req);
+		return NULL;
+	}
+	if (strlen(id) > CU_SMETA_ID_MAX ||
+	    cu_smeta_tenant_get(s3->meta, id, &t) != 0) {
+		(void)cu_http_reply_error(req, 404, "TenantNotFound",
+		                          "No such tenant.");
+		return NULL;
+	}
+	return id;
+}
+
+static int create_key(cu_http_req_t *req, void *arg)
+{
+	struct cu_s3 *s3 = arg;
+	unsigned char sealed[SECRET_BYTES * 2 + CU_AEAD_OVERHEAD];
+	char akid[AKID_LEN + 1], *secret = NULL, *reply = NULL;
+	const char *id;
+	size_t slen = 0;
+	int rc, len;
+
+	if ((id = managed_tenant(req, s3)) == NULL)
+		return 0;
+	secret = cu_secmem_alloc(SECRET_BYTES * 2);
+	reply = cu_secmem_alloc(REPLY_MAX);
+	rc = CU_ERR_NOMEM;
+	if (secret == NULL || reply == NULL)
+		goto out;
+	rc = new_access_key(s3, akid, secret, sealed, sizeof(sealed), &slen);
+	if (rc != 0)
+		goto out;
+	rc = cu_smeta_akey_add(s3->meta, id, akid, sealed, slen,
+	                       (int64_t)time(NULL));
+	if (rc != 0)
+		goto out;
+	cu_log(CU_LOG_INFO, "access key created",
+	       json_pack("{s:s,s:s,s:s}", "request_id", cu_http_req_id(req),
+	                 "tenant", id, "access_key_id", akid));
+	len = snprintf(reply, REPLY_MAX,
+	               "{\"access_key_id\":\"%s\",\"secret_access_key\":"
+	               "\"%s\"}",
+	               akid, secret);
+	if (len < 0 || len >= REPLY_MAX) {
+		rc = CU_ERR_RANGE;
+		goto out;
+	}
+	(void)cu_http_set_header(req, "Cache-Control", "no-store");
+	rc = cu_http_reply(req, 201, reply, (size_t)len, "application/json");
+out:
+	cu_secmem_free(secret, SECRET_BYTES * 2);
+	cu_secmem_free(reply, REPLY_MAX);
+	cu_memzero(sealed, sizeof(sealed));
+	return rc;
+}
+
+static int key_cb(void *arg, const struct cu_smeta_akey *k)
+{
+	json_t *j = json_pack("{s:s,s:s,s:I}", "access_key_id", k->id, "state",
+	                      k->active ? "active" : "revoked", "created",
+	                      (json_int_t)k->created);
+
+	if (j == NULL || json_array_append_new(arg, j) != 0)
+		return CU_ERR_NOMEM;
+	return 0;
+}
+
+static int list_keys(cu_http_req_t *req, void *arg)
+{
+	struct cu_s3 *s3 = arg;
+	const char *id;
+	json_t *arr;
+	int rc;
+
+	if ((id = managed_tenant(req, s3)) == NULL)
+		return 0;
+	if ((arr = json_array()) == NULL)
+		return CU_ERR_NOMEM;
+	if ((rc = cu_smeta_akey_list(s3->meta, id, key_cb, arr)) != 0) {
+		json_decref(arr);
+		return rc;
+	}
+	return cu_http_reply_json(req, 200,
+	                          json_pack("{s:o}", "access_keys", arr));
+}
+
+static int revoke_key(cu_http_req_t *req, void *arg)
+{
+	struct cu_s3 *s3 = arg;
+	const char *id, *akid = cu_http_req_param(req, "key");
+	int rc;
+
+	if ((id = managed_tenant(req, s3)) == NULL)
+		return 0;
+	rc = cu_smeta_akey_revoke(s3->meta, id, akid);
+	if (rc == CU_ERR_NOTFOUND)
+		return cu_http_reply_error(req, 404, "AccessKeyNotFound",
+		                           "No such active access key.");
+	if (rc != 0)
+		return rc;
+	cu_log(CU_LOG_INFO, "access key revoked",
+	       json_pack("{s:s,s:s,s:s}", "request_id", cu_http_req_id(req),
+	                 "tenant", id, "access_key_id", akid));
+	return cu_http_reply(req, 204, NULL, 0, NULL);
+}
+
 int cu_s3_admin_mount(struct cu_s3 *s3, cu_http_server_t *srv)
 {
 	struct cu_http_route r = {.arg = s3};
@@ -262,5 +416,23 @@ int cu_s3_admin_mount(struct cu_s3 *s3, cu_http_server_t *srv)
 		return rc;
 	r.pattern = "/admin/v1/tenants/{tenant}";
 	r.on_end = get_tenant;
+	if ((rc = cu_http_server_route(srv, &r)) != 0)
+		return rc;
+	r.methods = CU_HTTP_DELETE;
+	r.on_end = delete_tenant;
+	if ((rc = cu_http_server_route(srv, &r)) != 0)
+		return rc;
+	r.pattern = "/admin/v1/tenants/{tenant}/access-keys";
+	r.methods = CU_HTTP_POST;
+	r.on_end = create_key;
+	if ((rc = cu_http_server_route(srv, &r)) != 0)
+		return rc;
+	r.methods = CU_HTTP_GET;
+	r.on_end = list_keys;
+	if ((rc = cu_http_server_route(srv, &r)) != 0)
+		return rc;
+	r.pattern = "/admin/v1/tenants/{tenant}/access-keys/{key}";
+	r.methods = CU_HTTP_DELETE;
+	r.on_end = revoke_key;
 	return cu_http_server_route(srv, &r);
 }

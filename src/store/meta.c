@@ -85,6 +85,9 @@ static const char *const migrations[] = {
     " etag TEXT NOT NULL,"
     " file TEXT NOT NULL,"
     " PRIMARY KEY (tenant, bucket, version_id, number));",
+    /* 3: finding data files' owners (the orphan sweep at start) */
+    ("CREATE INDEX objects_path ON objects(path);"
+     "CREATE INDEX uploads_path ON uploads(path);"),
 };
 
 int cu_smeta_open(const char *path, cu_smeta_t **out)
@@ -848,6 +851,8 @@ static int upload_owned(cu_smeta_t *m, const char *tenant, const char *bucket,
 	sqlite3_stmt *st = NULL;
 	int rc;
 
+	if (u != NULL)
+		memset(u, 0, sizeof(*u));
 	rc = cu_db_query(m->db, &st,
 	                 "SELECT upload_id, key, content_type, meta_sealed,"
 	                 " tk_version, path, created FROM uploads WHERE"
@@ -863,7 +868,6 @@ static int upload_owned(cu_smeta_t *m, const char *tenant, const char *bucket,
 	rc = 0;
 	if (u == NULL)
 		goto out;
-	memset(u, 0, sizeof(*u));
 	if ((rc = col_copy(st, 0, u->upload_id, sizeof(u->upload_id), NULL)) !=
 	        0 ||
 	    (rc = col_copy(st, 1, u->key, sizeof(u->key), &u->key_len)) != 0 ||
@@ -1110,6 +1114,149 @@ int cu_smeta_object_parts(cu_smeta_t *m, const char *tenant, const char *bucket,
 			break;
 	}
 out:
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
+	return rc;
+}
+
+/* ---- access key management and tenant deletion -------------------- */
+
+int cu_smeta_akey_add(cu_smeta_t *m, const char *tenant, const char *akid,
+                      const void *sealed, size_t len, int64_t created)
+{
+	int rc;
+
+	if (m == NULL || tenant == NULL || !bounded(akid, CU_SMETA_ID_MAX) ||
+	    sealed == NULL || len == 0 || len > CU_SMETA_BLOB_MAX)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	rc = cu_db_run(m->db, NULL,
+	               "INSERT INTO access_keys (id, tenant, secret_sealed,"
+	               " created) VALUES (?1, ?2, ?3, ?4)",
+	               "ttbi", akid, tenant, sealed, len, created);
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		return rc;
+	}
+	return cu_db_commit(m->db);
+}
+
+int cu_smeta_akey_list(cu_smeta_t *m, const char *tenant, cu_smeta_akey_fn fn,
+                       void *arg)
+{
+	struct cu_smeta_akey k;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (m == NULL || tenant == NULL || fn == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT id, active, created FROM access_keys WHERE"
+	                 " tenant = ?1 ORDER BY created, id",
+	                 "t", tenant);
+	if (rc != 0)
+		goto out;
+	while ((rc = cu_db_step(st)) == 1) {
+		memset(&k, 0, sizeof(k));
+		if ((rc = col_copy(st, 0, k.id, sizeof(k.id), NULL)) != 0)
+			break;
+		k.active = sqlite3_column_int(st, 1) != 0;
+		k.created = sqlite3_column_int64(st, 2);
+		if ((rc = fn(arg, &k)) != 0)
+			break;
+	}
+out:
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
+	return rc;
+}
+
+int cu_smeta_akey_revoke(cu_smeta_t *m, const char *tenant, const char *akid)
+{
+	int rc, changes = 0;
+
+	if (m == NULL || tenant == NULL || akid == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	/* the sealed secret goes too: a revoked key can never come back */
+	rc = cu_db_run(m->db, &changes,
+	               "UPDATE access_keys SET active = 0, secret_sealed = x''"
+	               " WHERE id = ?1 AND tenant = ?2 AND active = 1",
+	               "tt", akid, tenant);
+	if (rc == 0 && changes == 0)
+		rc = CU_ERR_NOTFOUND;
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		return rc;
+	}
+	return cu_db_commit(m->db);
+}
+
+int cu_smeta_tenant_delete(cu_smeta_t *m, const char *tenant)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, changes = 0;
+
+	if (m == NULL || tenant == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT 1 FROM buckets WHERE tenant = ?1 LIMIT 1", "t",
+	                 tenant);
+	if (rc != 0)
+		goto out;
+	rc = cu_db_step(st);
+	sqlite3_finalize(st);
+	if (rc == 1)
+		rc = CU_ERR_STATE;
+	if (rc != 0)
+		goto out;
+	if ((rc = cu_db_run(m->db, NULL,
+	                    "DELETE FROM access_keys WHERE tenant = ?1", "t",
+	                    tenant)) != 0 ||
+	    (rc = cu_db_run(m->db, NULL,
+	                    "DELETE FROM tenant_keys WHERE tenant = ?1", "t",
+	                    tenant)) != 0 ||
+	    (rc =
+	         cu_db_run(m->db, &changes, "DELETE FROM tenants WHERE id = ?1",
+	                   "t", tenant)) != 0)
+		goto out;
+	if (changes == 0)
+		rc = CU_ERR_NOTFOUND;
+out:
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		return rc;
+	}
+	return cu_db_commit(m->db);
+}
+
+int cu_smeta_path_in_use(cu_smeta_t *m, const char *path, int *in_use)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (m == NULL || path == NULL || in_use == NULL)
+		return CU_ERR_INVAL;
+	*in_use = 1; /* on any failure, keep the file */
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT 1 FROM objects WHERE path = ?1 UNION ALL"
+	                 " SELECT 1 FROM uploads WHERE path = ?1 LIMIT 1",
+	                 "t", path);
+	if (rc == 0) {
+		rc = cu_db_step(st);
+		if (rc >= 0) {
+			*in_use = rc == 1;
+			rc = 0;
+		}
+	}
 	sqlite3_finalize(st);
 	cu_db_rollback(m->db);
 	return rc;

@@ -123,6 +123,35 @@ int cu_smeta_akey_get(cu_smeta_t *m, const char *akid, size_t akid_len,
                       char tenant[CU_SMETA_ID_MAX + 1], unsigned char *sealed,
                       size_t cap, size_t *len);
 
+/* cu_smeta_akey_add - a further access key of the tenant (secret sealed
+ * by the caller). Returns 0, CU_ERR_EXISTS, CU_ERR_NOTFOUND (no such
+ * tenant), CU_ERR_INVAL or CU_ERR_DB. */
+int cu_smeta_akey_add(cu_smeta_t *m, const char *tenant, const char *akid,
+                      const void *sealed, size_t len, int64_t created);
+
+struct cu_smeta_akey {
+	char id[CU_SMETA_ID_MAX + 1];
+	int active;
+	int64_t created;
+};
+
+typedef int (*cu_smeta_akey_fn)(void *arg, const struct cu_smeta_akey *k);
+
+/* cu_smeta_akey_list - the tenant's access keys (no secrets), by
+ * creation. Returns as cu_smeta_tenant_list. */
+int cu_smeta_akey_list(cu_smeta_t *m, const char *tenant, cu_smeta_akey_fn fn,
+                       void *arg);
+
+/* cu_smeta_akey_revoke - revoke one of the tenant's access keys for good
+ * (its sealed secret is erased). Returns 0, CU_ERR_NOTFOUND (no such key
+ * of this tenant, or already revoked) or CU_ERR_DB. */
+int cu_smeta_akey_revoke(cu_smeta_t *m, const char *tenant, const char *akid);
+
+/* cu_smeta_tenant_delete - delete a tenant that has no buckets, with its
+ * access keys and tenant keys. Returns 0, CU_ERR_NOTFOUND, CU_ERR_STATE
+ * (it still has buckets) or CU_ERR_DB. */
+int cu_smeta_tenant_delete(cu_smeta_t *m, const char *tenant);
+
 /* ---- tenant keys -------------------------------------------------- */
 
 /* cu_smeta_tk_get - a tenant key version's wrapped bytes. version 0 means
@@ -283,6 +312,11 @@ int cu_smeta_upload_abort(cu_smeta_t *m, const char *tenant, const char *bucket,
 int cu_smeta_object_parts(cu_smeta_t *m, const char *tenant, const char *bucket,
                           const char *version_id, cu_smeta_part_fn fn,
                           void *arg);
+
+/* cu_smeta_path_in_use - *in_use 1 when an object version or an upload
+ * in progress references the data path (a version file or an upload's
+ * directory), else 0. Returns 0 or CU_ERR_DB (*in_use is then 1). */
+int cu_smeta_path_in_use(cu_smeta_t *m, const char *path, int *in_use);
 
 /* cu_smeta_object_clear - free what an object struct owns and zero it.
  * NULL ok. */

@@ -87,6 +87,9 @@ struct cu_s3_req {
 	/* signed x-amz-meta-* header names (lower case) */
 	char **meta_names;
 	size_t n_meta_names;
+	/* UploadPart and the multipart operations: from the query */
+	const char *upload_id; /* NULL when none */
+	uint32_t part_number;  /* 0 when none */
 	/* a buffered body (ops other than PutObject) */
 	char *body;
 	size_t body_len, body_cap, body_max;
@@ -104,8 +107,28 @@ int cu_s3_create_bucket(cu_http_req_t *req, struct cu_s3_req *rq);
 int cu_s3_head_bucket(cu_http_req_t *req, struct cu_s3_req *rq);
 int cu_s3_delete_bucket(cu_http_req_t *req, struct cu_s3_req *rq);
 int cu_s3_bucket_location(cu_http_req_t *req, struct cu_s3_req *rq);
-int cu_s3_list_objects(cu_http_req_t *req, struct cu_s3_req *rq, int v2);
+enum { CU_S3_LIST_V1 = 0, CU_S3_LIST_V2 = 1, CU_S3_LIST_VERSIONS = 2 };
+int cu_s3_list_objects(cu_http_req_t *req, struct cu_s3_req *rq, int mode);
+int cu_s3_bucket_versioning(cu_http_req_t *req, struct cu_s3_req *rq);
+/* put: PutBucketEncryption (AES256 only), else GetBucketEncryption. */
+int cu_s3_bucket_encryption(cu_http_req_t *req, struct cu_s3_req *rq, int put);
 int cu_s3_delete_objects(cu_http_req_t *req, struct cu_s3_req *rq);
+
+/* cu_s3_seal_usermeta - the signed x-amz-meta-* headers as a JSON
+ * object sealed under the tenant key version tk_version with the object
+ * identity id bound in; *out (malloc'd) NULL when there are none.
+ * Returns 0, CU_ERR_TOOLARGE (over CU_S3_MAX_USERMETA), CU_ERR_INVAL (not
+ * UTF-8), CU_ERR_NOMEM or the key errors. */
+int cu_s3_seal_usermeta(cu_http_req_t *req, struct cu_s3_req *rq,
+                        uint32_t tk_version, const unsigned char *id,
+                        size_t id_len, unsigned char **out, size_t *len);
+
+/* Multipart uploads (s3_multipart.c). UploadPart is PutObject's path
+ * with rq->part_number and rq->upload_id set. */
+int cu_s3_mpu_create(cu_http_req_t *req, struct cu_s3_req *rq);
+int cu_s3_mpu_complete(cu_http_req_t *req, struct cu_s3_req *rq);
+int cu_s3_mpu_abort(cu_http_req_t *req, struct cu_s3_req *rq);
+int cu_s3_mpu_list_parts(cu_http_req_t *req, struct cu_s3_req *rq);
 
 /* PutObject in two steps: cu_s3_put_begin in on_headers (validates,
  * makes the DEK and the file, sets rq->upload*; may reply an error, in
@@ -115,6 +138,9 @@ int cu_s3_put_begin(cu_http_req_t *req, struct cu_s3_req *rq);
 int cu_s3_put_end(cu_http_req_t *req, struct cu_s3_req *rq);
 int cu_s3_get_object(cu_http_req_t *req, struct cu_s3_req *rq, int head);
 int cu_s3_delete_object(cu_http_req_t *req, struct cu_s3_req *rq);
+/* CopyObject (x-amz-copy-source, same tenant), in on_end: decrypts the
+ * source and encrypts it anew under a fresh DEK and identity. */
+int cu_s3_copy_object(cu_http_req_t *req, struct cu_s3_req *rq);
 
 /* cu_s3_admin_mount - the admin API (/admin/v1/...), admin.c. */
 int cu_s3_admin_mount(struct cu_s3 *s3, cu_http_server_t *srv);

@@ -201,6 +201,7 @@ struct lister {
 	const char *delim;
 	size_t dlen;
 	int url;           /* encoding-type=url */
+	int versions;      /* ListObjectVersions */
 	unsigned max_keys; /* items to return */
 	unsigned count;    /* returned so far */
 	unsigned rows;     /* rows seen in the current batch */
@@ -308,8 +309,13 @@ static int list_cb(void *arg, const struct cu_smeta_object *o)
 		return 1;
 	}
 	cu_s3_iso_date(o->created, date);
-	cu_xmlw_open(l->w, "Contents", NULL);
+	cu_xmlw_open(l->w, l->versions ? "Version" : "Contents", NULL);
 	put_name(l->w, l->url, "Key", o->key, o->key_len);
+	if (l->versions) {
+		/* unversioned buckets: the one version is "null" */
+		cu_xmlw_str(l->w, "VersionId", "null");
+		cu_xmlw_bool(l->w, "IsLatest", 1);
+	}
 	cu_xmlw_str(l->w, "LastModified", date);
 	cu_xmlw_str(l->w, "ETag", o->etag);
 	cu_xmlw_u64(l->w, "Size", o->size);
@@ -403,15 +409,18 @@ static int parse_max_keys(const char *s, unsigned *out)
 	return 0;
 }
 
-int cu_s3_list_objects(cu_http_req_t *req, struct cu_s3_req *rq, int v2)
+int cu_s3_list_objects(cu_http_req_t *req, struct cu_s3_req *rq, int mode)
 {
+	const int v2 = mode == CU_S3_LIST_V2,
+	          vers = mode == CU_S3_LIST_VERSIONS;
 	const char *prefix = cu_http_req_query(req, "prefix");
 	const char *delim = cu_http_req_query(req, "delimiter");
 	const char *enc = cu_http_req_query(req, "encoding-type");
 	const char *token =
 	    v2 ? cu_http_req_query(req, "continuation-token") : NULL;
-	const char *after =
-	    cu_http_req_query(req, v2 ? "start-after" : "marker");
+	const char *after = cu_http_req_query(req, v2     ? "start-after"
+	                                           : vers ? "key-marker"
+	                                                  : "marker");
 	struct lister l = {0};
 	unsigned char *tok = NULL;
 	size_t tok_len = 0;
@@ -432,6 +441,7 @@ int cu_s3_list_objects(cu_http_req_t *req, struct cu_s3_req *rq, int v2)
 		                         "Invalid Encoding Method specified in "
 		                         "Request");
 	l.url = enc != NULL;
+	l.versions = vers;
 	l.prefix = prefix != NULL ? prefix : "";
 	l.plen = strlen(l.prefix);
 	l.delim = delim != NULL ? delim : "";
@@ -462,7 +472,8 @@ int cu_s3_list_objects(cu_http_req_t *req, struct cu_s3_req *rq, int v2)
 	if ((rc = cu_xmlw_new(XML_MAX, &l.w)) != 0)
 		goto out;
 	cu_xmlw_decl(l.w);
-	cu_xmlw_open(l.w, "ListBucketResult", CU_XMLW_S3_NS);
+	cu_xmlw_open(l.w, vers ? "ListVersionsResult" : "ListBucketResult",
+	             CU_XMLW_S3_NS);
 	cu_xmlw_str(l.w, "Name", rq->bucket);
 	put_name(l.w, l.url, "Prefix", l.prefix, l.plen);
 	if (l.max_keys > 0 && (rc = walk(rq, &l)) != 0)
@@ -497,6 +508,15 @@ int cu_s3_list_objects(cu_http_req_t *req, struct cu_s3_req *rq, int v2)
 			if (rc != 0)
 				goto out;
 			cu_xmlw_str(l.w, "NextContinuationToken", next);
+		}
+	} else if (vers) {
+		put_name(l.w, l.url, "KeyMarker", after ? after : "",
+		         after ? strlen(after) : 0);
+		cu_xmlw_str(l.w, "VersionIdMarker", "");
+		if (l.truncated && l.last.p != NULL) {
+			put_name(l.w, l.url, "NextKeyMarker", l.last.p,
+			         l.last.n);
+			cu_xmlw_str(l.w, "NextVersionIdMarker", "null");
 		}
 	} else {
 		put_name(l.w, l.url, "Marker", after ? after : "",
@@ -611,5 +631,75 @@ int cu_s3_delete_objects(cu_http_req_t *req, struct cu_s3_req *rq)
 out:
 	cu_xmlw_free(w);
 	cu_s3xml_delete_free(d);
+	return rc;
+}
+
+/* ---- bucket configuration ----------------------------------------- */
+
+int cu_s3_bucket_versioning(cu_http_req_t *req, struct cu_s3_req *rq)
+{
+	cu_xmlw_t *w = NULL;
+	int rc =
+	    cu_smeta_bucket_get(rq->s3->meta, rq->tenant, rq->bucket, NULL);
+
+	if (rc == CU_ERR_NOTFOUND)
+		return no_such_bucket(req);
+	if (rc != 0)
+		return rc;
+	if ((rc = cu_xmlw_new(0, &w)) != 0)
+		return rc;
+	cu_xmlw_decl(w);
+	/* never versioned: an empty configuration, as S3 answers */
+	cu_xmlw_open(w, "VersioningConfiguration", CU_XMLW_S3_NS);
+	cu_xmlw_close(w);
+	rc = reply_xml(req, 200, w);
+	cu_xmlw_free(w);
+	return rc;
+}
+
+int cu_s3_bucket_encryption(cu_http_req_t *req, struct cu_s3_req *rq, int put)
+{
+	struct cu_s3xml_sse *sse = NULL;
+	cu_xmlw_t *w = NULL;
+	int rc =
+	    cu_smeta_bucket_get(rq->s3->meta, rq->tenant, rq->bucket, NULL);
+
+	if (rc == CU_ERR_NOTFOUND)
+		return no_such_bucket(req);
+	if (rc != 0)
+		return rc;
+	if (put) {
+		/* every object is encrypted with the tenant's keys whatever
+		 * the bucket says: accept the default the store applies */
+		rc = cu_s3xml_parse_sse(rq->body != NULL ? rq->body : "",
+		                        rq->body_len, &sse);
+		if (rc == CU_ERR_NOMEM)
+			return rc;
+		if (rc != 0)
+			return cu_s3_reply_error(req, 400, cu_s3xml_s3code(rc),
+			                         "The encryption configuration "
+			                         "is not valid.");
+		rc = strcmp(sse->algorithm, "AES256") == 0;
+		cu_s3xml_sse_free(sse);
+		if (!rc)
+			return cu_s3_reply_error(
+			    req, 400, "InvalidArgument",
+			    "Only AES256 is available while the tenant is on "
+			    "system-managed keys.");
+		return reply_empty(req, 200);
+	}
+	if ((rc = cu_xmlw_new(0, &w)) != 0)
+		return rc;
+	cu_xmlw_decl(w);
+	cu_xmlw_open(w, "ServerSideEncryptionConfiguration", CU_XMLW_S3_NS);
+	cu_xmlw_open(w, "Rule", NULL);
+	cu_xmlw_open(w, "ApplyServerSideEncryptionByDefault", NULL);
+	cu_xmlw_str(w, "SSEAlgorithm", "AES256");
+	cu_xmlw_close(w);
+	cu_xmlw_bool(w, "BucketKeyEnabled", 0);
+	cu_xmlw_close(w);
+	cu_xmlw_close(w);
+	rc = reply_xml(req, 200, w);
+	cu_xmlw_free(w);
 	return rc;
 }

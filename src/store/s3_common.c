@@ -29,6 +29,16 @@ enum {
 	OP_GET_OBJECT,
 	OP_HEAD_OBJECT,
 	OP_DELETE_OBJECT,
+	OP_UPLOAD_PART,
+	OP_MPU_CREATE,
+	OP_MPU_COMPLETE,
+	OP_MPU_ABORT,
+	OP_MPU_LIST_PARTS,
+	OP_LIST_VERSIONS,
+	OP_GET_VERSIONING,
+	OP_GET_ENCRYPTION,
+	OP_PUT_ENCRYPTION,
+	OP_COPY_OBJECT,
 };
 
 /* Longest header names we take from SignedHeaders. */
@@ -426,16 +436,10 @@ static const char *unsupported_sub(cu_http_req_t *req)
 	    "cors",
 	    "lifecycle",
 	    "tagging",
-	    "versioning",
 	    "website",
 	    "logging",
 	    "notification",
 	    "replication",
-	    "encryption",
-	    "uploads",
-	    "uploadId",
-	    "versions",
-	    "partNumber",
 	    "object-lock",
 	    "retention",
 	    "legal-hold",
@@ -471,10 +475,16 @@ static int pick_op(cu_http_req_t *req, struct s3ctx *c)
 	if (k == NULL) {
 		switch (m) {
 		case CU_HTTP_PUT:
+			if (has_query(req, "encryption"))
+				return OP_PUT_ENCRYPTION;
+			if (has_query(req, "versioning"))
+				return OP_NONE;
 			return OP_CREATE_BUCKET;
 		case CU_HTTP_HEAD:
 			return OP_HEAD_BUCKET;
 		case CU_HTTP_DELETE:
+			if (has_query(req, "encryption"))
+				return OP_NONE;
 			return OP_DELETE_BUCKET;
 		case CU_HTTP_POST:
 			return has_query(req, "delete") ? OP_DELETE_OBJECTS
@@ -482,6 +492,16 @@ static int pick_op(cu_http_req_t *req, struct s3ctx *c)
 		case CU_HTTP_GET: {
 			const char *lt;
 
+			if (has_query(req, "versions"))
+				return OP_LIST_VERSIONS;
+			if (has_query(req, "versioning"))
+				return OP_GET_VERSIONING;
+			if (has_query(req, "encryption"))
+				return OP_GET_ENCRYPTION;
+
+			if (has_query(req,
+			              "uploads")) /* ListMultipartUploads */
+				return OP_NONE;
 			if (has_query(req, "location"))
 				return OP_LOCATION;
 			lt = cu_http_req_query(req, "list-type");
@@ -493,11 +513,33 @@ static int pick_op(cu_http_req_t *req, struct s3ctx *c)
 			return OP_NONE;
 		}
 	}
+	if (has_query(req, "uploadId")) {
+		switch (m) {
+		case CU_HTTP_PUT:
+			if (!has_query(req, "partNumber") ||
+			    cu_http_req_header(req, "x-amz-copy-source") !=
+			        NULL)
+				return OP_NONE;
+			return OP_UPLOAD_PART;
+		case CU_HTTP_POST:
+			return OP_MPU_COMPLETE;
+		case CU_HTTP_DELETE:
+			return OP_MPU_ABORT;
+		case CU_HTTP_GET:
+			return OP_MPU_LIST_PARTS;
+		default:
+			return OP_NONE;
+		}
+	}
+	if (has_query(req, "partNumber")) /* GetObject of one part */
+		return OP_NONE;
 	(void)c;
 	switch (m) {
+	case CU_HTTP_POST:
+		return has_query(req, "uploads") ? OP_MPU_CREATE : OP_NONE;
 	case CU_HTTP_PUT:
 		if (cu_http_req_header(req, "x-amz-copy-source") != NULL)
-			return OP_NONE;
+			return OP_COPY_OBJECT;
 		return OP_PUT_OBJECT;
 	case CU_HTTP_GET:
 		return OP_GET_OBJECT;
@@ -508,6 +550,23 @@ static int pick_op(cu_http_req_t *req, struct s3ctx *c)
 	default:
 		return OP_NONE;
 	}
+}
+
+static int parse_part_number(const char *s, uint32_t *out)
+{
+	uint32_t v = 0;
+
+	if (s == NULL || *s == '\0' || strlen(s) > 5)
+		return CU_ERR_PARSE;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return CU_ERR_PARSE;
+		v = v * 10 + (uint32_t)(*s - '0');
+	}
+	if (v < 1 || v > 10000)
+		return CU_ERR_PARSE;
+	*out = v;
+	return 0;
 }
 
 static void ctx_free(void *p)
@@ -538,12 +597,9 @@ static int on_headers(cu_http_req_t *req, void *arg)
 		return 0;
 	c->rq.op = pick_op(req, c);
 	sub = unsupported_sub(req);
-	if (c->rq.op == OP_NONE ||
-	    (sub != NULL && c->rq.op != OP_LIST_V1 && c->rq.op != OP_LIST_V2)) {
-		return cu_s3_reply_error(req, 501, "NotImplemented",
-		                         "This operation is not implemented.");
-	}
-	if (sub != NULL) /* GET /bucket?acl and the like */
+	/* GET /bucket?acl and the like: never answered as the plain
+	 * operation */
+	if (c->rq.op == OP_NONE || sub != NULL)
 		return cu_s3_reply_error(req, 501, "NotImplemented",
 		                         "This operation is not implemented.");
 	b = cu_http_req_param(req, "bucket");
@@ -572,10 +628,26 @@ static int on_headers(cu_http_req_t *req, void *arg)
 			        : "InvalidArgument",
 			    "The object key is not valid.");
 	}
+	c->rq.upload_id = cu_http_req_query(req, "uploadId");
+	if (c->rq.upload_id != NULL &&
+	    (strlen(c->rq.upload_id) < 3 ||
+	     strspn(c->rq.upload_id, "0123456789abcdef") !=
+	         strlen(c->rq.upload_id) ||
+	     strlen(c->rq.upload_id) > CU_SMETA_VID_MAX))
+		return cu_s3_reply_error(
+		    req, 404, "NoSuchUpload",
+		    "The specified upload does not exist.");
+	if (c->rq.op == OP_UPLOAD_PART &&
+	    parse_part_number(cu_http_req_query(req, "partNumber"),
+	                      &c->rq.part_number) != 0)
+		return cu_s3_reply_error(req, 400, "InvalidArgument",
+		                         "Part number must be an integer "
+		                         "between 1 and 10000, inclusive");
 	c->rq.body_max = SMALL_BODY;
-	if (c->rq.op == OP_DELETE_OBJECTS)
+	if (c->rq.op == OP_DELETE_OBJECTS || c->rq.op == OP_MPU_COMPLETE ||
+	    c->rq.op == OP_PUT_ENCRYPTION)
 		c->rq.body_max = CU_S3XML_MAX_BODY;
-	if (c->rq.op == OP_PUT_OBJECT)
+	if (c->rq.op == OP_PUT_OBJECT || c->rq.op == OP_UPLOAD_PART)
 		return cu_s3_put_begin(req, &c->rq);
 	return 0;
 }
@@ -691,13 +763,32 @@ static int on_end(cu_http_req_t *req, void *arg)
 	case OP_LOCATION:
 		return cu_s3_bucket_location(req, &c->rq);
 	case OP_LIST_V1:
-		return cu_s3_list_objects(req, &c->rq, 0);
+		return cu_s3_list_objects(req, &c->rq, CU_S3_LIST_V1);
 	case OP_LIST_V2:
-		return cu_s3_list_objects(req, &c->rq, 1);
+		return cu_s3_list_objects(req, &c->rq, CU_S3_LIST_V2);
+	case OP_LIST_VERSIONS:
+		return cu_s3_list_objects(req, &c->rq, CU_S3_LIST_VERSIONS);
+	case OP_GET_VERSIONING:
+		return cu_s3_bucket_versioning(req, &c->rq);
+	case OP_GET_ENCRYPTION:
+		return cu_s3_bucket_encryption(req, &c->rq, 0);
+	case OP_PUT_ENCRYPTION:
+		return cu_s3_bucket_encryption(req, &c->rq, 1);
 	case OP_DELETE_OBJECTS:
 		return cu_s3_delete_objects(req, &c->rq);
 	case OP_PUT_OBJECT:
+	case OP_UPLOAD_PART:
 		return cu_s3_put_end(req, &c->rq);
+	case OP_COPY_OBJECT:
+		return cu_s3_copy_object(req, &c->rq);
+	case OP_MPU_CREATE:
+		return cu_s3_mpu_create(req, &c->rq);
+	case OP_MPU_COMPLETE:
+		return cu_s3_mpu_complete(req, &c->rq);
+	case OP_MPU_ABORT:
+		return cu_s3_mpu_abort(req, &c->rq);
+	case OP_MPU_LIST_PARTS:
+		return cu_s3_mpu_list_parts(req, &c->rq);
 	case OP_GET_OBJECT:
 		return cu_s3_get_object(req, &c->rq, 0);
 	case OP_HEAD_OBJECT:

@@ -7,8 +7,10 @@
 #include "core/log.h"
 #include "core/secmem.h"
 #include "store/objfile.h"
+#include "core/http/router.h"
 #include "store/range.h"
 #include "store/s3.h"
+#include "store/xmlw.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -26,6 +28,14 @@ static const char meta_label[] = "custos/meta/v1";
 struct upload {
 	cu_sobj_writer_t *w;
 	char vid[2 * VID_BYTES + 1];
+	char file[CU_SMETA_VID_MAX + 1]; /* UploadPart: the part's file */
+	char dir[CU_SOBJ_PATH_MAX + 1];  /* UploadPart: the upload's */
+	/* CopyObject: reply a CopyObjectResult; with the COPY metadata
+	 * directive, content type and metadata come from the source */
+	int copy;
+	const struct cu_smeta_object *src; /* NULL: from the request */
+	const unsigned char *src_id;
+	size_t src_id_len;
 	unsigned char id[ID_MAX];
 	size_t id_len;
 	uint32_t tk_version;
@@ -134,8 +144,38 @@ int cu_s3_put_begin(cu_http_req_t *req, struct cu_s3_req *rq)
 	rq->upload_free = upload_free;
 	if ((rc = cu_rand_hex(u->vid, VID_BYTES)) != 0)
 		return rc;
-	rc = cu_skeys_object_id(rq->tenant, rq->bucket, rq->key, rq->key_len,
-	                        u->vid, u->id, sizeof(u->id), &u->id_len);
+	if (rq->part_number > 0) {
+		/* UploadPart: the part binds "<upload id>.<number>" */
+		struct cu_smeta_upload up;
+		char v[CU_SMETA_VID_MAX + 16];
+
+		rc = cu_smeta_upload_get(rq->s3->meta, rq->tenant, rq->bucket,
+		                         rq->upload_id, &up);
+		if (rc == 0 && (up.key_len != rq->key_len ||
+		                memcmp(up.key, rq->key, rq->key_len) != 0))
+			rc = CU_ERR_NOTFOUND;
+		cu_smeta_upload_clear(&up);
+		if (rc == CU_ERR_NOTFOUND)
+			return cu_s3_reply_error(
+			    req, 404, "NoSuchUpload",
+			    "The specified upload does not exist.");
+		if (rc != 0)
+			return rc;
+		snprintf(u->file, sizeof(u->file), "p%ux%.16s",
+		         (unsigned)rq->part_number, u->vid);
+		snprintf(v, sizeof(v), "%s.%u", rq->upload_id,
+		         (unsigned)rq->part_number);
+		rc = cu_skeys_object_id(rq->tenant, rq->bucket, rq->key,
+		                        rq->key_len, v, u->id, sizeof(u->id),
+		                        &u->id_len);
+		if (rc == 0)
+			rc = cu_sobj_upload_dir(rq->tenant, rq->upload_id,
+			                        u->dir);
+	} else {
+		rc = cu_skeys_object_id(rq->tenant, rq->bucket, rq->key,
+		                        rq->key_len, u->vid, u->id,
+		                        sizeof(u->id), &u->id_len);
+	}
 	if (rc != 0)
 		return rc;
 	if ((dek = cu_secmem_alloc(CU_SKEYS_KEY_LEN)) == NULL)
@@ -144,9 +184,14 @@ int cu_s3_put_begin(cu_http_req_t *req, struct cu_s3_req *rq)
 	                      wrapped, sizeof(wrapped), &wlen, &u->tk_version);
 	if (rc != 0)
 		goto out;
-	rc = cu_sobj_writer_new(rq->s3->data_dir, rq->tenant, u->vid, dek,
-	                        u->tk_version, wrapped, wlen, u->id, u->id_len,
-	                        &u->w);
+	if (rq->part_number > 0)
+		rc = cu_sobj_part_writer_new(
+		    rq->s3->data_dir, rq->tenant, rq->upload_id, u->file, dek,
+		    u->tk_version, wrapped, wlen, u->id, u->id_len, &u->w);
+	else
+		rc = cu_sobj_writer_new(rq->s3->data_dir, rq->tenant, u->vid,
+		                        dek, u->tk_version, wrapped, wlen,
+		                        u->id, u->id_len, &u->w);
 	if (rc != 0)
 		goto out;
 	rq->upload_sink = upload_sink;
@@ -165,19 +210,76 @@ out:
 
 /* The signed x-amz-meta-* headers as a JSON object, sealed under the
  * tenant key with the object identity bound. *out NULL when none. */
-static int seal_usermeta(cu_http_req_t *req, struct cu_s3_req *rq,
-                         struct upload *u, unsigned char **out, size_t *len,
-                         int *too_large)
+/* Seal the metadata JSON text (tlen bytes) under TK version tkv with
+ * "custos/meta/v1" || id bound in. *out is malloc'd. */
+static int meta_seal(struct cu_s3_req *rq, uint32_t tkv,
+                     const unsigned char *id, size_t id_len, const char *text,
+                     size_t tlen, unsigned char **out, size_t *len)
+{
+	size_t alen = sizeof(meta_label) - 1 + id_len;
+	unsigned char *aad = malloc(alen);
+	int rc;
+
+	*out = NULL;
+	*len = 0;
+	if (aad == NULL ||
+	    (*out = malloc(tlen + CU_SKEYS_DEK_WRAPPED)) == NULL) {
+		free(aad);
+		return CU_ERR_NOMEM;
+	}
+	memcpy(aad, meta_label, sizeof(meta_label) - 1);
+	memcpy(aad + sizeof(meta_label) - 1, id, id_len);
+	rc = cu_skeys_seal(rq->s3->keys, rq->tenant, tkv, aad, alen, text, tlen,
+	                   *out, tlen + CU_SKEYS_DEK_WRAPPED, len);
+	free(aad);
+	if (rc != 0) {
+		free(*out);
+		*out = NULL;
+		*len = 0;
+	}
+	return rc;
+}
+
+/* Open an object's sealed metadata: *pt (malloc'd, *n bytes of JSON;
+ * the caller wipes and frees it). */
+static int meta_open(struct cu_s3_req *rq, const struct cu_smeta_object *o,
+                     const unsigned char *id, size_t id_len, unsigned char **pt,
+                     size_t *n)
+{
+	size_t alen = sizeof(meta_label) - 1 + id_len;
+	unsigned char *aad = malloc(alen);
+	int rc;
+
+	*pt = NULL;
+	*n = 0;
+	if (aad == NULL || (*pt = malloc(o->meta_sealed_len)) == NULL) {
+		free(aad);
+		return CU_ERR_NOMEM;
+	}
+	memcpy(aad, meta_label, sizeof(meta_label) - 1);
+	memcpy(aad + sizeof(meta_label) - 1, id, id_len);
+	rc = cu_skeys_open(rq->s3->keys, rq->tenant, o->tk_version, aad, alen,
+	                   o->meta_sealed, o->meta_sealed_len, *pt,
+	                   o->meta_sealed_len, n);
+	free(aad);
+	if (rc != 0) {
+		free(*pt);
+		*pt = NULL;
+	}
+	return rc;
+}
+
+int cu_s3_seal_usermeta(cu_http_req_t *req, struct cu_s3_req *rq,
+                        uint32_t tk_version, const unsigned char *id,
+                        size_t id_len, unsigned char **out, size_t *len)
 {
 	json_t *obj = NULL;
 	char *text = NULL;
-	unsigned char *aad = NULL;
-	size_t total = 0, tlen, alen;
+	size_t total = 0, tlen;
 	int rc = 0;
 
 	*out = NULL;
 	*len = 0;
-	*too_large = 0;
 	if (rq->n_meta_names == 0)
 		return 0;
 	if ((obj = json_object()) == NULL)
@@ -191,7 +293,6 @@ static int seal_usermeta(cu_http_req_t *req, struct cu_s3_req *rq,
 			continue;
 		total += strlen(name) + strlen(v);
 		if (total > CU_S3_MAX_USERMETA) {
-			*too_large = 1;
 			rc = CU_ERR_TOOLARGE;
 			goto out;
 		}
@@ -206,16 +307,7 @@ static int seal_usermeta(cu_http_req_t *req, struct cu_s3_req *rq,
 		goto out;
 	}
 	tlen = strlen(text);
-	alen = sizeof(meta_label) - 1 + u->id_len;
-	if ((aad = malloc(alen)) == NULL ||
-	    (*out = malloc(tlen + CU_SKEYS_DEK_WRAPPED)) == NULL) {
-		rc = CU_ERR_NOMEM;
-		goto out;
-	}
-	memcpy(aad, meta_label, sizeof(meta_label) - 1);
-	memcpy(aad + sizeof(meta_label) - 1, u->id, u->id_len);
-	rc = cu_skeys_seal(rq->s3->keys, rq->tenant, u->tk_version, aad, alen,
-	                   text, tlen, *out, tlen + CU_SKEYS_DEK_WRAPPED, len);
+	rc = meta_seal(rq, tk_version, id, id_len, text, tlen, out, len);
 out:
 	if (rc != 0) {
 		free(*out);
@@ -226,7 +318,6 @@ out:
 		cu_memzero(text, strlen(text));
 		free(text);
 	}
-	free(aad);
 	json_decref(obj);
 	return rc;
 }
@@ -246,6 +337,85 @@ static int content_md5_ok(cu_http_req_t *req, const unsigned char md5[16])
 	return cu_ct_equal(dec, md5, 16);
 }
 
+static void md5_etag(const unsigned char md5[16], char *etag)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	etag[0] = '"';
+	for (int i = 0; i < 16; i++) {
+		etag[1 + 2 * i] = hex[md5[i] >> 4];
+		etag[2 + 2 * i] = hex[md5[i] & 15];
+	}
+	etag[33] = '"';
+	etag[34] = '\0';
+}
+
+/* UploadPart, once the body is in and verified. */
+static int part_end(cu_http_req_t *req, struct cu_s3_req *rq, struct upload *u)
+{
+	struct cu_smeta_part p;
+	char old[CU_SMETA_VID_MAX + 1], path[CU_SOBJ_PATH_MAX + 80];
+	unsigned char md5[16];
+	int rc, replaced = 0;
+
+	memset(&p, 0, sizeof(p));
+	if ((rc = cu_sobj_writer_finish(u->w, md5, &p.size)) != 0)
+		return cu_s3_reply_error(req, 500, "InternalError",
+		                         "The part could not be stored.");
+	if (!content_md5_ok(req, md5))
+		return cu_s3_reply_error(
+		    req, 400, "BadDigest",
+		    "The Content-MD5 you specified did not "
+		    "match what we received.");
+	p.number = rq->part_number;
+	md5_etag(md5, p.etag);
+	memcpy(p.file, u->file, sizeof(p.file));
+	p.created = (int64_t)time(NULL);
+	rc = cu_smeta_part_put(rq->s3->meta, rq->tenant, rq->bucket,
+	                       rq->upload_id, &p, old, &replaced);
+	if (rc == CU_ERR_NOTFOUND) /* aborted or completed meanwhile */
+		return cu_s3_reply_error(
+		    req, 404, "NoSuchUpload",
+		    "The specified upload does not exist.");
+	if (rc != 0)
+		return rc;
+	cu_sobj_writer_keep(u->w);
+	if (replaced && (size_t)snprintf(path, sizeof(path), "%s/%s", u->dir,
+	                                 old) < sizeof(path))
+		(void)cu_sobj_remove(rq->s3->data_dir, path);
+	if ((rc = cu_s3_std_headers(req)) != 0 ||
+	    (rc = cu_http_set_header(req, "ETag", p.etag)) != 0 ||
+	    (rc = cu_http_set_header(req, "x-amz-server-side-encryption",
+	                             "AES256")) != 0)
+		return rc;
+	return cu_http_reply(req, 200, NULL, 0, NULL);
+}
+
+static int copy_result(cu_http_req_t *req, const struct cu_smeta_object *o)
+{
+	cu_xmlw_t *w = NULL;
+	char date[40], *doc = NULL;
+	size_t len = 0;
+	int rc;
+
+	if ((rc = cu_xmlw_new(0, &w)) != 0)
+		return rc;
+	cu_s3_iso_date(o->created, date);
+	cu_xmlw_decl(w);
+	cu_xmlw_open(w, "CopyObjectResult", CU_XMLW_S3_NS);
+	cu_xmlw_str(w, "LastModified", date);
+	cu_xmlw_str(w, "ETag", o->etag);
+	cu_xmlw_close(w);
+	if ((rc = cu_xmlw_finish(w, &doc, &len)) == 0 &&
+	    (rc = cu_s3_std_headers(req)) == 0 &&
+	    (rc = cu_http_set_header(req, "x-amz-server-side-encryption",
+	                             "AES256")) == 0)
+		rc = cu_http_reply(req, 200, doc, len, "application/xml");
+	free(doc);
+	cu_xmlw_free(w);
+	return rc;
+}
+
 int cu_s3_put_end(cu_http_req_t *req, struct cu_s3_req *rq)
 {
 	struct upload *u = rq->upload;
@@ -254,16 +424,45 @@ int cu_s3_put_end(cu_http_req_t *req, struct cu_s3_req *rq)
 	char old[CU_SMETA_PATH_MAX + 1];
 	unsigned char md5[16];
 	uint64_t size = 0;
-	int rc, replaced = 0, too_large = 0;
+	int rc, replaced = 0;
 
 	if (u == NULL || u->w == NULL)
 		return CU_ERR_INTERNAL;
 	if ((o = calloc(1, sizeof(*o))) == NULL)
 		return CU_ERR_NOMEM;
-	rc = seal_usermeta(req, rq, u, &o->meta_sealed, &o->meta_sealed_len,
-	                   &too_large);
+	if (rq->part_number > 0) {
+		rc = part_end(req, rq, u);
+		goto out;
+	}
+	if (u->src != NULL) {
+		/* COPY directive: the source's metadata, resealed for the
+		 * new version's identity */
+		rc = 0;
+		if (u->src->meta_sealed != NULL &&
+		    u->src->meta_sealed_len >= CU_AEAD_OVERHEAD) {
+			unsigned char *pt = NULL;
+			size_t n = 0;
+
+			rc = meta_open(rq, u->src, u->src_id, u->src_id_len,
+			               &pt, &n);
+			if (rc == 0)
+				rc = meta_seal(rq, u->tk_version, u->id,
+				               u->id_len, (const char *)pt, n,
+				               &o->meta_sealed,
+				               &o->meta_sealed_len);
+			if (pt != NULL) {
+				cu_memzero(pt, u->src->meta_sealed_len);
+				free(pt);
+			}
+		}
+		ct = u->src->content_type;
+	} else {
+		rc = cu_s3_seal_usermeta(req, rq, u->tk_version, u->id,
+		                         u->id_len, &o->meta_sealed,
+		                         &o->meta_sealed_len);
+	}
 	if (rc != 0) {
-		if (too_large)
+		if (rc == CU_ERR_TOOLARGE)
 			rc = cu_s3_reply_error(
 			    req, 400, "MetadataTooLarge",
 			    "Your metadata headers exceed the "
@@ -292,14 +491,7 @@ int cu_s3_put_end(cu_http_req_t *req, struct cu_s3_req *rq)
 	o->key_len = rq->key_len;
 	memcpy(o->version_id, u->vid, sizeof(u->vid));
 	o->size = size;
-	o->etag[0] = '"';
-	for (int i = 0; i < 16; i++) {
-		static const char hex[] = "0123456789abcdef";
-		o->etag[1 + 2 * i] = hex[md5[i] >> 4];
-		o->etag[2 + 2 * i] = hex[md5[i] & 15];
-	}
-	o->etag[33] = '"';
-	o->etag[34] = '\0';
+	md5_etag(md5, o->etag);
 	snprintf(o->content_type, sizeof(o->content_type), "%s",
 	         ct != NULL ? ct : "");
 	o->tk_version = u->tk_version;
@@ -316,6 +508,10 @@ int cu_s3_put_end(cu_http_req_t *req, struct cu_s3_req *rq)
 	cu_sobj_writer_keep(u->w);
 	if (replaced)
 		(void)cu_sobj_remove(rq->s3->data_dir, old);
+	if (u->copy) {
+		rc = copy_result(req, o);
+		goto out;
+	}
 	if ((rc = cu_s3_std_headers(req)) != 0 ||
 	    (rc = cu_http_set_header(req, "ETag", o->etag)) != 0 ||
 	    (rc = cu_http_set_header(req, "x-amz-server-side-encryption",
@@ -440,8 +636,7 @@ static int stream_at(struct stream *s, uint64_t off, char *buf, size_t max,
 
 	if (i < s->n_parts && off < s->parts[i].start)
 		i = 0;
-	while (i < s->n_parts &&
-	       off >= s->parts[i].start + s->parts[i].size)
+	while (i < s->n_parts && off >= s->parts[i].start + s->parts[i].size)
 		i++;
 	if (i >= s->n_parts)
 		return CU_ERR_RANGE;
@@ -472,34 +667,40 @@ static ssize_t stream_read(void *arg, uint64_t pos, char *buf, size_t max)
 	return (ssize_t)got;
 }
 
+/* dir "/" file into out (cap bytes); CU_ERR_RANGE when too long. */
+static int join(char *out, size_t cap, const char *dir, const char *file)
+{
+	size_t d = strlen(dir), f = strlen(file);
+
+	if (d + 1 + f + 1 > cap)
+		return CU_ERR_RANGE;
+	memcpy(out, dir, d);
+	out[d] = '/';
+	memcpy(out + d + 1, file, f + 1);
+	return 0;
+}
+
+struct parts_arg {
+	struct stream *s;
+	const char *dir;
+};
+
 static int add_part(void *arg, const struct cu_smeta_part *p)
 {
-	struct stream *s = arg;
+	struct parts_arg *a = arg;
+	struct stream *s = a->s;
 	struct spart *sp;
-	const char *dir = s->parts[0].path; /* set by the caller */
 
 	if (s->n_parts == s->cap_parts)
 		return CU_ERR_DB; /* more rows than the object's count */
 	sp = &s->parts[s->n_parts];
 	sp->number = p->number;
 	sp->size = p->size;
-	sp->start = s->n_parts == 0
-	                ? 0
-	                : s->parts[s->n_parts - 1].start +
-	                      s->parts[s->n_parts - 1].size;
-	if (s->n_parts == 0) {
-		char tmp[sizeof(sp->path)];
-
-		snprintf(tmp, sizeof(tmp), "%s", dir);
-		snprintf(sp->path, sizeof(sp->path), "%s/%s", tmp, p->file);
-	} else {
-		/* the directory is the first part's path without its file */
-		const char *slash = strrchr(s->parts[0].path, '/');
-		int n = (int)(slash - s->parts[0].path);
-
-		snprintf(sp->path, sizeof(sp->path), "%.*s/%s", n,
-		         s->parts[0].path, p->file);
-	}
+	if (s->n_parts > 0)
+		sp->start = s->parts[s->n_parts - 1].start +
+		            s->parts[s->n_parts - 1].size;
+	if (join(sp->path, sizeof(sp->path), a->dir, p->file) != 0)
+		return CU_ERR_DB;
 	s->n_parts++;
 	return 0;
 }
@@ -508,6 +709,7 @@ static int add_part(void *arg, const struct cu_smeta_part *p)
 static int stream_parts(struct cu_s3_req *rq, const struct cu_smeta_object *o,
                         struct stream *s)
 {
+	struct parts_arg pa;
 	uint64_t total = 0;
 	int rc;
 
@@ -521,9 +723,10 @@ static int stream_parts(struct cu_s3_req *rq, const struct cu_smeta_object *o,
 		s->n_parts = 1;
 		return 0;
 	}
-	snprintf(s->parts[0].path, sizeof(s->parts[0].path), "%s", o->path);
+	pa.s = s;
+	pa.dir = o->path;
 	rc = cu_smeta_object_parts(rq->s3->meta, rq->tenant, rq->bucket,
-	                           o->version_id, add_part, s);
+	                           o->version_id, add_part, &pa);
 	if (rc != 0)
 		return rc;
 	for (size_t i = 0; i < s->n_parts; i++)
@@ -628,26 +831,16 @@ static int usermeta_headers(cu_http_req_t *req, struct cu_s3_req *rq,
                             const struct cu_smeta_object *o,
                             const unsigned char *id, size_t id_len)
 {
-	unsigned char *aad = NULL, *pt = NULL;
-	size_t alen = sizeof(meta_label) - 1 + id_len, n = 0;
+	unsigned char *pt = NULL;
 	json_t *obj = NULL, *v;
 	const char *k;
+	size_t n = 0;
 	int rc;
 
 	if (o->meta_sealed == NULL || o->meta_sealed_len < CU_AEAD_OVERHEAD)
 		return 0;
-	if ((aad = malloc(alen)) == NULL ||
-	    (pt = malloc(o->meta_sealed_len)) == NULL) {
-		rc = CU_ERR_NOMEM;
-		goto out;
-	}
-	memcpy(aad, meta_label, sizeof(meta_label) - 1);
-	memcpy(aad + sizeof(meta_label) - 1, id, id_len);
-	rc = cu_skeys_open(rq->s3->keys, rq->tenant, o->tk_version, aad, alen,
-	                   o->meta_sealed, o->meta_sealed_len, pt,
-	                   o->meta_sealed_len, &n);
-	if (rc != 0)
-		goto out;
+	if ((rc = meta_open(rq, o, id, id_len, &pt, &n)) != 0)
+		return rc;
 	if ((obj = json_loadb((const char *)pt, n, JSON_REJECT_DUPLICATES,
 	                      NULL)) == NULL ||
 	    !json_is_object(obj)) {
@@ -669,11 +862,8 @@ static int usermeta_headers(cu_http_req_t *req, struct cu_s3_req *rq,
 	}
 	rc = 0;
 out:
-	if (pt != NULL) {
-		cu_memzero(pt, o->meta_sealed_len);
-		free(pt);
-	}
-	free(aad);
+	cu_memzero(pt, o->meta_sealed_len);
+	free(pt);
 	json_decref(obj);
 	return rc;
 }
@@ -828,4 +1018,182 @@ int cu_s3_delete_object(cu_http_req_t *req, struct cu_s3_req *rq)
 	if ((rc = cu_s3_std_headers(req)) != 0)
 		return rc;
 	return cu_http_reply(req, 204, NULL, 0, NULL);
+}
+
+/* ---- CopyObject --------------------------------------------------- */
+
+/* x-amz-copy-source: "[/]bucket/key[?versionId=V]", URL-encoded. */
+static int parse_copy_source(const char *v, char *bucket, char **key,
+                             size_t *klen, char **version)
+{
+	size_t len = strlen(v), n = 0;
+	char *dec = NULL, *q, *slash;
+	const char *end = strstr(v, "?versionId=");
+
+	*key = NULL;
+	*version = NULL;
+	if (end != NULL) {
+		if ((*version = strdup(end + strlen("?versionId="))) == NULL)
+			return CU_ERR_NOMEM;
+		len = (size_t)(end - v);
+	}
+	if (len > 0 && v[0] == '/') {
+		v++;
+		len--;
+	}
+	if (len == 0 || len > 4 * CU_SMETA_KEY_MAX)
+		return CU_ERR_PARSE;
+	if ((dec = malloc(len + 1)) == NULL)
+		return CU_ERR_NOMEM;
+	if (cu_http_url_decode(v, len, dec, &n) != 0 ||
+	    (slash = memchr(dec, '/', n)) == NULL) {
+		free(dec);
+		return CU_ERR_PARSE;
+	}
+	*slash = '\0';
+	if (strlen(dec) > CU_SMETA_BUCKET_MAX) {
+		free(dec);
+		return CU_ERR_PARSE;
+	}
+	memcpy(bucket, dec, strlen(dec) + 1);
+	q = slash + 1;
+	*klen = n - (size_t)(q - dec);
+	memmove(dec, q, *klen);
+	dec[*klen] = '\0';
+	*key = dec;
+	return 0;
+}
+
+int cu_s3_copy_object(cu_http_req_t *req, struct cu_s3_req *rq)
+{
+	const char *cs = cu_http_req_header(req, "x-amz-copy-source");
+	const char *dir = cu_http_req_header(req, "x-amz-metadata-directive");
+	char sbucket[CU_SMETA_BUCKET_MAX + 1], *skey = NULL, *version = NULL;
+	struct cu_smeta_object *src = NULL;
+	struct stream *s = NULL;
+	unsigned char sid[ID_MAX];
+	char *buf = NULL;
+	size_t sklen = 0, sid_len = 0;
+	int rc, replace;
+
+	replace = dir != NULL && strcmp(dir, "REPLACE") == 0;
+	if (dir != NULL && !replace && strcmp(dir, "COPY") != 0)
+		return cu_s3_reply_error(req, 400, "InvalidArgument",
+		                         "Unknown metadata directive.");
+	rc = parse_copy_source(cs != NULL ? cs : "", sbucket, &skey, &sklen,
+	                       &version);
+	if (rc == CU_ERR_NOMEM)
+		goto out;
+	if (rc != 0 || !cu_s3_bucket_name_ok(sbucket) ||
+	    !cu_s3_key_ok(skey, sklen)) {
+		rc = cu_s3_reply_error(
+		    req, 400, "InvalidArgument",
+		    "Copy Source must mention the source "
+		    "bucket and key: sourcebucket/sourcekey.");
+		goto out;
+	}
+	rc = CU_ERR_NOMEM;
+	if ((src = calloc(1, sizeof(*src))) == NULL)
+		goto out;
+	/* the source is looked up in the caller's own tenant only */
+	rc = cu_smeta_object_get(rq->s3->meta, rq->tenant, sbucket, skey, sklen,
+	                         src);
+	if (rc == CU_ERR_NOTFOUND) {
+		if (cu_smeta_bucket_get(rq->s3->meta, rq->tenant, sbucket,
+		                        NULL) == CU_ERR_NOTFOUND)
+			rc = no_such_bucket(req);
+		else
+			rc = no_such_key(req);
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	if (version != NULL && strcmp(version, "null") != 0 &&
+	    strcmp(version, src->version_id) != 0) {
+		rc = cu_s3_reply_error(req, 404, "NoSuchVersion",
+		                       "The specified version does not exist.");
+		goto out;
+	}
+	if (!replace && strcmp(sbucket, rq->bucket) == 0 &&
+	    sklen == rq->key_len && memcmp(skey, rq->key, sklen) == 0) {
+		rc = cu_s3_reply_error(
+		    req, 400, "InvalidRequest",
+		    "This copy request is illegal because it is trying to copy "
+		    "an object to itself without changing the object's "
+		    "metadata, storage class, website redirect location or "
+		    "encryption attributes.");
+		goto out;
+	}
+	rc = cu_skeys_object_id(rq->tenant, sbucket, src->key, src->key_len,
+	                        src->version_id, sid, sizeof(sid), &sid_len);
+	if (rc != 0)
+		goto out;
+	/* the new version: DEK, file, encryptor, as for a PUT */
+	if ((rc = cu_s3_put_begin(req, rq)) != 0 || cu_http_replied(req))
+		goto out;
+	rc = CU_ERR_NOMEM;
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (buf = malloc(CU_SEG_SEGMENT_SIZE)) == NULL)
+		goto out;
+	s->s3 = rq->s3;
+	s->len = src->size;
+	memcpy(s->tenant, rq->tenant, sizeof(s->tenant));
+	memcpy(s->bucket, sbucket, sizeof(s->bucket));
+	memcpy(s->key, src->key, src->key_len + 1);
+	s->key_len = src->key_len;
+	memcpy(s->vid, src->version_id, sizeof(s->vid));
+	{
+		struct cu_s3_req srq = *rq;
+
+		memcpy(srq.bucket, sbucket, sizeof(srq.bucket));
+		rc = stream_parts(&srq, src, s);
+	}
+	if (rc != 0)
+		goto out;
+	if (src->size == 0)
+		rc = open_part(s, 0); /* authenticate even an empty source */
+	for (uint64_t off = 0; rc == 0 && off < src->size;) {
+		size_t got = 0;
+
+		rc = stream_at(s, off, buf, CU_SEG_SEGMENT_SIZE, &got);
+		if (rc == 0 && got == 0)
+			rc = CU_ERR_AUTH;
+		if (rc == 0)
+			rc = upload_sink(rq, (const unsigned char *)buf, got);
+		off += got;
+	}
+	if (rc == CU_ERR_AUTH || rc == CU_ERR_PARSE || rc == CU_ERR_NOTFOUND) {
+		security_event(rq->tenant, sbucket, src->version_id, rc);
+		rc = cu_s3_reply_error(req, 500, "InternalError",
+		                       "The source object failed its integrity "
+		                       "check.");
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	{
+		struct upload *u = rq->upload;
+
+		u->copy = 1;
+		if (!replace) {
+			u->src = src;
+			u->src_id = sid;
+			u->src_id_len = sid_len;
+		}
+		rc = cu_s3_put_end(req, rq);
+		u->src = NULL;
+	}
+out:
+	if (buf != NULL) {
+		cu_memzero(buf, CU_SEG_SEGMENT_SIZE);
+		free(buf);
+	}
+	stream_free(s);
+	if (src != NULL) {
+		cu_smeta_object_clear(src);
+		free(src);
+	}
+	free(skey);
+	free(version);
+	return rc;
 }

@@ -9,9 +9,12 @@
 #include "core/secmem.h"
 #include "store/keys.h"
 #include "store/meta.h"
+#include "store/objfile.h"
 #include "store/s3.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +147,73 @@ static int load(const char *what, const char *path, char **out)
 	return rc;
 }
 
+static DIR *subdir(DIR *parent, const char *name)
+{
+	int fd = openat(dirfd(parent), name,
+	                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL)
+		close(fd);
+	return d;
+}
+
+/* Remove data files no metadata row references: what a crash between
+ * writing a file and committing its row (or between a commit and the
+ * removal of the version it replaced) leaves behind. Runs before the
+ * server starts, so no upload is in flight. Logs what it removed. */
+static void sweep_orphans(cu_store_t *s)
+{
+	char top[4096], rel[CU_SMETA_PATH_MAX + 1];
+	DIR *dt = NULL, *dx = NULL, *dv = NULL;
+	struct dirent *t, *x, *v;
+	size_t removed = 0;
+	int in_use;
+
+	if ((size_t)snprintf(top, sizeof(top), "%s/objects", s->data_dir) >=
+	    sizeof(top))
+		return;
+	if ((dt = opendir(top)) == NULL)
+		return;
+	while ((t = readdir(dt)) != NULL) {
+		if (t->d_name[0] == '.')
+			continue;
+		if ((dx = subdir(dt, t->d_name)) == NULL)
+			continue;
+		while ((x = readdir(dx)) != NULL) {
+			if (x->d_name[0] == '.')
+				continue;
+			if ((dv = subdir(dx, x->d_name)) == NULL)
+				continue;
+			while ((v = readdir(dv)) != NULL) {
+				int n;
+
+				if (v->d_name[0] == '.')
+					continue;
+				n = snprintf(rel, sizeof(rel),
+				             "objects/%s/%s/%s", t->d_name,
+				             x->d_name, v->d_name);
+				if (n < 0 || (size_t)n >= sizeof(rel))
+					continue;
+				if (cu_smeta_path_in_use(s->meta, rel,
+				                         &in_use) != 0 ||
+				    in_use)
+					continue;
+				if (cu_sobj_remove(s->data_dir, rel) == 0)
+					removed++;
+			}
+			closedir(dv);
+		}
+		closedir(dx);
+	}
+	closedir(dt);
+	if (removed > 0)
+		cu_log(CU_LOG_INFO, "removed unreferenced data files",
+		       json_pack("{s:I}", "files", (json_int_t)removed));
+}
+
 static int open_data(cu_store_t *s, const struct cu_store_config *cfg)
 {
 	struct cu_skeys_root root;
@@ -184,6 +254,7 @@ static int open_data(cu_store_t *s, const struct cu_store_config *cfg)
 		rc = operator_token(p, s->s3.operator_hash);
 	if (rc != 0)
 		return rc;
+	sweep_orphans(s);
 	s->s3.meta = s->meta;
 	s->s3.keys = s->keys;
 	s->s3.data_dir = s->data_dir;

@@ -4,6 +4,8 @@
 #include "core/secmem.h"
 
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,17 +23,57 @@ static const char *nz(const char *s)
 	return s ? s : "";
 }
 
+/* Plain: printable ASCII with nothing JSON escapes. Every field of an
+ * ordinary record is plain; others take the general path. */
+static int plain(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s < 0x20 || *s > 0x7e || *s == '"' || *s == '\\')
+			return 0;
+	return 1;
+}
+
+/* The canonical record of plain fields into buf, byte for byte what
+ * jansson's json_dumps(JSON_COMPACT | JSON_SORT_KEYS) makes of it (the
+ * chain is defined by that text). Returns its length, or 0 when it does
+ * not fit or a field is not plain. */
+static size_t canon_plain(const struct cu_vaudit_rec *r, char *buf, size_t cap)
+{
+	const char *k = nz(r->key), *op = nz(r->op), *pr = nz(r->principal);
+	const char *rid = nz(r->request_id), *res = nz(r->result);
+	const char *ver = nz(r->version);
+	int n;
+
+	if (!plain(k) || !plain(op) || !plain(pr) || !plain(rid) ||
+	    !plain(res) || !plain(ver))
+		return 0;
+	n = snprintf(buf, cap,
+	             "{\"key\":\"%s\",\"op\":\"%s\",\"principal\":\"%s\","
+	             "\"request_id\":\"%s\",\"result\":\"%s\",\"seq\":%lld,"
+	             "\"ts\":%lld,\"version\":\"%s\"}",
+	             k, op, pr, rid, res, (long long)r->seq,
+	             (long long)r->ts_ms, ver);
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
 /* hash = SHA-256(prev || canonical JSON of the record's fields). */
 static int chain_hash(const unsigned char prev[CU_SHA256_LEN],
                       const struct cu_vaudit_rec *r,
                       unsigned char out[CU_SHA256_LEN])
 {
+	unsigned char fast[CU_SHA256_LEN + 1024];
 	json_t *o = NULL;
 	char *canon = NULL;
 	unsigned char *buf = NULL;
 	size_t len;
 	int rc;
 
+	len = canon_plain(r, (char *)fast + CU_SHA256_LEN,
+	                  sizeof(fast) - CU_SHA256_LEN);
+	if (len > 0) {
+		memcpy(fast, prev, CU_SHA256_LEN);
+		return cu_sha256(fast, CU_SHA256_LEN + len, out);
+	}
 	o = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:s}", "seq",
 	              (json_int_t)r->seq, "ts", (json_int_t)r->ts_ms,
 	              "principal", nz(r->principal), "op", nz(r->op), "key",
@@ -82,26 +124,54 @@ static int append_tx(cu_db_t *db, struct cu_vaudit_rec **recs, size_t n)
 	sqlite3_finalize(st);
 	if (r < 0)
 		return r;
+	/* one statement for the whole batch, bound afresh per record */
+	r = sqlite3_prepare_v2(cu_db_sqlite(db),
+	                       "INSERT INTO audit(seq, ts, principal, op, key, "
+	                       "version, result, request_id, hash) VALUES(?1, "
+	                       "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	                       -1, &st, NULL);
+	if (r != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return cu_db_err(r) != 0 ? cu_db_err(r) : CU_ERR_DB;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct cu_vaudit_rec *rec = recs[i];
+		const char *text[6];
+		int rc = SQLITE_OK;
+
 		if (rec->ts_ms == 0)
 			rec->ts_ms = now_ms();
 		rec->seq = seq++;
 		if ((r = chain_hash(prev, rec, h)) != 0)
-			return r;
-		r = cu_db_run(db, NULL,
-		              "INSERT INTO audit(seq, ts, principal, op, key, "
-		              "version, result, request_id, hash) VALUES(?1, "
-		              "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-		              "iittttttb", rec->seq, rec->ts_ms,
-		              nz(rec->principal), nz(rec->op), nz(rec->key),
-		              nz(rec->version), nz(rec->result),
-		              nz(rec->request_id), h, sizeof(h));
-		if (r != 0)
-			return r;
+			goto out;
+		text[0] = nz(rec->principal);
+		text[1] = nz(rec->op);
+		text[2] = nz(rec->key);
+		text[3] = nz(rec->version);
+		text[4] = nz(rec->result);
+		text[5] = nz(rec->request_id);
+		sqlite3_reset(st);
+		rc |= sqlite3_bind_int64(st, 1, rec->seq);
+		rc |= sqlite3_bind_int64(st, 2, rec->ts_ms);
+		for (int j = 0; j < 6; j++)
+			rc |= sqlite3_bind_text(st, 3 + j, text[j], -1,
+			                        SQLITE_STATIC);
+		rc |= sqlite3_bind_blob(st, 9, h, sizeof(h), SQLITE_TRANSIENT);
+		if (rc != SQLITE_OK) {
+			r = cu_db_err(rc);
+			r = r != 0 ? r : CU_ERR_DB;
+			goto out;
+		}
+		if ((r = cu_db_step(st)) != 0) {
+			r = r == 1 ? CU_ERR_DB : r;
+			goto out;
+		}
 		memcpy(prev, h, sizeof(prev));
 	}
-	return 0;
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
 }
 
 int cu_vaudit_append(cu_db_t *db, struct cu_vaudit_rec *rec)
@@ -117,46 +187,63 @@ int cu_vaudit_append(cu_db_t *db, struct cu_vaudit_rec *rec)
 	return cu_db_commit(db);
 }
 
-/* A queued record; lives on the appending thread's stack until done. */
+/* Group commit without a writer thread. A request that finds no commit
+ * under way becomes the leader: it takes the queued records (its own
+ * first among them) into one transaction, commits (one fsync), tells each
+ * record's owner the result, and hands the lead to the oldest record
+ * still queued, if any. Everyone else sleeps until told. A lone request
+ * thus commits at once with no hand-off, and under load the records that
+ * queue during one commit share the next. */
+
+/* A queued record; lives on its owner's stack until the owner wakes.
+ * Each has its own semaphore, posted exactly once: "done" (committed or
+ * failed) or "lead". No lock is needed to read the result, and waking
+ * never runs into a mutex the waker still holds. */
+enum { WAITING, DONE, LEAD };
+
 struct pending {
 	struct cu_vaudit_rec *rec;
 	struct pending *next;
-	int done, result;
+	int result, state;
+	sem_t sem;
 };
 
 struct cu_vaudit_writer {
-	cu_db_t *db;
-	pthread_t thread;
+	cu_db_t *db; /* used by the leader only */
 	pthread_mutex_t mu;
-	pthread_cond_t work, done;
-	struct pending *head, **tail;
-	int stopping;
+	struct pending *head, **tail; /* the queue */
+	int busy;                     /* a leader is at work */
 };
 
 #define BATCH_MAX 256
 
-static void *writer_main(void *arg)
+/* Take up to BATCH_MAX records off the queue into recs. Under w->mu. */
+static size_t take(cu_vaudit_writer_t *w, struct pending **batch,
+                   struct cu_vaudit_rec **recs)
 {
-	cu_vaudit_writer_t *w = arg;
+	struct pending *p;
+	size_t n = 0;
+
+	*batch = w->head;
+	for (p = w->head; p != NULL && n < BATCH_MAX; p = p->next)
+		recs[n++] = p->rec;
+	w->head = p;
+	if (w->head == NULL)
+		w->tail = &w->head;
+	return n;
+}
+
+/* Lead until self's record is committed, then pass the lead on. */
+static void lead(cu_vaudit_writer_t *w, struct pending *self)
+{
 	struct cu_vaudit_rec *recs[BATCH_MAX];
+	struct pending *batch, *p, *next = NULL;
+	size_t n;
+	int r;
 
-	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		struct pending *batch, *p;
-		size_t n = 0;
-		int r;
-
-		while (w->head == NULL && !w->stopping)
-			pthread_cond_wait(&w->work, &w->mu);
-		if (w->head == NULL && w->stopping)
-			break;
-		/* take up to BATCH_MAX records off the queue */
-		batch = w->head;
-		for (p = batch; p != NULL && n < BATCH_MAX; p = p->next)
-			recs[n++] = p->rec;
-		w->head = p;
-		if (w->head == NULL)
-			w->tail = &w->head;
+		pthread_mutex_lock(&w->mu);
+		n = take(w, &batch, recs);
 		pthread_mutex_unlock(&w->mu);
 
 		if ((r = cu_db_begin(w->db)) == 0) {
@@ -165,19 +252,26 @@ static void *writer_main(void *arg)
 			else
 				r = cu_db_commit(w->db);
 		}
-
-		pthread_mutex_lock(&w->mu);
+		/* the batch has left the queue: only this thread sees it */
 		p = batch;
-		for (size_t i = 0; i < n; i++) {
-			struct pending *next = p->next;
+		for (size_t i = 0; i < n; i++, p = next) {
+			next = p->next;
 			p->result = r;
-			p->done = 1;
-			p = next;
+			p->state = DONE;
+			if (p != self)
+				sem_post(&p->sem); /* p is gone once it wakes */
 		}
-		pthread_cond_broadcast(&w->done);
+		if (self->state == DONE)
+			break;
 	}
+	pthread_mutex_lock(&w->mu);
+	if ((p = w->head) != NULL)
+		p->state = LEAD; /* busy stays set: the lead passes to p */
+	else
+		w->busy = 0;
 	pthread_mutex_unlock(&w->mu);
-	return NULL;
+	if (p != NULL)
+		sem_post(&p->sem);
 }
 
 int cu_vaudit_writer_new(cu_db_t *db, cu_vaudit_writer_t **out)
@@ -192,31 +286,36 @@ int cu_vaudit_writer_new(cu_db_t *db, cu_vaudit_writer_t **out)
 	w->db = db;
 	w->tail = &w->head;
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->work, NULL);
-	pthread_cond_init(&w->done, NULL);
-	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
-		pthread_cond_destroy(&w->done);
-		pthread_cond_destroy(&w->work);
-		pthread_mutex_destroy(&w->mu);
-		cu_db_close(db);
-		free(w);
-		return CU_ERR_NOMEM;
-	}
 	*out = w;
 	return 0;
 }
 
 int cu_vaudit_writer_append(cu_vaudit_writer_t *w, struct cu_vaudit_rec *rec)
 {
-	struct pending p = {rec, NULL, 0, 0};
+	struct pending p;
+	int leader = 0;
 
+	memset(&p, 0, sizeof(p));
+	p.rec = rec;
+	p.state = WAITING;
+	if (sem_init(&p.sem, 0, 0) != 0)
+		return CU_ERR_NOMEM;
 	pthread_mutex_lock(&w->mu);
 	*w->tail = &p;
 	w->tail = &p.next;
-	pthread_cond_signal(&w->work);
-	while (!p.done)
-		pthread_cond_wait(&w->done, &w->mu);
+	if (!w->busy)
+		w->busy = leader = 1;
 	pthread_mutex_unlock(&w->mu);
+	if (!leader) {
+		while (sem_wait(&p.sem) != 0)
+			; /* EINTR */
+		leader = p.state == LEAD;
+	}
+	if (leader)
+		lead(w, &p);
+	/* back only when the batch holding rec is committed (durable) or
+	 * has failed */
+	sem_destroy(&p.sem);
 	return p.result;
 }
 
@@ -224,14 +323,7 @@ void cu_vaudit_writer_free(cu_vaudit_writer_t *w)
 {
 	if (w == NULL)
 		return;
-	pthread_mutex_lock(&w->mu);
-	w->stopping = 1;
-	pthread_cond_signal(&w->work);
-	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->thread, NULL);
 	cu_db_close(w->db);
-	pthread_cond_destroy(&w->done);
-	pthread_cond_destroy(&w->work);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
 }

@@ -52,24 +52,28 @@ struct cu_vaudit_rec {
  * CU_ERR_NOMEM, CU_ERR_CRYPTO or CU_ERR_DB. */
 int cu_vaudit_append(cu_db_t *db, struct cu_vaudit_rec *rec);
 
-/* A group-commit writer: one thread appends the records of many
- * concurrent requests in one transaction (one fsync), on its own
- * database connection, so a request waits for about one commit and
- * readers on other connections never wait for the audit's fsync. */
+/* A group-commit writer: the records of many concurrent requests go in
+ * one transaction (one fsync) on the writer's own database connection,
+ * so a request waits for about one commit and readers on other
+ * connections never wait for the audit's fsync. There is no writer
+ * thread: the first request to find no commit under way commits what is
+ * queued, then hands the lead to the oldest record still queued. */
 typedef struct cu_vaudit_writer cu_vaudit_writer_t;
 
-/* cu_vaudit_writer_new - start a writer on db (a connection of its own,
- * owned by the writer from now on, even on failure). Returns 0 and *out,
- * or CU_ERR_NOMEM. */
+/* cu_vaudit_writer_new - a writer on db (a connection of its own, owned
+ * by the writer from now on, even on failure). Returns 0 and *out, or
+ * CU_ERR_NOMEM. */
 int cu_vaudit_writer_new(cu_db_t *db, cu_vaudit_writer_t **out);
 
 /* cu_vaudit_writer_append - append rec and return once it is durable
  * (rec->seq and rec->ts_ms are filled in). Thread-safe. Returns 0, or
- * the error of the batch's commit. */
+ * the error of the batch's commit (CU_ERR_NOMEM when no semaphore could
+ * be made: nothing was queued). */
 int cu_vaudit_writer_append(cu_vaudit_writer_t *w, struct cu_vaudit_rec *rec);
 
-/* cu_vaudit_writer_free - write what is queued, stop the thread, close
- * its connection. NULL is fine. No append may be running. */
+/* cu_vaudit_writer_free - close the writer's connection. NULL is fine.
+ * No append may be running (every append returns only once its record
+ * is written, so nothing is left queued). */
 void cu_vaudit_writer_free(cu_vaudit_writer_t *w);
 
 /* cu_vaudit_list - records with seq > since, oldest first, at most max,

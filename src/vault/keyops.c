@@ -17,6 +17,7 @@
 #include <openssl/rsa.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
+#include <stdatomic.h>
 #include <string.h>
 
 struct cu_vko {
@@ -24,6 +25,7 @@ struct cu_vko {
 	int size; /* RSA bits, oct bits, or enum cu_vko_crv */
 	EVP_PKEY *pkey;
 	unsigned char *oct; /* CU_VKO_OCT_LEN bytes of locked memory */
+	atomic_int refs;    /* handles (cu_vko_dup); 1 when made */
 };
 
 static const struct {
@@ -130,6 +132,9 @@ void cu_vko_free(cu_vko_t *k)
 {
 	if (k == NULL)
 		return;
+	/* the last handle wipes */
+	if (atomic_fetch_sub_explicit(&k->refs, 1, memory_order_acq_rel) != 1)
+		return;
 	EVP_PKEY_free(k->pkey);
 	cu_secmem_free(k->oct, CU_VKO_OCT_LEN);
 	free(k);
@@ -139,8 +144,18 @@ static cu_vko_t *vko_new(int kty)
 {
 	cu_vko_t *k = calloc(1, sizeof(*k));
 
-	if (k != NULL)
+	if (k != NULL) {
 		k->kty = kty;
+		atomic_init(&k->refs, 1);
+	}
+	return k;
+}
+
+cu_vko_t *cu_vko_dup(cu_vko_t *k)
+{
+	/* a key is never changed after it is made, so handles may share it
+	 * (OpenSSL keys may be used by many threads at once) */
+	atomic_fetch_add_explicit(&k->refs, 1, memory_order_relaxed);
 	return k;
 }
 

@@ -4,7 +4,7 @@
  * one operation: an RSA or EC key pair (OpenSSL EVP_PKEY) or a 256-bit
  * symmetric ("oct") key in locked memory. It is made by generation, by a
  * JWK import or from its serialized form (what the vault seals at rest),
- * and wiped by cu_vko_free.
+ * and wiped by the cu_vko_free of its last handle (cu_vko_dup).
  *
  * Algorithms and their names are those of JOSE and the Azure Key Vault
  * REST API. Signatures follow Azure's raw-digest semantics: the caller
@@ -95,6 +95,13 @@ int cu_vko_serialize(const cu_vko_t *k, unsigned char **buf, size_t *len)
 int cu_vko_load(int kty, const unsigned char *buf, size_t len, cu_vko_t **out)
     __attribute__((warn_unused_result));
 
+/* cu_vko_dup - another handle on k for another user (the key cache
+ * hands one to each operation): the same key, shared. A key is never
+ * changed once made, and OpenSSL keys are safe to use from many threads
+ * at once. Each handle is released with cu_vko_free; the last one wipes
+ * the material. Returns k. */
+cu_vko_t *cu_vko_dup(cu_vko_t *k);
+
 /* cu_vko_kty - the key's type; cu_vko_size - RSA modulus bits, oct key
  * bits, or the EC curve (enum cu_vko_crv). */
 int cu_vko_kty(const cu_vko_t *k);
@@ -145,7 +152,8 @@ int cu_vko_verify(const cu_vko_t *k, int alg, const unsigned char *digest,
                   size_t digest_len, const unsigned char *sig, size_t sig_len)
     __attribute__((warn_unused_result));
 
-/* cu_vko_free - wipe and release. NULL is fine. */
+/* cu_vko_free - release a handle; the last one wipes and frees. NULL is
+ * fine. */
 void cu_vko_free(cu_vko_t *k);
 
 #endif

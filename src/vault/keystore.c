@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/secmem.h"
 #include "vault/audit.h"
+#include "vault/keycache.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,17 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Read connections (cu_vks_reader_get) beyond this many wait for one
+ * to come back; a few are plenty on a machine of a few cores. */
+#define READERS_MAX 8
+
+struct cu_vks_reader {
+	sqlite3 *conn; /* read-only, used by one thread at a time */
+	sqlite3_stmt *st[CU_VKS_ST_COUNT];
+	unsigned used; /* bit i: st[i] ran since the reader was taken */
+	struct cu_vks_reader *next;
+};
+
 struct cu_vks {
 	cu_db_t *db;
 	char path[4096];   /* of vault.db */
@@ -25,6 +37,12 @@ struct cu_vks {
 	pthread_mutex_t ev_mu;
 	pthread_cond_t ev_cv;
 	uint64_t ev_gen;
+	/* the pool of read connections */
+	pthread_mutex_t rd_mu;
+	pthread_cond_t rd_cv;
+	struct cu_vks_reader *rd_free;
+	int rd_open;
+	cu_vkc_t *cache; /* loaded key versions (keycache.h) */
 };
 
 static const char *const schema[] = {
@@ -275,10 +293,15 @@ int cu_vks_open(const char *dir, const struct cu_vks_settings *initial,
 		return CU_ERR_NOMEM;
 	pthread_mutex_init(&vks->ev_mu, NULL);
 	pthread_cond_init(&vks->ev_cv, NULL);
+	pthread_mutex_init(&vks->rd_mu, NULL);
+	pthread_cond_init(&vks->rd_cv, NULL);
 	if ((vks->mk = cu_secmem_alloc(CU_AES256_KEY_LEN)) == NULL) {
 		r = CU_ERR_NOMEM;
 		goto out;
 	}
+	if ((r = cu_vkc_new(CU_VKC_MAX_DEFAULT, CU_VKC_TTL_DEFAULT,
+	                    &vks->cache)) != 0)
+		goto out;
 	if ((r = load_master_key(dir, vks->mk)) != 0)
 		goto out;
 	snprintf(vks->path, sizeof(vks->path), "%s", path);
@@ -315,11 +338,128 @@ void cu_vks_close(cu_vks_t *vks)
 {
 	if (vks == NULL)
 		return;
+	while (vks->rd_free != NULL) {
+		struct cu_vks_reader *rd = vks->rd_free;
+		vks->rd_free = rd->next;
+		for (int i = 0; i < CU_VKS_ST_COUNT; i++)
+			sqlite3_finalize(rd->st[i]);
+		sqlite3_close_v2(rd->conn);
+		free(rd);
+	}
+	cu_vkc_free(vks->cache);
 	cu_db_close(vks->db);
 	cu_secmem_free(vks->mk, CU_AES256_KEY_LEN);
+	pthread_cond_destroy(&vks->rd_cv);
+	pthread_mutex_destroy(&vks->rd_mu);
 	pthread_cond_destroy(&vks->ev_cv);
 	pthread_mutex_destroy(&vks->ev_mu);
 	free(vks);
+}
+
+static int reader_open(cu_vks_t *vks, struct cu_vks_reader **out)
+{
+	struct cu_vks_reader *rd = calloc(1, sizeof(*rd));
+	int rc;
+
+	*out = NULL;
+	if (rd == NULL)
+		return CU_ERR_NOMEM;
+	/* read-only: a reader can never write, whatever SQL it is given;
+	 * no SQLite mutex: the pool hands a connection to one thread at a
+	 * time */
+	rc = sqlite3_open_v2(vks->path, &rd->conn,
+	                     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		cu_logf(CU_LOG_ERROR, "cannot open a reader on %s: %s",
+		        vks->path,
+		        rd->conn ? sqlite3_errmsg(rd->conn) : "out of memory");
+		sqlite3_close_v2(rd->conn);
+		free(rd);
+		return rc == SQLITE_NOMEM ? CU_ERR_NOMEM : CU_ERR_DB;
+	}
+	sqlite3_extended_result_codes(rd->conn, 1);
+	sqlite3_busy_timeout(rd->conn, CU_DB_BUSY_TIMEOUT_MS);
+	*out = rd;
+	return 0;
+}
+
+int cu_vks_reader_get(cu_vks_t *vks, cu_vks_reader_t **out)
+{
+	struct cu_vks_reader *rd;
+	int r;
+
+	*out = NULL;
+	pthread_mutex_lock(&vks->rd_mu);
+	while (vks->rd_free == NULL && vks->rd_open >= READERS_MAX)
+		pthread_cond_wait(&vks->rd_cv, &vks->rd_mu);
+	if ((rd = vks->rd_free) != NULL) {
+		vks->rd_free = rd->next;
+		pthread_mutex_unlock(&vks->rd_mu);
+		rd->next = NULL;
+		*out = rd;
+		return 0;
+	}
+	vks->rd_open++;
+	pthread_mutex_unlock(&vks->rd_mu);
+	if ((r = reader_open(vks, &rd)) != 0) {
+		pthread_mutex_lock(&vks->rd_mu);
+		vks->rd_open--;
+		pthread_cond_signal(&vks->rd_cv);
+		pthread_mutex_unlock(&vks->rd_mu);
+		return r;
+	}
+	*out = rd;
+	return 0;
+}
+
+int cu_vks_reader_stmt(cu_vks_reader_t *rd, int slot, const char *sql,
+                       sqlite3_stmt **out)
+{
+	int rc;
+
+	*out = NULL;
+	if (slot < 0 || slot >= CU_VKS_ST_COUNT)
+		abort(); /* a broken internal contract */
+	if (rd->st[slot] == NULL) {
+		rc = sqlite3_prepare_v3(rd->conn, sql, -1,
+		                        SQLITE_PREPARE_PERSISTENT,
+		                        &rd->st[slot], NULL);
+		if (rc != SQLITE_OK) {
+			cu_logf(CU_LOG_WARN, "sqlite: %s (%d)",
+			        sqlite3_errmsg(rd->conn), rc);
+			sqlite3_finalize(rd->st[slot]);
+			rd->st[slot] = NULL;
+			return cu_db_err(rc);
+		}
+	}
+	rd->used |= 1u << slot;
+	*out = rd->st[slot];
+	return 0;
+}
+
+void cu_vks_reader_put(cu_vks_t *vks, cu_vks_reader_t *rd)
+{
+	if (rd == NULL)
+		return;
+	/* a statement left mid-way would hold its read transaction (an old
+	 * snapshot) into the next request: end them all here */
+	for (int i = 0; i < CU_VKS_ST_COUNT; i++) {
+		if (rd->used & (1u << i)) {
+			sqlite3_reset(rd->st[i]);
+			sqlite3_clear_bindings(rd->st[i]);
+		}
+	}
+	rd->used = 0;
+	pthread_mutex_lock(&vks->rd_mu);
+	rd->next = vks->rd_free;
+	vks->rd_free = rd;
+	pthread_cond_signal(&vks->rd_cv);
+	pthread_mutex_unlock(&vks->rd_mu);
+}
+
+void cu_vks_cache_expire(cu_vks_t *vks)
+{
+	cu_vkc_expire(vks->cache);
 }
 
 /* Inside a transaction. */
@@ -806,7 +946,12 @@ static int delete_body(cu_vks_t *vks, const char *name, struct cu_vks_key *out)
 
 int cu_vks_delete(cu_vks_t *vks, const char *name, struct cu_vks_key *out)
 {
-	return write_tx(vks, name, out, delete_body);
+	int r = write_tx(vks, name, out, delete_body);
+
+	/* a deleted key is never used: keep none of it in memory */
+	if (r == 0)
+		cu_vkc_drop(vks->cache, name);
+	return r;
 }
 
 int cu_vks_get_deleted(cu_vks_t *vks, const char *name, struct cu_vks_key *out)
@@ -864,7 +1009,11 @@ static int purge_body(cu_vks_t *vks, const char *name, struct cu_vks_key *out)
 
 int cu_vks_purge(cu_vks_t *vks, const char *name)
 {
-	return write_tx(vks, name, NULL, purge_body);
+	int r = write_tx(vks, name, NULL, purge_body);
+
+	if (r == 0)
+		cu_vkc_drop(vks->cache, name);
+	return r;
 }
 
 int cu_vks_purge_due(cu_vks_t *vks, int64_t now, int *count)
@@ -905,9 +1054,68 @@ out:
 	if ((r = cu_db_commit(vks->db)) == 0) {
 		if (count != NULL)
 			*count = n;
-		if (n > 0)
+		if (n > 0) {
+			cu_vkc_drop(vks->cache, NULL);
 			cu_vks_notify(vks);
+		}
 	}
+	return r;
+}
+
+/* The use path reads only what an operation needs, in one statement on
+ * a pooled read connection: no tags or public key to parse. */
+#define USE_COLS                                                               \
+	"SELECT v.name, v.version, v.kty, v.hsm, v.size, v.ops, v.enabled, "   \
+	"v.nbf, v.exp, v.created, v.updated, s.retention_days, "               \
+	"s.purge_protection, v.sealed FROM key_versions v JOIN keys k ON "     \
+	"k.name = v.name JOIN settings s ON s.id = 1 WHERE v.name = ?1 AND "   \
+	"k.deleted_date = 0 "
+
+static void use_row(sqlite3_stmt *st, struct cu_vks_key *m)
+{
+	snprintf(m->name, sizeof(m->name), "%s", cu_db_col_text(st, 0));
+	snprintf(m->version, sizeof(m->version), "%s", cu_db_col_text(st, 1));
+	m->kty = sqlite3_column_int(st, 2);
+	m->hsm = sqlite3_column_int(st, 3);
+	m->size = sqlite3_column_int(st, 4);
+	m->ops = (unsigned)sqlite3_column_int(st, 5);
+	m->enabled = sqlite3_column_int(st, 6);
+	m->nbf = sqlite3_column_int64(st, 7);
+	m->exp = sqlite3_column_int64(st, 8);
+	m->created = sqlite3_column_int64(st, 9);
+	m->updated = sqlite3_column_int64(st, 10);
+	m->settings.retention_days = sqlite3_column_int(st, 11);
+	m->settings.purge_protection = sqlite3_column_int(st, 12);
+}
+
+/* Unseal `sealed` of m's version and build its key into *key. */
+static int unseal(cu_vks_t *vks, const struct cu_vks_key *m,
+                  const unsigned char *sealed, size_t sealed_len,
+                  cu_vko_t **key)
+{
+	unsigned char *raw = NULL;
+	size_t raw_cap, raw_len = 0;
+	char aad[256];
+	int r, aad_len;
+
+	if ((aad_len = aad_for(m->name, m->version, aad, sizeof(aad))) < 0 ||
+	    sealed == NULL || sealed_len < CU_AEAD_OVERHEAD)
+		return CU_ERR_AUTH;
+	raw_cap = sealed_len - CU_AEAD_OVERHEAD;
+	if ((raw = cu_secmem_alloc(raw_cap ? raw_cap : 1)) == NULL)
+		return CU_ERR_NOMEM;
+	if ((r = cu_aead_open(vks->mk, aad, (size_t)aad_len, sealed, sealed_len,
+	                      raw, raw_cap, &raw_len)) != 0) {
+		cu_logf(CU_LOG_ERROR,
+		        "sealed material of %s/%s does not open: tampered "
+		        "database or wrong master key",
+		        m->name, m->version);
+		r = CU_ERR_AUTH;
+		goto out;
+	}
+	r = cu_vko_load(m->kty, raw, raw_len, key);
+out:
+	cu_secmem_free(raw, raw_cap ? raw_cap : 1);
 	return r;
 }
 
@@ -916,22 +1124,44 @@ int cu_vks_use(cu_vks_t *vks, const char *name, const char *version,
                struct cu_vks_key *meta, const char **why)
 {
 	struct cu_vks_key m;
-	unsigned char *sealed = NULL, *raw = NULL;
-	size_t sealed_len = 0, raw_len = 0;
+	cu_vks_reader_t *rd = NULL;
+	sqlite3_stmt *st = NULL;
+	const unsigned char *sealed;
+	size_t sealed_len;
 	const char *dummy;
-	char aad[256];
-	int r, aad_len;
+	int r, latest = version == NULL || version[0] == '\0';
 
 	*key = NULL;
+	memset(&m, 0, sizeof(m));
 	if (why == NULL)
 		why = &dummy;
 	*why = "";
-	if ((r = cu_db_begin_read(vks->db)) != 0)
+	if (name == NULL || (!latest && !version_valid(version)))
+		return CU_ERR_NOTFOUND;
+	if ((r = cu_vks_reader_get(vks, &rd)) != 0)
 		return r;
-	r = read_version_tx(vks, name, version, 0, &m, &sealed, &sealed_len);
-	cu_db_rollback(vks->db);
+	if (latest)
+		r = cu_vks_reader_stmt(rd, CU_VKS_ST_USE_LATEST,
+		                       USE_COLS "ORDER BY v.seq DESC LIMIT 1",
+		                       &st);
+	else
+		r = cu_vks_reader_stmt(rd, CU_VKS_ST_USE_VERSION,
+		                       USE_COLS "AND v.version = ?2", &st);
 	if (r != 0)
-		return r;
+		goto out;
+	if (sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    (!latest && sqlite3_bind_text(st, 2, version, -1, SQLITE_STATIC) !=
+	                    SQLITE_OK)) {
+		r = CU_ERR_DB;
+		goto out;
+	}
+	/* the state, attributes and material as committed now: every
+	 * operation reads them, cache or no cache */
+	if ((r = cu_db_step(st)) == 0)
+		r = CU_ERR_NOTFOUND;
+	if (r != 1)
+		goto out;
+	use_row(st, &m);
 	if (!m.enabled) {
 		*why = "the key is disabled";
 		r = CU_ERR_STATE;
@@ -952,31 +1182,23 @@ int cu_vks_use(cu_vks_t *vks, const char *name, const char *version,
 		r = CU_ERR_DENIED;
 		goto out;
 	}
-	if ((aad_len = aad_for(m.name, m.version, aad, sizeof(aad))) < 0 ||
-	    sealed_len < CU_AEAD_OVERHEAD) {
-		r = CU_ERR_AUTH;
+	sealed = sqlite3_column_blob(st, 13);
+	sealed_len = (size_t)sqlite3_column_bytes(st, 13);
+	if (sealed != NULL &&
+	    (r = cu_vkc_get(vks->cache, m.name, m.version, sealed, sealed_len,
+	                    key)) != CU_ERR_NOTFOUND)
 		goto out;
-	}
-	raw_len = sealed_len - CU_AEAD_OVERHEAD;
-	if ((raw = cu_secmem_alloc(raw_len ? raw_len : 1)) == NULL) {
-		r = CU_ERR_NOMEM;
+	if ((r = unseal(vks, &m, sealed, sealed_len, key)) != 0)
 		goto out;
-	}
-	if ((r = cu_aead_open(vks->mk, aad, (size_t)aad_len, sealed, sealed_len,
-	                      raw, raw_len, &raw_len)) != 0) {
-		cu_logf(CU_LOG_ERROR,
-		        "sealed material of %s/%s does not open: tampered "
-		        "database or wrong master key",
-		        m.name, m.version);
-		r = CU_ERR_AUTH;
-		goto out;
-	}
-	r = cu_vko_load(m.kty, raw, raw_len, key);
+	/* failing to cache only costs the next operation a load */
+	(void)cu_vkc_put(vks->cache, m.name, m.version, sealed, sealed_len,
+	                 *key);
 out:
-	cu_secmem_free(raw, sealed_len > CU_AEAD_OVERHEAD
-	                        ? sealed_len - CU_AEAD_OVERHEAD
-	                        : 1);
-	free(sealed);
+	cu_vks_reader_put(vks, rd); /* ends the read */
+	if (r != 0) {
+		cu_vko_free(*key);
+		*key = NULL;
+	}
 	if ((r == 0 || r == CU_ERR_STATE || r == CU_ERR_DENIED) && meta != NULL)
 		*meta = m;
 	else

@@ -7,7 +7,9 @@
  * under the master key, with "/keys/NAME/VERSION" as associated data, so
  * the database never holds a plaintext private or secret key and a sealed
  * blob moved to another key or version fails to open. Material is
- * unsealed into locked memory only for one operation (cu_vks_use).
+ * unsealed into locked memory for an operation (cu_vks_use), and the
+ * loaded key is kept in a small bounded cache (keycache.h) that answers
+ * only for the exact sealed bytes the database holds at that moment.
  *
  * The keystore also owns the schema of the tables that rbac.h and audit.h
  * use, and the wake-up of event-stream waiters.
@@ -84,6 +86,45 @@ void cu_vks_close(cu_vks_t *vks);
 /* cu_vks_db - the database handle (owned by the keystore) for rbac.h and
  * audit.h. */
 cu_db_t *cu_vks_db(cu_vks_t *vks);
+
+/* Read connections for the hot path (authentication, authorization,
+ * cu_vks_use): a pool of read-only SQLite connections, each with its
+ * prepared statements kept across requests. A reader belongs to one
+ * thread between cu_vks_reader_get and cu_vks_reader_put. Each statement
+ * runs as its own read transaction (autocommit), so it sees every write
+ * committed before it started: a role removed or a key disabled is
+ * seen by the very next request. */
+typedef struct cu_vks_reader cu_vks_reader_t;
+
+/* Statement slots of a reader: one SQL text per slot, for ever. */
+enum {
+	CU_VKS_ST_USE_LATEST,
+	CU_VKS_ST_USE_VERSION,
+	CU_VKS_ST_AUTH_TOKEN,
+	CU_VKS_ST_AUTH_CERT,
+	CU_VKS_ST_RBAC_CHECK,
+	CU_VKS_ST_COUNT
+};
+
+/* cu_vks_reader_get - a reader for this thread (waits when all are in
+ * use). Returns 0 and *out (give it back with cu_vks_reader_put),
+ * CU_ERR_NOMEM or CU_ERR_DB. */
+int cu_vks_reader_get(cu_vks_t *vks, cu_vks_reader_t **out);
+
+/* cu_vks_reader_stmt - the statement of `slot` (prepared from sql the
+ * first time; the same slot must always get the same sql). Bind, step
+ * with cu_db_step, and leave it: cu_vks_reader_put resets it. Column
+ * values are valid until then. Returns 0 or a cu_db_err code. */
+int cu_vks_reader_stmt(cu_vks_reader_t *rd, int slot, const char *sql,
+                       sqlite3_stmt **out);
+
+/* cu_vks_reader_put - reset the reader's statements (ending their read
+ * transactions, dropping bound values) and return it. NULL is fine. */
+void cu_vks_reader_put(cu_vks_t *vks, cu_vks_reader_t *rd);
+
+/* cu_vks_cache_expire - drop loaded keys whose time in the key cache is
+ * up (the maintenance thread calls it; lookups expire entries too). */
+void cu_vks_cache_expire(cu_vks_t *vks);
 
 /* cu_vks_open_db - open another connection to the keystore's database
  * (for a thread that writes on its own, like the audit writer). *out is
@@ -208,10 +249,14 @@ int cu_vks_purge_due(cu_vks_t *vks, int64_t now, int *count);
 /* cu_vks_use - load the material of key `name` at `version` (NULL or ""
  * = latest) for one operation `op` (one CU_VKS_OP_* bit), after checking
  * the key is live, enabled, inside nbf/exp at `now` and permits op.
+ * Those checks read the database on every call; the material comes from
+ * the key cache when it holds this version loaded from the very sealed
+ * bytes just read, else it is unsealed and loaded (and cached).
  * *key is the caller's (cu_vko_free, which wipes); *meta (may be NULL)
- * gets the version's metadata, on success and also with CU_ERR_STATE
- * and CU_ERR_DENIED (so a caller can tell a wrong algorithm for the key
- * type from a refusal); clear it with cu_vks_key_clear. Returns 0,
+ * gets the version's metadata without tags and pub (NULL), on success
+ * and also with CU_ERR_STATE and CU_ERR_DENIED (so a caller can tell a
+ * wrong algorithm for the key type from a refusal); clear it with
+ * cu_vks_key_clear. Returns 0,
  * CU_ERR_NOTFOUND, CU_ERR_STATE (disabled, not yet valid or expired: *why says
  * which), CU_ERR_DENIED (key_ops do not permit op), CU_ERR_AUTH (sealed
  * material fails to open: tampered database or wrong master key), CU_ERR_NOMEM

@@ -196,21 +196,36 @@ int cu_vrbac_principal_count(cu_vks_t *vks, int64_t *n)
 	return r;
 }
 
-static int lookup(cu_vks_t *vks, const char *col, const unsigned char h[32],
+/* The principal whose token hash (by_token) or certificate fingerprint is h,
+ * on a pooled read connection (every request authenticates). */
+static int lookup(cu_vks_t *vks, int by_token, const unsigned char h[32],
                   char name[CU_VRBAC_NAME_MAX + 1])
 {
-	cu_db_t *db = cu_vks_db(vks);
+	cu_vks_reader_t *rd = NULL;
 	sqlite3_stmt *st = NULL;
-	char sql[128];
 	int r;
 
 	name[0] = '\0';
-	snprintf(sql, sizeof(sql),
-	         "SELECT name, %s FROM principals WHERE %s = ?1", col, col);
-	if ((r = cu_db_begin_read(db)) != 0)
+	if ((r = cu_vks_reader_get(vks, &rd)) != 0)
 		return r;
-	if ((r = cu_db_query(db, &st, sql, "b", h, (size_t)32)) != 0)
+	if (by_token)
+		r = cu_vks_reader_stmt(
+		    rd, CU_VKS_ST_AUTH_TOKEN,
+		    "SELECT name, token_hash FROM principals "
+		    "WHERE token_hash = ?1",
+		    &st);
+	else
+		r = cu_vks_reader_stmt(
+		    rd, CU_VKS_ST_AUTH_CERT,
+		    "SELECT name, cert_sha256 FROM principals "
+		    "WHERE cert_sha256 = ?1",
+		    &st);
+	if (r != 0)
 		goto out;
+	if (sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC) != SQLITE_OK) {
+		r = CU_ERR_DB;
+		goto out;
+	}
 	if ((r = cu_db_step(st)) == 0)
 		r = CU_ERR_AUTH;
 	if (r != 1)
@@ -225,8 +240,7 @@ static int lookup(cu_vks_t *vks, const char *col, const unsigned char h[32],
 	snprintf(name, CU_VRBAC_NAME_MAX + 1, "%s", cu_db_col_text(st, 0));
 	r = 0;
 out:
-	sqlite3_finalize(st);
-	cu_db_rollback(db);
+	cu_vks_reader_put(vks, rd);
 	return r;
 }
 
@@ -241,13 +255,15 @@ int cu_vrbac_auth_token(cu_vks_t *vks, const char *tok, size_t len,
 		return CU_ERR_AUTH;
 	if ((r = cu_sha256(tok, len, h)) != 0)
 		return r;
-	return lookup(vks, "token_hash", h, name);
+	r = lookup(vks, 1, h, name);
+	cu_memzero(h, sizeof(h));
+	return r;
 }
 
 int cu_vrbac_auth_cert(cu_vks_t *vks, const unsigned char fp[32],
                        char name[CU_VRBAC_NAME_MAX + 1])
 {
-	return lookup(vks, "cert_sha256", fp, name);
+	return lookup(vks, 0, fp, name);
 }
 
 static int scope_valid(const char *scope)
@@ -370,19 +386,26 @@ out:
 int cu_vrbac_check(cu_vks_t *vks, const char *principal, unsigned perm,
                    const char *key)
 {
-	cu_db_t *db = cu_vks_db(vks);
+	cu_vks_reader_t *rd = NULL;
 	sqlite3_stmt *st = NULL;
 	int r, allowed = 0;
 
 	if (principal == NULL || principal[0] == '\0' || perm == 0)
 		return CU_ERR_DENIED;
-	if ((r = cu_db_begin_read(db)) != 0)
+	/* read on every request, never cached: a removed assignment stops
+	 * the very next request */
+	if ((r = cu_vks_reader_get(vks, &rd)) != 0)
 		return r;
-	if ((r = cu_db_query(db, &st,
-	                     "SELECT role, scope FROM role_assignments WHERE "
-	                     "principal = ?1",
-	                     "t", principal)) != 0)
+	if ((r = cu_vks_reader_stmt(rd, CU_VKS_ST_RBAC_CHECK,
+	                            "SELECT role, scope FROM role_assignments "
+	                            "WHERE principal = ?1",
+	                            &st)) != 0)
 		goto out;
+	if (sqlite3_bind_text(st, 1, principal, -1, SQLITE_STATIC) !=
+	    SQLITE_OK) {
+		r = CU_ERR_DB;
+		goto out;
+	}
 	while (!allowed && (r = cu_db_step(st)) == 1) {
 		const char *scope = cu_db_col_text(st, 1);
 		int in_scope =
@@ -396,8 +419,7 @@ int cu_vrbac_check(cu_vks_t *vks, const char *principal, unsigned perm,
 	if (r >= 0)
 		r = allowed ? 0 : CU_ERR_DENIED;
 out:
-	sqlite3_finalize(st);
-	cu_db_rollback(db);
+	cu_vks_reader_put(vks, rd);
 	return r;
 }
 

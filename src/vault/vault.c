@@ -57,6 +57,8 @@ static void maintain_once(cu_vault_t *v)
 	if ((rc = cu_vks_check_expiry(v->vks, now, v->near_expiry_s, &n)) != 0)
 		cu_log(CU_LOG_ERROR, "near-expiry check failed",
 		       json_pack("{s:s}", "error", cu_strerror(rc)));
+	/* loaded keys nobody asked for lately leave memory */
+	cu_vks_cache_expire(v->vks);
 }
 
 static void *maintain(void *arg)

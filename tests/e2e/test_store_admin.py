@@ -114,3 +114,109 @@ def test_kill_9_after_acknowledged_puts_loses_nothing(spawn, dev_pki,
     s3 = st.s3(t)
     for k, v in bodies.items():
         assert s3.get_object(Bucket="keep", Key=k)["Body"].read() == v
+
+
+def test_access_keys_are_added_listed_and_revoked(store):
+    from botocore.exceptions import ClientError
+    import pytest
+    t = store.tenant("acme")
+    tid = t["id"]
+    # the tenant's own admin may add keys
+    r = store.admin("POST", f"/admin/v1/tenants/{tid}/access-keys",
+                    token=t["admin_token"])
+    assert r.status_code == 201, r.text
+    k2 = r.json()
+    s3 = store.s3({"access_key_id": k2["access_key_id"],
+                   "secret_access_key": k2["secret_access_key"]})
+    s3.create_bucket(Bucket="bykey2")
+    assert [b["Name"] for b in store.s3(t).list_buckets()["Buckets"]] == [
+        "bykey2"]
+    r = store.admin("GET", f"/admin/v1/tenants/{tid}/access-keys")
+    keys = {k["access_key_id"]: k["state"] for k in r.json()["access_keys"]}
+    assert keys == {t["access_key_id"]: "active",
+                    k2["access_key_id"]: "active"}
+    assert "secret" not in r.text
+    r = store.admin("DELETE", f"/admin/v1/tenants/{tid}/access-keys/"
+                    f"{k2['access_key_id']}")
+    assert r.status_code == 204
+    with pytest.raises(ClientError) as e:
+        s3.list_buckets()
+    assert e.value.response["Error"]["Code"] == "InvalidAccessKeyId"
+    assert store.admin("DELETE", f"/admin/v1/tenants/{tid}/access-keys/"
+                       f"{k2['access_key_id']}").status_code == 404
+    # another tenant's admin cannot touch these keys
+    other = store.tenant("other")
+    assert store.admin("POST", f"/admin/v1/tenants/{tid}/access-keys",
+                       token=other["admin_token"]).status_code == 401
+    assert store.admin("DELETE", f"/admin/v1/tenants/{other['id']}/"
+                       f"access-keys/{t['access_key_id']}").status_code == 404
+    store.s3(t).list_buckets()
+
+
+def test_tenant_delete_only_when_it_has_no_buckets(store):
+    t = store.tenant("gone")
+    s3 = store.s3(t)
+    s3.create_bucket(Bucket="still-here")
+    r = store.admin("DELETE", f"/admin/v1/tenants/{t['id']}",
+                    token=t["admin_token"])
+    assert r.status_code == 401
+    r = store.admin("DELETE", f"/admin/v1/tenants/{t['id']}")
+    assert r.status_code == 409
+    s3.delete_bucket(Bucket="still-here")
+    assert store.admin("DELETE",
+                       f"/admin/v1/tenants/{t['id']}").status_code == 204
+    assert store.admin("GET",
+                       f"/admin/v1/tenants/{t['id']}").status_code == 404
+    import pytest
+    from botocore.exceptions import ClientError
+    with pytest.raises(ClientError):
+        s3.list_buckets()
+    # the name is free again
+    store.tenant("gone")
+
+
+def test_kill_9_during_an_upload_keeps_the_previous_version(spawn, dev_pki,
+                                                            workdir):
+    import threading
+    import time
+    from conftest import start_store
+    data = os.path.join(workdir, "store-data")
+    st = start_store(spawn, dev_pki, data)
+    t = st.tenant("acme")
+    s3 = st.s3(t)
+    s3.create_bucket(Bucket="keep")
+    old = os.urandom(300000)
+    s3.put_object(Bucket="keep", Key="k", Body=old)
+    url = s3.generate_presigned_url(
+        "put_object", Params={"Bucket": "keep", "Key": "k"}, ExpiresIn=60)
+    sent = threading.Event()
+
+    def body():
+        for i in range(1000):
+            yield b"n" * 65536
+            if i == 20:
+                sent.set()
+            time.sleep(0.01)
+
+    def upload():
+        try:
+            requests.put(url, data=body(), verify=dev_pki.ca, timeout=30)
+        except Exception:
+            pass
+
+    th = threading.Thread(target=upload)
+    th.start()
+    assert sent.wait(20)
+    st.proc.kill()
+    th.join()
+    st = start_store(spawn, dev_pki, data)
+    s3 = st.s3(t)
+    assert s3.get_object(Bucket="keep", Key="k")["Body"].read() == old
+    assert [o["Key"] for o in s3.list_objects_v2(
+        Bucket="keep")["Contents"]] == ["k"]
+    # the interrupted upload's file was swept at start
+    files = []
+    for root, _, names in os.walk(os.path.join(data, "objects")):
+        files += names
+    assert len(files) == 1
+    assert "removed unreferenced data files" in st.proc.log()

@@ -68,11 +68,33 @@ def test_sync_uploads_a_tree(store, acme, workdir):
     assert "upload:" not in out
 
 
-@pytest.mark.skip(reason="multipart upload is not implemented yet: "
-                         "`aws s3 cp` above 8 MiB uses it")
-def test_cp_above_multipart_threshold(store, acme, workdir):
+def test_cp_above_multipart_threshold_round_trips(store, acme, workdir):
     src = os.path.join(workdir, "big.bin")
+    data = os.urandom(20 * 1024 * 1024 + 4321)
     with open(src, "wb") as f:
-        f.write(os.urandom(9 * 1024 * 1024))
+        f.write(data)
     store.aws(acme, "s3", "mb", "s3://big-bucket")
     store.aws(acme, "s3", "cp", src, "s3://big-bucket/big.bin")
+    out = store.aws(acme, "s3api", "head-object", "--bucket", "big-bucket",
+                    "--key", "big.bin").stdout
+    assert f'"ContentLength": {len(data)}' in out
+    assert '-3\\""' in out  # a multipart ETag: 8 MiB parts
+    dst = os.path.join(workdir, "big.out")
+    store.aws(acme, "s3", "cp", "s3://big-bucket/big.bin", dst)
+    with open(dst, "rb") as f:
+        assert f.read() == data
+    store.aws(acme, "s3", "rm", "s3://big-bucket/big.bin")
+    store.aws(acme, "s3", "rb", "s3://big-bucket")
+
+
+def test_cp_between_keys_on_the_server(store, acme, workdir):
+    src = os.path.join(workdir, "s.txt")
+    with open(src, "w") as f:
+        f.write("server side copy")
+    store.aws(acme, "s3", "mb", "s3://copy-bucket")
+    store.aws(acme, "s3", "cp", src, "s3://copy-bucket/one")
+    store.aws(acme, "s3", "cp", "s3://copy-bucket/one", "s3://copy-bucket/two")
+    dst = os.path.join(workdir, "d.txt")
+    store.aws(acme, "s3", "cp", "s3://copy-bucket/two", dst)
+    with open(dst) as f:
+        assert f.read() == "server side copy"

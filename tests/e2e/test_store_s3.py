@@ -347,3 +347,97 @@ def test_concurrent_puts_and_gets_of_one_key(store, acme):
     for root, _, names in os.walk(os.path.join(store.data, "objects")):
         files += names
     assert len(files) == 1
+
+
+def test_versions_versioning_and_bucket_encryption(s3):
+    s3.create_bucket(Bucket="conf")
+    for k in ("a", "b/c", "d"):
+        s3.put_object(Bucket="conf", Key=k, Body=b"x")
+    r = s3.list_object_versions(Bucket="conf")
+    assert [(v["Key"], v["VersionId"], v["IsLatest"])
+            for v in r["Versions"]] == [("a", "null", True),
+                                        ("b/c", "null", True),
+                                        ("d", "null", True)]
+    r = s3.list_object_versions(Bucket="conf", Delimiter="/", MaxKeys=1)
+    assert r["IsTruncated"] and r["NextKeyMarker"] == "a"
+    assert "Status" not in s3.get_bucket_versioning(Bucket="conf")
+    enc = s3.get_bucket_encryption(Bucket="conf")
+    rule = enc["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == \
+        "AES256"
+    s3.put_bucket_encryption(
+        Bucket="conf", ServerSideEncryptionConfiguration={"Rules": [{
+            "ApplyServerSideEncryptionByDefault": {
+                "SSEAlgorithm": "AES256"}}]})
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_encryption(
+            Bucket="conf", ServerSideEncryptionConfiguration={"Rules": [{
+                "ApplyServerSideEncryptionByDefault": {
+                    "SSEAlgorithm": "aws:kms"}}]})
+    assert err(e) == "InvalidArgument"
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_acl(Bucket="conf")
+    assert err(e) == "NotImplemented"
+
+
+def test_copy_object(store, s3, acme):
+    s3.create_bucket(Bucket="src-bucket")
+    s3.create_bucket(Bucket="dst-bucket")
+    body = os.urandom(3 * SEG + 11)
+    s3.put_object(Bucket="src-bucket", Key="a b/src", Body=body,
+                  ContentType="text/x-src", Metadata={"m": "1"})
+    r = s3.copy_object(Bucket="dst-bucket", Key="copy",
+                       CopySource={"Bucket": "src-bucket", "Key": "a b/src"})
+    assert r["CopyObjectResult"]["ETag"] == \
+        '"%s"' % hashlib.md5(body).hexdigest()
+    g = s3.get_object(Bucket="dst-bucket", Key="copy")
+    assert g["Body"].read() == body
+    assert g["ContentType"] == "text/x-src"
+    assert g["Metadata"] == {"m": "1"}
+    s3.copy_object(Bucket="dst-bucket", Key="copy2",
+                   CopySource={"Bucket": "src-bucket", "Key": "a b/src"},
+                   MetadataDirective="REPLACE", ContentType="text/new",
+                   Metadata={"n": "2"})
+    h = s3.head_object(Bucket="dst-bucket", Key="copy2")
+    assert h["ContentType"] == "text/new" and h["Metadata"] == {"n": "2"}
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket="src-bucket", Key="a b/src",
+                       CopySource={"Bucket": "src-bucket",
+                                   "Key": "a b/src"})
+    assert err(e) == "InvalidRequest"
+    # replacing itself with new metadata is allowed
+    s3.copy_object(Bucket="src-bucket", Key="a b/src",
+                   CopySource={"Bucket": "src-bucket", "Key": "a b/src"},
+                   MetadataDirective="REPLACE", Metadata={"m": "3"})
+    g = s3.get_object(Bucket="src-bucket", Key="a b/src")
+    assert g["Body"].read() == body and g["Metadata"] == {"m": "3"}
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket="dst-bucket", Key="x",
+                       CopySource={"Bucket": "src-bucket", "Key": "nope"})
+    assert err(e) == "NoSuchKey"
+    # another tenant cannot copy from this one's bucket
+    other = store.s3(store.tenant("other"))
+    other.create_bucket(Bucket="theirs")
+    with pytest.raises(ClientError) as e:
+        other.copy_object(Bucket="theirs", Key="stolen",
+                          CopySource={"Bucket": "src-bucket",
+                                      "Key": "a b/src"})
+    assert err(e) == "NoSuchBucket"
+
+
+def test_copy_of_a_multipart_object(s3):
+    s3.create_bucket(Bucket="mpc-bucket")
+    parts = [os.urandom(5 * 1024 * 1024), os.urandom(1234)]
+    u = s3.create_multipart_upload(Bucket="mpc-bucket", Key="big")
+    done = []
+    for i, p in enumerate(parts, 1):
+        r = s3.upload_part(Bucket="mpc-bucket", Key="big",
+                           UploadId=u["UploadId"], PartNumber=i, Body=p)
+        done.append({"PartNumber": i, "ETag": r["ETag"]})
+    s3.complete_multipart_upload(Bucket="mpc-bucket", Key="big",
+                                 UploadId=u["UploadId"],
+                                 MultipartUpload={"Parts": done})
+    s3.copy_object(Bucket="mpc-bucket", Key="big-copy",
+                   CopySource={"Bucket": "mpc-bucket", "Key": "big"})
+    g = s3.get_object(Bucket="mpc-bucket", Key="big-copy")
+    assert g["Body"].read() == b"".join(parts)

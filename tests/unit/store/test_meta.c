@@ -284,6 +284,147 @@ static void listing_is_bytewise_with_prefix_and_cursor(void **state)
 	assert_int_equal(ks.n, 0);
 }
 
+static int count_part(void *arg, const struct cu_smeta_part *p)
+{
+	(void)p;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void multipart_upload_lifecycle(void **state)
+{
+	cu_smeta_t *m = *state;
+	struct cu_smeta_upload u, got;
+	struct cu_smeta_part p = {0}, chosen[1];
+	struct cu_smeta_object o, cur;
+	char old[CU_SMETA_PATH_MAX + 1], oldf[CU_SMETA_VID_MAX + 1];
+	int replaced = -1, n = 0;
+
+	assert_int_equal(cu_smeta_bucket_create(m, "ta", "b", 1), 0);
+	memset(&u, 0, sizeof(u));
+	snprintf(u.upload_id, sizeof(u.upload_id), "abc123");
+	snprintf(u.key, sizeof(u.key), "big");
+	u.key_len = 3;
+	u.tk_version = 1;
+	snprintf(u.path, sizeof(u.path), "objects/ta/ab/abc123.mp");
+	assert_int_equal(cu_smeta_upload_create(m, "ta", "b", &u), 0);
+	assert_int_equal(cu_smeta_upload_create(m, "ta", "nob", &u),
+	                 CU_ERR_NOTFOUND);
+	/* another tenant cannot see or use it */
+	assert_int_equal(cu_smeta_upload_get(m, "tb", "b", "abc123", &got),
+	                 CU_ERR_NOTFOUND);
+	p.number = 1;
+	p.size = 10;
+	snprintf(p.etag, sizeof(p.etag), "\"e1\"");
+	snprintf(p.file, sizeof(p.file), "p1xaa");
+	assert_int_equal(
+	    cu_smeta_part_put(m, "tb", "b", "abc123", &p, oldf, &replaced),
+	    CU_ERR_NOTFOUND);
+	assert_int_equal(
+	    cu_smeta_part_put(m, "ta", "b", "abc123", &p, oldf, &replaced), 0);
+	assert_int_equal(replaced, 0);
+	snprintf(p.file, sizeof(p.file), "p1xbb");
+	assert_int_equal(
+	    cu_smeta_part_put(m, "ta", "b", "abc123", &p, oldf, &replaced), 0);
+	assert_int_equal(replaced, 1);
+	assert_string_equal(oldf, "p1xaa");
+	assert_int_equal(
+	    cu_smeta_part_list(m, "abc123", 0, 100, count_part, &n), 0);
+	assert_int_equal(n, 1);
+	/* a bucket with an upload in progress is not empty */
+	assert_int_equal(cu_smeta_bucket_delete(m, "ta", "b"), CU_ERR_STATE);
+
+	obj(&o, "big", "abc123", "objects/ta/ab/abc123.mp");
+	o.parts = 1;
+	o.size = 10;
+	chosen[0] = p;
+	assert_int_equal(cu_smeta_upload_complete(m, "ta", "b", "abc123", &o,
+	                                          chosen, 1, old, &replaced),
+	                 0);
+	assert_int_equal(replaced, 0);
+	assert_int_equal(cu_smeta_upload_get(m, "ta", "b", "abc123", &got),
+	                 CU_ERR_NOTFOUND);
+	assert_int_equal(cu_smeta_object_get(m, "ta", "b", "big", 3, &cur), 0);
+	assert_int_equal(cur.parts, 1);
+	cu_smeta_object_clear(&cur);
+	n = 0;
+	assert_int_equal(
+	    cu_smeta_object_parts(m, "ta", "b", "abc123", count_part, &n), 0);
+	assert_int_equal(n, 1);
+	/* completing twice: the upload is gone */
+	assert_int_equal(cu_smeta_upload_complete(m, "ta", "b", "abc123", &o,
+	                                          chosen, 1, old, &replaced),
+	                 CU_ERR_NOTFOUND);
+	/* replacing the multipart version drops its manifest */
+	obj(&o, "big", "v9", "objects/ta/v9/v9");
+	assert_int_equal(cu_smeta_object_put(m, "ta", "b", &o, old, &replaced),
+	                 0);
+	assert_int_equal(replaced, 1);
+	assert_string_equal(old, "objects/ta/ab/abc123.mp");
+	n = 0;
+	assert_int_equal(
+	    cu_smeta_object_parts(m, "ta", "b", "abc123", count_part, &n), 0);
+	assert_int_equal(n, 0);
+	/* abort */
+	snprintf(u.upload_id, sizeof(u.upload_id), "def456");
+	assert_int_equal(cu_smeta_upload_create(m, "ta", "b", &u), 0);
+	assert_int_equal(
+	    cu_smeta_part_put(m, "ta", "b", "def456", &p, oldf, &replaced), 0);
+	assert_int_equal(cu_smeta_upload_abort(m, "tb", "b", "def456", old),
+	                 CU_ERR_NOTFOUND);
+	assert_int_equal(cu_smeta_upload_abort(m, "ta", "b", "def456", old), 0);
+	assert_string_equal(old, "objects/ta/ab/abc123.mp");
+	n = 0;
+	assert_int_equal(
+	    cu_smeta_part_list(m, "def456", 0, 100, count_part, &n), 0);
+	assert_int_equal(n, 0);
+}
+
+static int count_key(void *arg, const struct cu_smeta_akey *k)
+{
+	if (k->active)
+		(*(int *)arg)++;
+	return 0;
+}
+
+static void access_keys_are_added_revoked_and_tenants_deleted(void **state)
+{
+	cu_smeta_t *m = *state;
+	char tenant[CU_SMETA_ID_MAX + 1];
+	struct cu_smeta_tenant t;
+	unsigned char s[64];
+	size_t n = 0;
+	int active = 0;
+
+	assert_int_equal(cu_smeta_akey_add(m, "ta", "AK2", "sealed2", 7, 5), 0);
+	assert_int_equal(cu_smeta_akey_add(m, "ta", "AK2", "sealed2", 7, 5),
+	                 CU_ERR_EXISTS);
+	assert_int_equal(cu_smeta_akey_add(m, "ghost", "AK3", "s", 1, 5),
+	                 CU_ERR_NOTFOUND);
+	assert_int_equal(cu_smeta_akey_list(m, "ta", count_key, &active), 0);
+	assert_int_equal(active, 2);
+	/* only the owner's revoke counts */
+	assert_int_equal(cu_smeta_akey_revoke(m, "tb", "AK2"), CU_ERR_NOTFOUND);
+	assert_int_equal(cu_smeta_akey_revoke(m, "ta", "AK2"), 0);
+	assert_int_equal(cu_smeta_akey_revoke(m, "ta", "AK2"), CU_ERR_NOTFOUND);
+	assert_int_equal(
+	    cu_smeta_akey_get(m, "AK2", 3, tenant, s, sizeof(s), &n),
+	    CU_ERR_NOTFOUND);
+	active = 0;
+	assert_int_equal(cu_smeta_akey_list(m, "ta", count_key, &active), 0);
+	assert_int_equal(active, 1);
+	/* a tenant with a bucket stays */
+	assert_int_equal(cu_smeta_bucket_create(m, "tb", "b", 1), 0);
+	assert_int_equal(cu_smeta_tenant_delete(m, "tb"), CU_ERR_STATE);
+	assert_int_equal(cu_smeta_bucket_delete(m, "tb", "b"), 0);
+	assert_int_equal(cu_smeta_tenant_delete(m, "tb"), 0);
+	assert_int_equal(cu_smeta_tenant_delete(m, "tb"), CU_ERR_NOTFOUND);
+	assert_int_equal(cu_smeta_tenant_get(m, "tb", &t), CU_ERR_NOTFOUND);
+	assert_int_equal(
+	    cu_smeta_akey_get(m, "AKIDBETA", 8, tenant, s, sizeof(s), &n),
+	    CU_ERR_NOTFOUND);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,6 +440,11 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(
 	        listing_is_bytewise_with_prefix_and_cursor, setup, teardown),
+	    cmocka_unit_test_setup_teardown(multipart_upload_lifecycle, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        access_keys_are_added_revoked_and_tenants_deleted, setup,
+	        teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -215,6 +215,59 @@ static void disabled_expired_early_and_ops_limits_are_refused(void **state)
 	assert_null(k);
 }
 
+static void a_cached_key_is_refused_as_soon_as_its_row_says_so(void **state)
+{
+	struct fx *f = *state;
+	struct cu_vks_new n = {.kty = CU_VKO_OCT, .size = 256, .enabled = 1};
+	struct cu_vks_update u = {.has_enabled = 1, .enabled = 0};
+	struct cu_vks_key a;
+	cu_db_t *db = cu_vks_db(f->vks);
+	cu_vko_t *k = NULL;
+	int64_t now = time(NULL);
+
+	assert_int_equal(cu_vks_create(f->vks, "c", &n, NULL, &a), 0);
+	/* twice: the second use is served from the key cache */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(cu_vks_use(f->vks, "c", NULL, CU_VKS_OP_WRAP,
+		                            now, &k, NULL, NULL),
+		                 0);
+		cu_vko_free(k);
+		k = NULL;
+	}
+	/* disabled, and at once refused */
+	assert_int_equal(cu_vks_update(f->vks, "c", NULL, &u, NULL), 0);
+	assert_int_equal(
+	    cu_vks_use(f->vks, "c", NULL, CU_VKS_OP_WRAP, now, &k, NULL, NULL),
+	    CU_ERR_STATE);
+	u.enabled = 1;
+	assert_int_equal(cu_vks_update(f->vks, "c", NULL, &u, NULL), 0);
+	assert_int_equal(cu_vks_use(f->vks, "c", a.version, CU_VKS_OP_WRAP, now,
+	                            &k, NULL, NULL),
+	                 0);
+	cu_vko_free(k);
+	k = NULL;
+	/* the sealed material in the row changes under the cache: it is
+	 * unsealed afresh, and fails */
+	assert_int_equal(cu_db_begin(db), 0);
+	assert_int_equal(
+	    cu_db_run(db, NULL,
+	              "UPDATE key_versions SET sealed = "
+	              "randomblob(length(sealed)) WHERE name = 'c'",
+	              ""),
+	    0);
+	assert_int_equal(cu_db_commit(db), 0);
+	assert_int_equal(cu_vks_use(f->vks, "c", a.version, CU_VKS_OP_WRAP, now,
+	                            &k, NULL, NULL),
+	                 CU_ERR_AUTH);
+	assert_null(k);
+	/* deleted: not found, cached or not */
+	assert_int_equal(cu_vks_delete(f->vks, "c", NULL), 0);
+	assert_int_equal(cu_vks_use(f->vks, "c", a.version, CU_VKS_OP_WRAP, now,
+	                            &k, NULL, NULL),
+	                 CU_ERR_NOTFOUND);
+	cu_vks_key_clear(&a);
+}
+
 static int count_fn(void *ctx, const struct cu_vks_key *k)
 {
 	(*(int *)ctx)++;
@@ -445,6 +498,7 @@ int main(void)
 	    T(create_adds_versions_and_latest_follows),
 	    T(the_database_never_holds_plaintext_material),
 	    T(disabled_expired_early_and_ops_limits_are_refused),
+	    T(a_cached_key_is_refused_as_soon_as_its_row_says_so),
 	    T(soft_delete_recover_and_purge),
 	    T(purge_protection_refuses_purge_and_cannot_be_undone),
 	    T(backup_restores_only_when_the_name_is_free),

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include <openssl/sha.h>
 #include "vault/audit.h"
 #include "vault/keystore.h"
 #include "vault/rbac.h"
@@ -228,6 +229,67 @@ static void the_audit_chain_verifies_and_catches_edits(void **s)
 	assert_int_equal(bad, 2);
 }
 
+/* The chain's definition, computed here independently: SHA-256 of the
+ * previous hash and jansson's compact, key-sorted JSON of the record. */
+static void expected_hash(const unsigned char prev[32], json_t *rec,
+                          unsigned char out[32])
+{
+	json_t *o = json_deep_copy(rec);
+	unsigned char buf[32 + 2048];
+	char *canon;
+	size_t len;
+
+	json_object_del(o, "hash");
+	canon = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_non_null(canon);
+	len = strlen(canon);
+	assert_true(len < 2048);
+	memcpy(buf, prev, 32);
+	memcpy(buf + 32, canon, len);
+	SHA256(buf, 32 + len, out);
+	free(canon);
+	json_decref(o);
+}
+
+static void every_record_hashes_its_canonical_json_after_the_last(void **s)
+{
+	struct fx *f = *s;
+	cu_db_t *db = cu_vks_db(f->vks);
+	const char *odd[] = {"plain",     "quote\"d",    "back\\slash",
+	                     "tab\there", "caf\xc3\xa9", "slash/ok",
+	                     "",          NULL};
+	unsigned char prev[32] = {0}, want[32];
+	json_t *list = NULL, *rec;
+	size_t i;
+
+	for (i = 0; i < 7; i++) {
+		struct cu_vaudit_rec r = {.principal = odd[i],
+		                          .op = "unwrapkey",
+		                          .key = odd[(i + 1) % 7],
+		                          .version = odd[(i + 2) % 7],
+		                          .result = odd[(i + 3) % 7],
+		                          .request_id = odd[(i + 4) % 7]};
+		assert_int_equal(cu_vaudit_append(db, &r), 0);
+	}
+	{
+		struct cu_vaudit_rec r = {.op = "GET"}; /* NULLs store "" */
+		assert_int_equal(cu_vaudit_append(db, &r), 0);
+	}
+	assert_int_equal(cu_vaudit_list(db, 0, 100, &list), 0);
+	assert_int_equal(json_array_size(list), 8);
+	json_array_foreach(list, i, rec)
+	{
+		char hex[65];
+		expected_hash(prev, rec, want);
+		for (int j = 0; j < 32; j++)
+			snprintf(hex + 2 * j, 3, "%02x", want[j]);
+		assert_string_equal(
+		    json_string_value(json_object_get(rec, "hash")), hex);
+		memcpy(prev, want, 32);
+	}
+	json_decref(list);
+}
+
 static cu_vaudit_writer_t *writer;
 
 static void *append_many(void *arg)
@@ -279,6 +341,7 @@ int main(void)
 	    T(key_scope_covers_one_key_and_removal_is_immediate),
 	    T(the_audit_chain_verifies_and_catches_edits),
 	    T(concurrent_appends_group_commit_into_one_intact_chain),
+	    T(every_record_hashes_its_canonical_json_after_the_last),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
