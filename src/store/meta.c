@@ -1261,3 +1261,53 @@ int cu_smeta_path_in_use(cu_smeta_t *m, const char *path, int *in_use)
 	cu_db_rollback(m->db);
 	return rc;
 }
+
+int cu_smeta_upload_list(cu_smeta_t *m, const char *tenant, const char *bucket,
+                         const char *prefix, size_t plen, const char *after,
+                         size_t alen, unsigned limit, cu_smeta_upload_fn fn,
+                         void *arg)
+{
+	struct cu_smeta_upload u;
+	sqlite3_stmt *st = NULL;
+	char *upper = NULL;
+	int rc;
+
+	if (m == NULL || tenant == NULL || bucket == NULL || fn == NULL ||
+	    (plen > 0 && prefix == NULL) || (alen > 0 && after == NULL) ||
+	    plen > CU_SMETA_KEY_MAX || alen > CU_SMETA_KEY_MAX + 1)
+		return CU_ERR_INVAL;
+	if ((upper = malloc(plen + 1)) == NULL)
+		return CU_ERR_NOMEM;
+	if (plen > 0)
+		memcpy(upper, prefix, plen);
+	upper[plen] = (char)0xff; /* as in cu_smeta_object_list */
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		goto done;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT upload_id, key, created FROM uploads WHERE"
+	                 " tenant = ?1 AND bucket = ?2 AND key > ?3 AND"
+	                 " key >= ?4 AND key < ?5 ORDER BY key, upload_id"
+	                 " LIMIT ?6",
+	                 "ttTTTi", tenant, bucket, alen > 0 ? after : "", alen,
+	                 plen > 0 ? prefix : "", plen, upper, plen + 1,
+	                 (int64_t)limit);
+	if (rc != 0)
+		goto out;
+	while ((rc = cu_db_step(st)) == 1) {
+		memset(&u, 0, sizeof(u));
+		if ((rc = col_copy(st, 0, u.upload_id, sizeof(u.upload_id),
+		                   NULL)) != 0 ||
+		    (rc = col_copy(st, 1, u.key, sizeof(u.key), &u.key_len)) !=
+		        0)
+			break;
+		u.created = sqlite3_column_int64(st, 2);
+		if ((rc = fn(arg, &u)) != 0)
+			break;
+	}
+out:
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
+done:
+	free(upper);
+	return rc;
+}

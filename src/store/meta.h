@@ -307,6 +307,17 @@ int cu_smeta_upload_abort(cu_smeta_t *m, const char *tenant, const char *bucket,
                           const char *upload_id,
                           char path[CU_SMETA_PATH_MAX + 1]);
 
+typedef int (*cu_smeta_upload_fn)(void *arg, const struct cu_smeta_upload *u);
+
+/* cu_smeta_upload_list - the bucket's uploads in progress, by key then
+ * upload id, those whose key starts with prefix (plen bytes) and sorts
+ * after `after` (alen bytes), at most limit. The struct given to fn has
+ * no metadata. Returns as cu_smeta_tenant_list. */
+int cu_smeta_upload_list(cu_smeta_t *m, const char *tenant, const char *bucket,
+                         const char *prefix, size_t plen, const char *after,
+                         size_t alen, unsigned limit, cu_smeta_upload_fn fn,
+                         void *arg);
+
 /* cu_smeta_object_parts - the manifest of a multipart object version, by
  * part number. Returns as cu_smeta_tenant_list. */
 int cu_smeta_object_parts(cu_smeta_t *m, const char *tenant, const char *bucket,

@@ -38,6 +38,8 @@ struct cu_s3 {
 	const unsigned char *master_key;
 	/* SHA-256 of the operator's admin token */
 	unsigned char operator_hash[32];
+	/* custos_store_tamper_detected_total (may be NULL) */
+	cu_metric_t *tamper_metric;
 };
 
 /* cu_s3_mount - add the S3 routes ("/", "/{bucket}", "/{bucket}/{key*}")
@@ -129,6 +131,7 @@ int cu_s3_mpu_create(cu_http_req_t *req, struct cu_s3_req *rq);
 int cu_s3_mpu_complete(cu_http_req_t *req, struct cu_s3_req *rq);
 int cu_s3_mpu_abort(cu_http_req_t *req, struct cu_s3_req *rq);
 int cu_s3_mpu_list_parts(cu_http_req_t *req, struct cu_s3_req *rq);
+int cu_s3_mpu_list_uploads(cu_http_req_t *req, struct cu_s3_req *rq);
 
 /* PutObject in two steps: cu_s3_put_begin in on_headers (validates,
  * makes the DEK and the file, sets rq->upload*; may reply an error, in
@@ -141,6 +144,9 @@ int cu_s3_delete_object(cu_http_req_t *req, struct cu_s3_req *rq);
 /* CopyObject (x-amz-copy-source, same tenant), in on_end: decrypts the
  * source and encrypts it anew under a fresh DEK and identity. */
 int cu_s3_copy_object(cu_http_req_t *req, struct cu_s3_req *rq);
+/* GetObjectTagging: objects carry no tags yet, an empty TagSet (the aws
+ * CLI asks before a multipart copy). */
+int cu_s3_get_tagging(cu_http_req_t *req, struct cu_s3_req *rq);
 
 /* cu_s3_admin_mount - the admin API (/admin/v1/...), admin.c. */
 int cu_s3_admin_mount(struct cu_s3 *s3, cu_http_server_t *srv);

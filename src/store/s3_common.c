@@ -39,6 +39,9 @@ enum {
 	OP_GET_ENCRYPTION,
 	OP_PUT_ENCRYPTION,
 	OP_COPY_OBJECT,
+	OP_MPU_LIST_UPLOADS,
+	OP_UPLOAD_PART_COPY,
+	OP_GET_TAGGING,
 };
 
 /* Longest header names we take from SignedHeaders. */
@@ -435,7 +438,6 @@ static const char *unsupported_sub(cu_http_req_t *req)
 	    "policy",
 	    "cors",
 	    "lifecycle",
-	    "tagging",
 	    "website",
 	    "logging",
 	    "notification",
@@ -472,6 +474,8 @@ static int pick_op(cu_http_req_t *req, struct s3ctx *c)
 	if (b == NULL) /* "/" */
 		return m == CU_HTTP_GET || m == CU_HTTP_HEAD ? OP_LIST_BUCKETS
 		                                             : OP_NONE;
+	if (k == NULL && has_query(req, "tagging")) /* bucket tagging */
+		return OP_NONE;
 	if (k == NULL) {
 		switch (m) {
 		case CU_HTTP_PUT:
@@ -499,9 +503,8 @@ static int pick_op(cu_http_req_t *req, struct s3ctx *c)
 			if (has_query(req, "encryption"))
 				return OP_GET_ENCRYPTION;
 
-			if (has_query(req,
-			              "uploads")) /* ListMultipartUploads */
-				return OP_NONE;
+			if (has_query(req, "uploads"))
+				return OP_MPU_LIST_UPLOADS;
 			if (has_query(req, "location"))
 				return OP_LOCATION;
 			lt = cu_http_req_query(req, "list-type");
@@ -516,10 +519,10 @@ static int pick_op(cu_http_req_t *req, struct s3ctx *c)
 	if (has_query(req, "uploadId")) {
 		switch (m) {
 		case CU_HTTP_PUT:
-			if (!has_query(req, "partNumber") ||
-			    cu_http_req_header(req, "x-amz-copy-source") !=
-			        NULL)
+			if (!has_query(req, "partNumber"))
 				return OP_NONE;
+			if (cu_http_req_header(req, "x-amz-copy-source"))
+				return OP_UPLOAD_PART_COPY;
 			return OP_UPLOAD_PART;
 		case CU_HTTP_POST:
 			return OP_MPU_COMPLETE;
@@ -533,6 +536,8 @@ static int pick_op(cu_http_req_t *req, struct s3ctx *c)
 	}
 	if (has_query(req, "partNumber")) /* GetObject of one part */
 		return OP_NONE;
+	if (has_query(req, "tagging"))
+		return m == CU_HTTP_GET ? OP_GET_TAGGING : OP_NONE;
 	(void)c;
 	switch (m) {
 	case CU_HTTP_POST:
@@ -637,7 +642,7 @@ static int on_headers(cu_http_req_t *req, void *arg)
 		return cu_s3_reply_error(
 		    req, 404, "NoSuchUpload",
 		    "The specified upload does not exist.");
-	if (c->rq.op == OP_UPLOAD_PART &&
+	if ((c->rq.op == OP_UPLOAD_PART || c->rq.op == OP_UPLOAD_PART_COPY) &&
 	    parse_part_number(cu_http_req_query(req, "partNumber"),
 	                      &c->rq.part_number) != 0)
 		return cu_s3_reply_error(req, 400, "InvalidArgument",
@@ -779,7 +784,12 @@ static int on_end(cu_http_req_t *req, void *arg)
 	case OP_PUT_OBJECT:
 	case OP_UPLOAD_PART:
 		return cu_s3_put_end(req, &c->rq);
+	case OP_MPU_LIST_UPLOADS:
+		return cu_s3_mpu_list_uploads(req, &c->rq);
+	case OP_GET_TAGGING:
+		return cu_s3_get_tagging(req, &c->rq);
 	case OP_COPY_OBJECT:
+	case OP_UPLOAD_PART_COPY:
 		return cu_s3_copy_object(req, &c->rq);
 	case OP_MPU_CREATE:
 		return cu_s3_mpu_create(req, &c->rq);

@@ -434,3 +434,97 @@ out:
 	cu_smeta_upload_clear(&u);
 	return rc;
 }
+
+struct uploads_list {
+	cu_xmlw_t *x;
+	unsigned max, count;
+	int truncated;
+	char last_key[CU_SMETA_KEY_MAX + 1];
+	size_t last_len;
+	char last_id[CU_SMETA_VID_MAX + 1];
+};
+
+static int upload_cb(void *arg, const struct cu_smeta_upload *u)
+{
+	struct uploads_list *l = arg;
+	char date[40];
+
+	if (l->count >= l->max) {
+		l->truncated = 1;
+		return 1;
+	}
+	cu_s3_iso_date(u->created, date);
+	cu_xmlw_open(l->x, "Upload", NULL);
+	cu_xmlw_text(l->x, "Key", u->key, u->key_len);
+	cu_xmlw_str(l->x, "UploadId", u->upload_id);
+	cu_xmlw_str(l->x, "StorageClass", "STANDARD");
+	cu_xmlw_str(l->x, "Initiated", date);
+	cu_xmlw_close(l->x);
+	memcpy(l->last_key, u->key, u->key_len + 1);
+	l->last_len = u->key_len;
+	memcpy(l->last_id, u->upload_id, sizeof(l->last_id));
+	l->count++;
+	return 0;
+}
+
+int cu_s3_mpu_list_uploads(cu_http_req_t *req, struct cu_s3_req *rq)
+{
+	const char *prefix = cu_http_req_query(req, "prefix");
+	const char *marker = cu_http_req_query(req, "key-marker");
+	const char *mx = cu_http_req_query(req, "max-uploads");
+	struct uploads_list l = {.max = 1000};
+	size_t plen = prefix != NULL ? strlen(prefix) : 0;
+	size_t mlen = marker != NULL ? strlen(marker) : 0;
+	int rc;
+
+	rc = cu_smeta_bucket_get(rq->s3->meta, rq->tenant, rq->bucket, NULL);
+	if (rc == CU_ERR_NOTFOUND)
+		return cu_s3_reply_error(
+		    req, 404, "NoSuchBucket",
+		    "The specified bucket does not exist.");
+	if (rc != 0)
+		return rc;
+	if (mx != NULL) {
+		unsigned long v = 0;
+
+		if (*mx == '\0' || strlen(mx) > 10 ||
+		    strspn(mx, "0123456789") != strlen(mx))
+			return cu_s3_reply_error(req, 400, "InvalidArgument",
+			                         "max-uploads must be a "
+			                         "non-negative integer.");
+		for (const char *p = mx; *p; p++)
+			v = v * 10 + (unsigned long)(*p - '0');
+		l.max = v < 1000 ? (unsigned)v : 1000;
+	}
+	if ((prefix != NULL && plen > 0 && !cu_s3_key_ok(prefix, plen)) ||
+	    mlen > CU_SMETA_KEY_MAX)
+		return cu_s3_reply_error(req, 400, "InvalidArgument",
+		                         "A listing parameter is not valid.");
+	if ((rc = cu_xmlw_new(XML_MAX, &l.x)) != 0)
+		return rc;
+	cu_xmlw_decl(l.x);
+	cu_xmlw_open(l.x, "ListMultipartUploadsResult", CU_XMLW_S3_NS);
+	cu_xmlw_str(l.x, "Bucket", rq->bucket);
+	cu_xmlw_text(l.x, "KeyMarker", marker != NULL ? marker : "", mlen);
+	cu_xmlw_str(l.x, "UploadIdMarker", "");
+	cu_xmlw_text(l.x, "Prefix", prefix != NULL ? prefix : "", plen);
+	/* uploads of the marker key itself are skipped whole: upload ids
+	 * are not ordered by time, so the upload-id-marker is not kept */
+	if (l.max > 0)
+		rc = cu_smeta_upload_list(rq->s3->meta, rq->tenant, rq->bucket,
+		                          prefix, plen, marker, mlen, l.max + 1,
+		                          upload_cb, &l);
+	if (rc < 0)
+		goto out;
+	if (l.truncated) {
+		cu_xmlw_text(l.x, "NextKeyMarker", l.last_key, l.last_len);
+		cu_xmlw_str(l.x, "NextUploadIdMarker", l.last_id);
+	}
+	cu_xmlw_u64(l.x, "MaxUploads", l.max);
+	cu_xmlw_bool(l.x, "IsTruncated", l.truncated);
+	cu_xmlw_close(l.x);
+	rc = reply_xml(req, l.x);
+out:
+	cu_xmlw_free(l.x);
+	return rc;
+}

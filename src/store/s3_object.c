@@ -350,6 +350,32 @@ static void md5_etag(const unsigned char md5[16], char *etag)
 	etag[34] = '\0';
 }
 
+static int copy_result(cu_http_req_t *req, const char *root, const char *etag,
+                       int64_t created)
+{
+	cu_xmlw_t *w = NULL;
+	char date[40], *doc = NULL;
+	size_t len = 0;
+	int rc;
+
+	if ((rc = cu_xmlw_new(0, &w)) != 0)
+		return rc;
+	cu_s3_iso_date(created, date);
+	cu_xmlw_decl(w);
+	cu_xmlw_open(w, root, CU_XMLW_S3_NS);
+	cu_xmlw_str(w, "LastModified", date);
+	cu_xmlw_str(w, "ETag", etag);
+	cu_xmlw_close(w);
+	if ((rc = cu_xmlw_finish(w, &doc, &len)) == 0 &&
+	    (rc = cu_s3_std_headers(req)) == 0 &&
+	    (rc = cu_http_set_header(req, "x-amz-server-side-encryption",
+	                             "AES256")) == 0)
+		rc = cu_http_reply(req, 200, doc, len, "application/xml");
+	free(doc);
+	cu_xmlw_free(w);
+	return rc;
+}
+
 /* UploadPart, once the body is in and verified. */
 static int part_end(cu_http_req_t *req, struct cu_s3_req *rq, struct upload *u)
 {
@@ -383,37 +409,14 @@ static int part_end(cu_http_req_t *req, struct cu_s3_req *rq, struct upload *u)
 	if (replaced && (size_t)snprintf(path, sizeof(path), "%s/%s", u->dir,
 	                                 old) < sizeof(path))
 		(void)cu_sobj_remove(rq->s3->data_dir, path);
+	if (u->copy) /* UploadPartCopy */
+		return copy_result(req, "CopyPartResult", p.etag, p.created);
 	if ((rc = cu_s3_std_headers(req)) != 0 ||
 	    (rc = cu_http_set_header(req, "ETag", p.etag)) != 0 ||
 	    (rc = cu_http_set_header(req, "x-amz-server-side-encryption",
 	                             "AES256")) != 0)
 		return rc;
 	return cu_http_reply(req, 200, NULL, 0, NULL);
-}
-
-static int copy_result(cu_http_req_t *req, const struct cu_smeta_object *o)
-{
-	cu_xmlw_t *w = NULL;
-	char date[40], *doc = NULL;
-	size_t len = 0;
-	int rc;
-
-	if ((rc = cu_xmlw_new(0, &w)) != 0)
-		return rc;
-	cu_s3_iso_date(o->created, date);
-	cu_xmlw_decl(w);
-	cu_xmlw_open(w, "CopyObjectResult", CU_XMLW_S3_NS);
-	cu_xmlw_str(w, "LastModified", date);
-	cu_xmlw_str(w, "ETag", o->etag);
-	cu_xmlw_close(w);
-	if ((rc = cu_xmlw_finish(w, &doc, &len)) == 0 &&
-	    (rc = cu_s3_std_headers(req)) == 0 &&
-	    (rc = cu_http_set_header(req, "x-amz-server-side-encryption",
-	                             "AES256")) == 0)
-		rc = cu_http_reply(req, 200, doc, len, "application/xml");
-	free(doc);
-	cu_xmlw_free(w);
-	return rc;
 }
 
 int cu_s3_put_end(cu_http_req_t *req, struct cu_s3_req *rq)
@@ -509,7 +512,7 @@ int cu_s3_put_end(cu_http_req_t *req, struct cu_s3_req *rq)
 	if (replaced)
 		(void)cu_sobj_remove(rq->s3->data_dir, old);
 	if (u->copy) {
-		rc = copy_result(req, o);
+		rc = copy_result(req, "CopyObjectResult", o->etag, o->created);
 		goto out;
 	}
 	if ((rc = cu_s3_std_headers(req)) != 0 ||
@@ -576,9 +579,11 @@ static void stream_free(void *p)
 	free(s);
 }
 
-static void security_event(const char *tenant, const char *bucket,
-                           const char *vid, int rc)
+static void security_event(struct cu_s3 *s3, const char *tenant,
+                           const char *bucket, const char *vid, int rc)
 {
+	if (s3->tamper_metric != NULL)
+		(void)cu_metrics_add(s3->tamper_metric, NULL, 1);
 	cu_log(CU_LOG_WARN, "security: stored object failed authentication",
 	       json_pack("{s:s,s:s,s:s,s:s,s:s}", "event", "tamper_detected",
 	                 "tenant", tenant, "bucket", bucket, "version_id", vid,
@@ -661,7 +666,7 @@ static ssize_t stream_read(void *arg, uint64_t pos, char *buf, size_t max)
 	if (rc != 0 || got == 0) {
 		if (rc == CU_ERR_AUTH || rc == CU_ERR_NOTFOUND ||
 		    rc == CU_ERR_PARSE)
-			security_event(s->tenant, s->bucket, s->vid, rc);
+			security_event(s->s3, s->tenant, s->bucket, s->vid, rc);
 		return CU_HTTP_STREAM_ERROR;
 	}
 	return (ssize_t)got;
@@ -868,8 +873,35 @@ out:
 	return rc;
 }
 
+/* GetObject's response-* query parameters (presigned downloads use them
+ * to name the file): each sets its header on the reply. A value that
+ * cannot be a header (CR, LF) is ignored. */
+static int response_overrides(cu_http_req_t *req)
+{
+	static const char *const map[][2] = {
+	    {"response-content-disposition", "Content-Disposition"},
+	    {"response-content-language", "Content-Language"},
+	    {"response-content-encoding", "Content-Encoding"},
+	    {"response-cache-control", "Cache-Control"},
+	    {"response-expires", "Expires"},
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		const char *v = cu_http_req_query(req, map[i][0]);
+		int rc;
+
+		if (v == NULL || v[0] == '\0')
+			continue;
+		rc = cu_http_set_header(req, map[i][1], v);
+		if (rc != 0 && rc != CU_ERR_INVAL)
+			return rc;
+	}
+	return 0;
+}
+
 int cu_s3_get_object(cu_http_req_t *req, struct cu_s3_req *rq, int head)
 {
+	const char *ctype;
 	struct cu_smeta_object *o = NULL;
 	struct stream *s = NULL;
 	unsigned char id[ID_MAX];
@@ -960,7 +992,7 @@ again:
 		if (rc != 0) {
 			if (rc == CU_ERR_AUTH || rc == CU_ERR_PARSE ||
 			    rc == CU_ERR_UNSUPPORTED || rc == CU_ERR_NOTFOUND)
-				security_event(rq->tenant, rq->bucket,
+				security_event(rq->s3, rq->tenant, rq->bucket,
 				               o->version_id, rc);
 			rc = cu_s3_reply_error(req, 500, "InternalError",
 			                       "The stored object failed its "
@@ -987,10 +1019,14 @@ again:
 		if ((rc = cu_http_set_header(req, "Content-Range", cr)) != 0)
 			goto out;
 	}
-	rc = cu_http_reply_stream(req, status, count,
-	                          o->content_type[0] != '\0'
-	                              ? o->content_type
-	                              : "binary/octet-stream",
+	if ((rc = response_overrides(req)) != 0)
+		goto out;
+	ctype = cu_http_req_query(req, "response-content-type");
+	if (ctype == NULL || ctype[0] == '\0' || strchr(ctype, '\r') != NULL ||
+	    strchr(ctype, '\n') != NULL)
+		ctype = o->content_type[0] != '\0' ? o->content_type
+		                                   : "binary/octet-stream";
+	rc = cu_http_reply_stream(req, status, count, ctype,
 	                          head ? no_body : stream_read, s, stream_free);
 	s = NULL;
 out:
@@ -1074,6 +1110,7 @@ int cu_s3_copy_object(cu_http_req_t *req, struct cu_s3_req *rq)
 	unsigned char sid[ID_MAX];
 	char *buf = NULL;
 	size_t sklen = 0, sid_len = 0;
+	uint64_t first = 0, count = 0;
 	int rc, replace;
 
 	replace = dir != NULL && strcmp(dir, "REPLACE") == 0;
@@ -1114,8 +1151,29 @@ int cu_s3_copy_object(cu_http_req_t *req, struct cu_s3_req *rq)
 		                       "The specified version does not exist.");
 		goto out;
 	}
-	if (!replace && strcmp(sbucket, rq->bucket) == 0 &&
-	    sklen == rq->key_len && memcmp(skey, rq->key, sklen) == 0) {
+	if (rq->part_number > 0) {
+		/* UploadPartCopy: a byte range of the source, or all of it */
+		const char *cr =
+		    cu_http_req_header(req, "x-amz-copy-source-range");
+
+		first = 0;
+		count = src->size;
+		if (cr != NULL && (strncmp(cr, "bytes=", 6) != 0 ||
+		                   cr[6] == '-' || cr[strlen(cr) - 1] == '-' ||
+		                   cu_srange_parse(cr, strlen(cr), src->size,
+		                                   &first, &count) != 0 ||
+		                   strchr(cr, '-') == NULL)) {
+			rc = cu_s3_reply_error(
+			    req, 400, "InvalidArgument",
+			    "Range specified is not valid for "
+			    "source object.");
+			goto out;
+		}
+		replace = 1; /* parts carry no metadata */
+	}
+	if (rq->part_number == 0 && !replace &&
+	    strcmp(sbucket, rq->bucket) == 0 && sklen == rq->key_len &&
+	    memcmp(skey, rq->key, sklen) == 0) {
 		rc = cu_s3_reply_error(
 		    req, 400, "InvalidRequest",
 		    "This copy request is illegal because it is trying to copy "
@@ -1124,6 +1182,8 @@ int cu_s3_copy_object(cu_http_req_t *req, struct cu_s3_req *rq)
 		    "encryption attributes.");
 		goto out;
 	}
+	if (rq->part_number == 0)
+		count = src->size;
 	rc = cu_skeys_object_id(rq->tenant, sbucket, src->key, src->key_len,
 	                        src->version_id, sid, sizeof(sid), &sid_len);
 	if (rc != 0)
@@ -1150,12 +1210,14 @@ int cu_s3_copy_object(cu_http_req_t *req, struct cu_s3_req *rq)
 	}
 	if (rc != 0)
 		goto out;
-	if (src->size == 0)
+	if (count == 0)
 		rc = open_part(s, 0); /* authenticate even an empty source */
-	for (uint64_t off = 0; rc == 0 && off < src->size;) {
-		size_t got = 0;
+	for (uint64_t off = first; rc == 0 && off < first + count;) {
+		size_t got = 0, want = CU_SEG_SEGMENT_SIZE;
 
-		rc = stream_at(s, off, buf, CU_SEG_SEGMENT_SIZE, &got);
+		if (first + count - off < want)
+			want = (size_t)(first + count - off);
+		rc = stream_at(s, off, buf, want, &got);
 		if (rc == 0 && got == 0)
 			rc = CU_ERR_AUTH;
 		if (rc == 0)
@@ -1163,7 +1225,8 @@ int cu_s3_copy_object(cu_http_req_t *req, struct cu_s3_req *rq)
 		off += got;
 	}
 	if (rc == CU_ERR_AUTH || rc == CU_ERR_PARSE || rc == CU_ERR_NOTFOUND) {
-		security_event(rq->tenant, sbucket, src->version_id, rc);
+		security_event(rq->s3, rq->tenant, sbucket, src->version_id,
+		               rc);
 		rc = cu_s3_reply_error(req, 500, "InternalError",
 		                       "The source object failed its integrity "
 		                       "check.");
@@ -1195,5 +1258,43 @@ out:
 	}
 	free(skey);
 	free(version);
+	return rc;
+}
+
+int cu_s3_get_tagging(cu_http_req_t *req, struct cu_s3_req *rq)
+{
+	struct cu_smeta_object *o = calloc(1, sizeof(*o));
+	cu_xmlw_t *w = NULL;
+	char *doc = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (o == NULL)
+		return CU_ERR_NOMEM;
+	rc = cu_smeta_object_get(rq->s3->meta, rq->tenant, rq->bucket, rq->key,
+	                         rq->key_len, o);
+	if (rc == CU_ERR_NOTFOUND) {
+		if (cu_smeta_bucket_get(rq->s3->meta, rq->tenant, rq->bucket,
+		                        NULL) == CU_ERR_NOTFOUND)
+			rc = no_such_bucket(req);
+		else
+			rc = no_such_key(req);
+		goto out;
+	}
+	if (rc != 0 || (rc = cu_xmlw_new(0, &w)) != 0)
+		goto out;
+	cu_xmlw_decl(w);
+	cu_xmlw_open(w, "Tagging", CU_XMLW_S3_NS);
+	cu_xmlw_open(w, "TagSet", NULL);
+	cu_xmlw_close(w);
+	cu_xmlw_close(w);
+	if ((rc = cu_xmlw_finish(w, &doc, &len)) == 0 &&
+	    (rc = cu_s3_std_headers(req)) == 0)
+		rc = cu_http_reply(req, 200, doc, len, "application/xml");
+out:
+	free(doc);
+	cu_xmlw_free(w);
+	cu_smeta_object_clear(o);
+	free(o);
 	return rc;
 }

@@ -37,10 +37,52 @@ struct cu_store {
 	char *data_dir;
 	char url[96];
 	pthread_t sweeper;
+	cu_metric_t *m_cached, *m_unwraps;
+	uint64_t unwraps_seen;
 	int sweeper_running, stopping;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 };
+
+/* The key hierarchy's figures, refreshed by the sweeper each second. */
+static void update_metrics(cu_store_t *s)
+{
+	uint64_t u = cu_skeys_unwraps(s->keys);
+
+	if (s->m_cached != NULL)
+		(void)cu_metrics_set(s->m_cached, NULL,
+		                     (double)cu_skeys_cached(s->keys));
+	if (s->m_unwraps != NULL && u > s->unwraps_seen) {
+		(void)cu_metrics_add(s->m_unwraps, NULL,
+		                     (double)(u - s->unwraps_seen));
+		s->unwraps_seen = u;
+	}
+}
+
+static int register_metrics(cu_store_t *s)
+{
+	cu_metrics_t *reg = cu_http_server_metrics(s->srv);
+	int rc;
+
+	if ((rc = cu_metrics_register(
+	         reg, CU_METRIC_GAUGE, "custos_store_tenant_keys_cached",
+	         "Plaintext tenant keys held in locked memory under a lease",
+	         NULL, 0, NULL, 0, 1, &s->m_cached)) != 0 ||
+	    (rc = cu_metrics_register(
+	         reg, CU_METRIC_COUNTER,
+	         "custos_store_tenant_key_unwraps_total",
+	         "Tenant keys unwrapped through their root", NULL, 0, NULL, 0,
+	         1, &s->m_unwraps)) != 0 ||
+	    (rc = cu_metrics_register(
+	         reg, CU_METRIC_COUNTER, "custos_store_tamper_detected_total",
+	         "Stored objects that failed authentication on read", NULL, 0,
+	         NULL, 0, 1, &s->s3.tamper_metric)) != 0)
+		return rc;
+	(void)cu_metrics_set(s->m_cached, NULL, 0);
+	(void)cu_metrics_add(s->m_unwraps, NULL, 0);
+	(void)cu_metrics_add(s->s3.tamper_metric, NULL, 0);
+	return 0;
+}
 
 static void *sweep(void *arg)
 {
@@ -51,6 +93,7 @@ static void *sweep(void *arg)
 	while (!s->stopping) {
 		pthread_mutex_unlock(&s->mu);
 		(void)cu_skeys_sweep(s->keys);
+		update_metrics(s);
 		pthread_mutex_lock(&s->mu);
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += SWEEP_INTERVAL;
@@ -301,7 +344,8 @@ int cu_store_start(const struct cu_store_config *cfg, cu_store_t **out)
 	hc.idle_timeout_s = 120;
 	if ((rc = cu_http_server_new(&hc, &s->srv)) != 0)
 		goto out;
-	if ((rc = cu_http_server_mount_builtin(s->srv)) != 0 ||
+	if ((rc = register_metrics(s)) != 0 ||
+	    (rc = cu_http_server_mount_builtin(s->srv)) != 0 ||
 	    (rc = cu_s3_admin_mount(&s->s3, s->srv)) != 0 ||
 	    (rc = cu_s3_mount(&s->s3, s->srv)) != 0)
 		goto out;

@@ -1,6 +1,9 @@
 /* api_crypto.c - key operations of the Azure Key Vault keys REST API:
- * wrapkey, unwrapkey, encrypt, decrypt, sign, verify. The key's material
- * is unsealed for the one operation and wiped when it is done. */
+ * wrapkey, unwrapkey, encrypt, decrypt, sign, verify. The key version's
+ * state, attributes and the caller's roles are read from the database for
+ * every operation; its loaded material may come from the keystore's key
+ * cache (keycache.h), and this operation's handle on it is released (the
+ * last handle wipes) when it is done. */
 #include "core/b64.h"
 #include "core/err.h"
 #include "core/secmem.h"

@@ -220,3 +220,38 @@ def test_kill_9_during_an_upload_keeps_the_previous_version(spawn, dev_pki,
         files += names
     assert len(files) == 1
     assert "removed unreferenced data files" in st.proc.log()
+
+
+def _metric(store, name):
+    r = requests.get(store.url + "/metrics", verify=store.pki.ca)
+    for line in r.text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics:\n{r.text}")
+
+
+def test_tenant_key_lease_ends_and_is_not_extended_by_use(spawn, dev_pki,
+                                                          workdir):
+    import time
+    from conftest import start_store
+    st = start_store(spawn, dev_pki, os.path.join(workdir, "store-data"),
+                     "--lease-seconds", "2")
+    t = st.tenant("acme")
+    s3 = st.s3(t)
+    s3.create_bucket(Bucket="lease")
+    s3.put_object(Bucket="lease", Key="k", Body=b"x")
+    # used every 0.5 s: the lease still ends 2 s after the unwrap
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 3.5:
+        s3.get_object(Bucket="lease", Key="k")["Body"].read()
+        time.sleep(0.5)
+    time.sleep(1.2)  # the sweeper publishes figures each second
+    assert _metric(st, "custos_store_tenant_key_unwraps_total") >= 2
+    # idle: the key is wiped at the end of its lease
+    time.sleep(3.5)
+    assert _metric(st, "custos_store_tenant_keys_cached") == 0
+    n = _metric(st, "custos_store_tenant_key_unwraps_total")
+    s3.get_object(Bucket="lease", Key="k")["Body"].read()
+    time.sleep(1.2)
+    assert _metric(st, "custos_store_tenant_key_unwraps_total") == n + 1
+    assert _metric(st, "custos_store_tenant_keys_cached") == 1

@@ -83,7 +83,13 @@ def test_cp_above_multipart_threshold_round_trips(store, acme, workdir):
     store.aws(acme, "s3", "cp", "s3://big-bucket/big.bin", dst)
     with open(dst, "rb") as f:
         assert f.read() == data
-    store.aws(acme, "s3", "rm", "s3://big-bucket/big.bin")
+    # a server-side copy this large is a multipart copy (UploadPartCopy)
+    store.aws(acme, "s3", "cp", "s3://big-bucket/big.bin",
+              "s3://big-bucket/big-copy.bin")
+    store.aws(acme, "s3", "cp", "s3://big-bucket/big-copy.bin", dst)
+    with open(dst, "rb") as f:
+        assert f.read() == data
+    store.aws(acme, "s3", "rm", "--recursive", "s3://big-bucket/")
     store.aws(acme, "s3", "rb", "s3://big-bucket")
 
 

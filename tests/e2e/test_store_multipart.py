@@ -193,3 +193,51 @@ def test_swapped_parts_do_not_decrypt(store, s3):
     # the untouched first part still reads
     g = s3.get_object(Bucket="mpu-bucket", Key="k", Range="bytes=0-99")
     assert g["Body"].read() == parts[0][:100]
+
+
+def test_list_multipart_uploads(s3):
+    a = s3.create_multipart_upload(Bucket="mpu-bucket", Key="a/1")
+    b = s3.create_multipart_upload(Bucket="mpu-bucket", Key="b/2")
+    r = s3.list_multipart_uploads(Bucket="mpu-bucket")
+    assert sorted((u["Key"], u["UploadId"]) for u in r["Uploads"]) == \
+        sorted([("a/1", a["UploadId"]), ("b/2", b["UploadId"])])
+    r = s3.list_multipart_uploads(Bucket="mpu-bucket", Prefix="b/")
+    assert [u["Key"] for u in r["Uploads"]] == ["b/2"]
+    r = s3.list_multipart_uploads(Bucket="mpu-bucket", MaxUploads=1)
+    assert r["IsTruncated"] and len(r["Uploads"]) == 1
+    for u in s3.list_multipart_uploads(Bucket="mpu-bucket")["Uploads"]:
+        s3.abort_multipart_upload(Bucket="mpu-bucket", Key=u["Key"],
+                                  UploadId=u["UploadId"])
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket="mpu-bucket")
+
+
+def test_upload_part_copy_with_ranges(s3):
+    src = os.urandom(6 * MiB + 99)
+    s3.put_object(Bucket="mpu-bucket", Key="src", Body=src)
+    u = s3.create_multipart_upload(Bucket="mpu-bucket", Key="dst")
+    r1 = s3.upload_part_copy(Bucket="mpu-bucket", Key="dst",
+                             UploadId=u["UploadId"], PartNumber=1,
+                             CopySource={"Bucket": "mpu-bucket",
+                                         "Key": "src"},
+                             CopySourceRange=f"bytes=0-{5 * MiB - 1}")
+    r2 = s3.upload_part_copy(Bucket="mpu-bucket", Key="dst",
+                             UploadId=u["UploadId"], PartNumber=2,
+                             CopySource={"Bucket": "mpu-bucket",
+                                         "Key": "src"},
+                             CopySourceRange=f"bytes={5 * MiB}-"
+                                             f"{len(src) - 1}")
+    assert r1["CopyPartResult"]["ETag"] == \
+        '"%s"' % hashlib.md5(src[:5 * MiB]).hexdigest()
+    s3.complete_multipart_upload(
+        Bucket="mpu-bucket", Key="dst", UploadId=u["UploadId"],
+        MultipartUpload={"Parts": [
+            {"PartNumber": 1, "ETag": r1["CopyPartResult"]["ETag"]},
+            {"PartNumber": 2, "ETag": r2["CopyPartResult"]["ETag"]}]})
+    assert s3.get_object(Bucket="mpu-bucket",
+                         Key="dst")["Body"].read() == src
+    with pytest.raises(ClientError) as e:
+        s3.upload_part_copy(Bucket="mpu-bucket", Key="dst2",
+                            UploadId=u["UploadId"], PartNumber=1,
+                            CopySource={"Bucket": "mpu-bucket",
+                                        "Key": "src"})
+    assert err(e) == "NoSuchUpload"

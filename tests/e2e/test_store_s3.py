@@ -177,6 +177,18 @@ def test_conditional_gets(s3):
     with pytest.raises(ClientError) as e:
         s3.get_object(Bucket="data", Key="k", IfNoneMatch=etag)
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+    import datetime
+    lm = s3.head_object(Bucket="data", Key="k")["LastModified"]
+    later = lm + datetime.timedelta(hours=1)
+    earlier = lm - datetime.timedelta(hours=1)
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket="data", Key="k", IfModifiedSince=later)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+    assert s3.get_object(Bucket="data", Key="k",
+                         IfModifiedSince=earlier)["Body"].read() == b"abc"
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket="data", Key="k", IfUnmodifiedSince=earlier)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
 
 
 def test_list_objects_v2_prefix_delimiter_pages(s3):
@@ -441,3 +453,45 @@ def test_copy_of_a_multipart_object(s3):
                    CopySource={"Bucket": "mpc-bucket", "Key": "big"})
     g = s3.get_object(Bucket="mpc-bucket", Key="big-copy")
     assert g["Body"].read() == b"".join(parts)
+
+
+def test_presigned_get_with_response_overrides(s3, dev_pki):
+    import requests
+    s3.create_bucket(Bucket="dl-bucket")
+    s3.put_object(Bucket="dl-bucket", Key="r.bin", Body=b"data")
+    url = s3.generate_presigned_url("get_object", Params={
+        "Bucket": "dl-bucket", "Key": "r.bin",
+        "ResponseContentDisposition": 'attachment; filename="x.bin"',
+        "ResponseContentType": "application/x-test"})
+    r = requests.get(url, verify=dev_pki.ca)
+    assert r.status_code == 200 and r.content == b"data"
+    assert r.headers["Content-Disposition"] == 'attachment; filename="x.bin"'
+    assert r.headers["Content-Type"] == "application/x-test"
+
+
+def test_unsupported_subresources_never_act_as_the_plain_operation(
+        store, s3, dev_pki):
+    s3.create_bucket(Bucket="sub-bucket")
+    s3.put_object(Bucket="sub-bucket", Key="k", Body=b"x")
+    for call in (lambda: s3.put_bucket_tagging(
+                     Bucket="sub-bucket",
+                     Tagging={"TagSet": [{"Key": "a", "Value": "b"}]}),
+                 lambda: s3.delete_bucket_tagging(Bucket="sub-bucket"),
+                 lambda: s3.put_object_tagging(
+                     Bucket="sub-bucket", Key="k",
+                     Tagging={"TagSet": [{"Key": "a", "Value": "b"}]}),
+                 lambda: s3.delete_object_tagging(Bucket="sub-bucket",
+                                                  Key="k"),
+                 lambda: s3.put_bucket_versioning(
+                     Bucket="sub-bucket",
+                     VersioningConfiguration={"Status": "Enabled"}),
+                 lambda: s3.put_object_acl(Bucket="sub-bucket", Key="k",
+                                           ACL="public-read")):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert err(e) == "NotImplemented"
+    assert s3.get_object_tagging(Bucket="sub-bucket", Key="k")[
+        "TagSet"] == []
+    assert s3.get_object(Bucket="sub-bucket", Key="k")["Body"].read() == b"x"
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [
+        "sub-bucket"]

@@ -111,6 +111,8 @@ def test_tampered_data_file_never_yields_wrong_bytes(store, where):
     except ClientError:
         pass
     assert "tamper_detected" in store.proc.log()
+    r = requests.get(store.url + "/metrics", verify=store.pki.ca)
+    assert "custos_store_tamper_detected_total 0" not in r.text
 
 
 def test_a_data_file_moved_to_another_object_does_not_decrypt(store):
