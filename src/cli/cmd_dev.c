@@ -1,6 +1,7 @@
 /* custos dev - a whole local deployment for newcomers and the e2e tests:
- * a local CA, the operator's vault, one tenant vault, the store, each a
- * separate process of this binary on 127.0.0.1 with TLS. */
+ * a local CA, the operator's vault, one tenant vault and the store, each a
+ * separate process of this binary on 127.0.0.1 with TLS (DESIGN.md
+ * section 7 fixes what it starts and the variables it exports). */
 #include "cli/cli.h"
 #include "cli/supervise.h"
 #include "core/err.h"
@@ -11,6 +12,7 @@
 #include <jansson.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -20,16 +22,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+enum kind { OPERATOR_VAULT, TENANT_VAULT, STORE };
+
 struct service {
-	const char *name;  /* child name and log file */
+	const char *name;  /* child name, data dir and log file */
 	const char *label; /* for people */
 	const char *env;   /* variable holding its URL */
-	int tenant; /* 1: the tenant's vault (purge protection, store principal)
-	             */
+	enum kind kind;
 	int port;
 	char url[64];
-	char token[128]; /* its first administrator's token */
+	char token[160]; /* vault: first administrator's; store: operator's */
 };
+
+/* The demo tenant, as the store's admin API created it. */
+struct tenant {
+	char id[64];
+	char access_key_id[64];
+	char secret[128];
+	char admin_token[160];
+};
+
+#define DEMO_TENANT "demo"
 
 static void usage(FILE *f)
 {
@@ -38,16 +51,21 @@ static void usage(FILE *f)
 	        "\n"
 	        "Start a complete local custos on 127.0.0.1 with TLS from a "
 	        "fresh local CA:\n"
-	        "the operator's vault, one tenant vault and (when built) the "
-	        "store. When every\n"
-	        "service answers, write DIR/env (shell export lines) and print "
-	        "the same.\n"
-	        "Runs until SIGINT or SIGTERM, then stops every process it "
-	        "started.\n"
+	        "the operator's vault, one tenant vault (soft delete and purge "
+	        "protection on,\n"
+	        "the store registered as principal custos-store by its client "
+	        "certificate,\n"
+	        "no role granted), the store, and one demo tenant. When every "
+	        "service\n"
+	        "answers, write DIR/env (shell export lines) and print the "
+	        "same. Runs until\n"
+	        "SIGINT or SIGTERM, then stops every process it started. A "
+	        "second run with\n"
+	        "the same DIR keeps its keys, objects and tenant.\n"
 	        "\n"
 	        "  --dir DIR        state, certificates and logs "
 	        "(default ./.custos-dev)\n"
-	        "  --port-base N    listen on N+1, N+2, ... (default 8440); 0 "
+	        "  --port-base N    listen on N+1, N+2, N+3 (default 8440); 0 "
 	        "picks free ports\n");
 }
 
@@ -91,34 +109,30 @@ static int setup_pki(const char *pki)
 	int r;
 
 	snprintf(path, sizeof(path), "%s/%s", pki, CU_PKI_CA_CERT);
-	if (!file_exists(path)) {
-		if ((r = cu_pki_init_dir(pki, NULL, 0)) != 0) {
-			fprintf(stderr,
-			        "custos dev: cannot make the local CA "
-			        "in %s: %s\n",
-			        pki, cu_strerror(r));
-			return r;
-		}
+	if (!file_exists(path) && (r = cu_pki_init_dir(pki, NULL, 0)) != 0) {
+		fprintf(stderr,
+		        "custos dev: cannot make the local CA in %s: %s\n", pki,
+		        cu_strerror(r));
+		return r;
 	}
 	snprintf(path, sizeof(path), "%s/client-custos-store.pem", pki);
-	if (!file_exists(path)) {
-		if ((r = cu_pki_issue_client_dir(pki, "custos-store", NULL)) !=
-		    0) {
-			fprintf(stderr,
-			        "custos dev: cannot issue the store's "
-			        "client certificate: %s\n",
-			        cu_strerror(r));
-			return r;
-		}
+	if (!file_exists(path) &&
+	    (r = cu_pki_issue_client_dir(pki, "custos-store", NULL)) != 0) {
+		fprintf(stderr,
+		        "custos dev: cannot issue the store's client "
+		        "certificate: %s\n",
+		        cu_strerror(r));
+		return r;
 	}
 	return 0;
 }
 
-static int start_vault(struct cu_sup *sup, const char *dir, const char *pki,
-                       struct service *svc)
+static int start_service(struct cu_sup *sup, const char *dir, const char *pki,
+                         struct service *svc)
 {
-	char listen[64], cert[1024], key[1024], ca[1024], data[1024], log[1024];
-	char *argv[20];
+	char listen[64], cert[1024], key[1024], ca[1024], data[1024], log[1024],
+	    tokfile[1100], ccert[1024], ckey[1024];
+	char *argv[24];
 	int i = 0;
 
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", svc->port);
@@ -127,9 +141,10 @@ static int start_vault(struct cu_sup *sup, const char *dir, const char *pki,
 	snprintf(ca, sizeof(ca), "%s/%s", pki, CU_PKI_CA_CERT);
 	snprintf(data, sizeof(data), "%s/%s", dir, svc->name);
 	snprintf(log, sizeof(log), "%s/logs/%s.log", dir, svc->name);
+	snprintf(svc->url, sizeof(svc->url), "https://127.0.0.1:%d", svc->port);
 	if (make_dir(data) != 0)
 		return CU_ERR_IO;
-	argv[i++] = "vault";
+	argv[i++] = svc->kind == STORE ? "store" : "vault";
 	argv[i++] = "serve";
 	argv[i++] = "--listen";
 	argv[i++] = listen;
@@ -137,94 +152,111 @@ static int start_vault(struct cu_sup *sup, const char *dir, const char *pki,
 	argv[i++] = cert;
 	argv[i++] = "--tls-key";
 	argv[i++] = key;
-	argv[i++] = "--client-ca";
-	argv[i++] = ca;
 	argv[i++] = "--data";
 	argv[i++] = data;
-	argv[i++] = "--public-url";
-	snprintf(svc->url, sizeof(svc->url), "https://127.0.0.1:%d", svc->port);
-	argv[i++] = svc->url;
-	if (svc->tenant)
-		argv[i++] = "--purge-protection";
+	if (svc->kind == STORE) {
+		snprintf(tokfile, sizeof(tokfile), "%s/operator.token", data);
+		snprintf(ccert, sizeof(ccert), "%s/client-custos-store.pem",
+		         pki);
+		snprintf(ckey, sizeof(ckey), "%s/client-custos-store-key.pem",
+		         pki);
+		argv[i++] = "--operator-token-file";
+		argv[i++] = tokfile;
+		argv[i++] = "--client-cert";
+		argv[i++] = ccert;
+		argv[i++] = "--client-key";
+		argv[i++] = ckey;
+	} else {
+		argv[i++] = "--client-ca";
+		argv[i++] = ca;
+		argv[i++] = "--public-url";
+		argv[i++] = svc->url;
+		if (svc->kind == TENANT_VAULT)
+			argv[i++] = "--purge-protection";
+	}
 	argv[i] = NULL;
 	return cu_sup_spawn(sup, svc->name, argv, log);
 }
 
-/* The vault writes its first administrator's token into its data dir. */
-static int read_token(const char *dir, struct service *svc)
+/* Read a one-line secret file (a token) into buf, without its newline. */
+static int read_line_file(const char *path, char *buf, size_t cap)
 {
-	char path[1024];
-	FILE *f;
+	FILE *f = fopen(path, "r");
 	size_t n;
 
-	snprintf(path, sizeof(path), "%s/%s/admin.token", dir, svc->name);
-	f = fopen(path, "r");
 	if (f == NULL)
 		return CU_ERR_NOTFOUND;
-	n = fread(svc->token, 1, sizeof(svc->token) - 1, f);
+	n = fread(buf, 1, cap - 1, f);
 	fclose(f);
-	while (n > 0 &&
-	       (svc->token[n - 1] == '\n' || svc->token[n - 1] == '\r'))
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
-	svc->token[n] = '\0';
+	buf[n] = '\0';
 	return n > 0 ? 0 : CU_ERR_PARSE;
 }
 
-static size_t discard(void *p, size_t size, size_t n, void *ud)
+static size_t collect(void *p, size_t size, size_t n, void *ud)
 {
-	(void)p;
-	(void)ud;
+	json_t **reply = ud;
+	/* replies here are small JSON documents; keep the first parse */
+	if (*reply == NULL)
+		*reply = json_loadb(p, size * n, 0, NULL);
 	return size * n;
 }
 
-/* PUT a JSON body to the vault's admin API as its administrator. */
-static int admin_put(const struct service *svc, const char *ca,
-                     const char *path, json_t *body)
+/* One JSON request to an admin API as `token`. Returns the HTTP status
+ * (0 when there was no answer); *reply (may be NULL) gets the parsed body
+ * if it was JSON. Consumes `body` (may be NULL). */
+static long admin_call(const char *method, const char *url, const char *ca,
+                       const char *token, json_t *body, json_t **reply)
 {
-	char url[256], auth[200];
-	char *text = json_dumps(body, JSON_COMPACT);
+	char auth[200];
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 	struct curl_slist *hdrs = NULL;
+	json_t *got = NULL;
 	CURL *h = curl_easy_init();
 	long code = 0;
-	int r = CU_ERR_UNAVAILABLE;
 
-	if (text == NULL || h == NULL) {
-		r = CU_ERR_NOMEM;
+	if (h == NULL || (body != NULL && text == NULL))
 		goto out;
-	}
-	snprintf(url, sizeof(url), "%s%s", svc->url, path);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", svc->token);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 	hdrs = curl_slist_append(hdrs, auth);
 	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_CAINFO, ca);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	if (text != NULL)
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &got);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	if (curl_easy_perform(h) == CURLE_OK &&
-	    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK)
-		r = code >= 200 && code < 300 ? 0 : CU_ERR_DENIED;
+	if (curl_easy_perform(h) != CURLE_OK ||
+	    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK)
+		code = 0;
 out:
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
 	free(text);
 	cu_memzero(auth, sizeof(auth));
 	json_decref(body);
-	return r;
+	if (reply != NULL)
+		*reply = got;
+	else
+		json_decref(got);
+	return code;
 }
 
 /* Register the store as principal `custos-store` of the tenant's vault,
- * identified by its client certificate: a tenant then grants it access
+ * identified by its client certificate: the tenant then grants it access
  * with a role assignment, and no secret changes hands. No role yet. */
-static int register_store(const struct service *svc, const char *pki,
+static int register_store(const struct service *vault, const char *pki,
                           const char *ca)
 {
-	char path[1024], fp[CU_PKI_FINGERPRINT_LEN + 1];
+	char path[1024], url[256], fp[CU_PKI_FINGERPRINT_LEN + 1];
 	char *pem = NULL;
 	size_t len = 0;
+	long code;
 	int r;
 
 	snprintf(path, sizeof(path), "%s/client-custos-store.pem", pki);
@@ -234,48 +266,179 @@ static int register_store(const struct service *svc, const char *pki,
 	cu_pki_pem_free(pem);
 	if (r != 0)
 		return r;
-	return admin_put(svc, ca, "/admin/v1/principals/custos-store",
-	                 json_pack("{s:s, s:s}", "auth", "certificate",
-	                           "certificate_sha256", fp));
+	snprintf(url, sizeof(url), "%s/admin/v1/principals/custos-store",
+	         vault->url);
+	code = admin_call("PUT", url, ca, vault->token,
+	                  json_pack("{s:s, s:s}", "auth", "certificate",
+	                            "certificate_sha256", fp),
+	                  NULL);
+	return code >= 200 && code < 300 ? 0 : CU_ERR_DENIED;
+}
+
+static int copy_field(json_t *obj, const char *name, char *out, size_t cap)
+{
+	const char *v = json_string_value(json_object_get(obj, name));
+	if (v == NULL || strlen(v) >= cap)
+		return CU_ERR_PARSE;
+	memcpy(out, v, strlen(v) + 1);
+	return 0;
+}
+
+static int tenant_from_json(json_t *j, struct tenant *t)
+{
+	int r;
+	if ((r = copy_field(j, "id", t->id, sizeof(t->id))) != 0 ||
+	    (r = copy_field(j, "access_key_id", t->access_key_id,
+	                    sizeof(t->access_key_id))) != 0 ||
+	    (r = copy_field(j, "secret_access_key", t->secret,
+	                    sizeof(t->secret))) != 0 ||
+	    (r = copy_field(j, "admin_token", t->admin_token,
+	                    sizeof(t->admin_token))) != 0)
+		return r;
+	return 0;
+}
+
+/* The store shows a tenant's secrets once, at creation: keep them in
+ * DIR/tenant.json (0600) so a second run of `custos dev` finds them. */
+static int demo_tenant(const char *dir, const struct service *store,
+                       const char *ca, struct tenant *t)
+{
+	char path[1024], url[256];
+	json_t *j = NULL;
+	long code;
+	int r, fd;
+
+	snprintf(path, sizeof(path), "%s/tenant.json", dir);
+	if (file_exists(path)) {
+		j = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+		r = j != NULL ? tenant_from_json(j, t) : CU_ERR_PARSE;
+		json_decref(j);
+		return r;
+	}
+	snprintf(url, sizeof(url), "%s/admin/v1/tenants", store->url);
+	code = admin_call("POST", url, ca, store->token,
+	                  json_pack("{s:s}", "name", DEMO_TENANT), &j);
+	if (code == 409) {
+		fprintf(stderr,
+		        "custos dev: the store already has a tenant '%s' but "
+		        "%s is gone;\nremove %s to start afresh\n",
+		        DEMO_TENANT, path, dir);
+		r = CU_ERR_EXISTS;
+		goto out;
+	}
+	if (code < 200 || code >= 300 || j == NULL) {
+		r = CU_ERR_UNAVAILABLE;
+		goto out;
+	}
+	if ((r = tenant_from_json(j, t)) != 0)
+		goto out;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || json_dumpfd(j, fd, JSON_INDENT(2)) != 0 ||
+	    fsync(fd) != 0) {
+		r = CU_ERR_IO;
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	close(fd);
+out:
+	json_decref(j);
+	return r;
 }
 
 static void print_exports(FILE *f, const char *ca, const struct service *svcs,
-                          int n)
+                          int n, const struct tenant *t)
 {
 	fprintf(f, "export CUSTOS_CA_FILE='%s'\n", ca);
 	for (int i = 0; i < n; i++) {
 		fprintf(f, "export %s='%s'\n", svcs[i].env, svcs[i].url);
-		if (svcs[i].tenant)
+		if (svcs[i].kind == TENANT_VAULT)
 			fprintf(f, "export CUSTOS_TENANT_VAULT_TOKEN='%s'\n",
+			        svcs[i].token);
+		if (svcs[i].kind == STORE)
+			fprintf(f, "export CUSTOS_OPERATOR_TOKEN='%s'\n",
 			        svcs[i].token);
 	}
 	fprintf(f, "export CUSTOS_STORE_PRINCIPAL='custos-store'\n");
+	fprintf(f, "export CUSTOS_TENANT='%s'\n", t->id);
+	fprintf(f, "export CUSTOS_TENANT_ADMIN_TOKEN='%s'\n", t->admin_token);
+	fprintf(f, "export AWS_ACCESS_KEY_ID='%s'\n", t->access_key_id);
+	fprintf(f, "export AWS_SECRET_ACCESS_KEY='%s'\n", t->secret);
+	fprintf(f, "export AWS_CA_BUNDLE='%s'\n", ca);
+	fprintf(f, "export AWS_DEFAULT_REGION='us-east-1'\n");
 }
 
-static int write_env(const char *dir, const char *ca, struct service *svcs,
-                     int n)
+static int write_env(const char *dir, const char *ca,
+                     const struct service *svcs, int n, const struct tenant *t)
 {
 	char path[1024], tmp[1100];
 	FILE *f;
+	int fd;
 
 	snprintf(path, sizeof(path), "%s/env", dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (f == NULL)
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+		if (fd >= 0)
+			close(fd);
 		return CU_ERR_IO;
-	print_exports(f, ca, svcs, n);
+	}
+	print_exports(f, ca, svcs, n, t);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		fclose(f);
 		return CU_ERR_IO;
 	}
 	fclose(f);
-	chmod(tmp, 0600);
-	if (rename(tmp, path) != 0)
-		return CU_ERR_IO;
+	return rename(tmp, path) == 0 ? 0 : CU_ERR_IO;
+}
+
+/* After every service answers: tokens, the store's principal, the demo
+ * tenant. Reports its own errors. */
+static int bootstrap(const char *dir, const char *pki, const char *ca,
+                     const char *logs, struct service *svcs, int n,
+                     struct tenant *t)
+{
+	char path[1024];
+	struct service *store = NULL;
+	int r;
+
+	for (int i = 0; i < n; i++) {
+		if (svcs[i].kind == STORE) {
+			store = &svcs[i];
+			snprintf(path, sizeof(path), "%s/%s/operator.token",
+			         dir, svcs[i].name);
+		} else {
+			snprintf(path, sizeof(path), "%s/%s/admin.token", dir,
+			         svcs[i].name);
+		}
+		if ((r = read_line_file(path, svcs[i].token,
+		                        sizeof(svcs[i].token))) != 0) {
+			fprintf(stderr, "custos dev: no token in %s (%s)\n",
+			        path, cu_strerror(r));
+			return r;
+		}
+		if (svcs[i].kind == TENANT_VAULT &&
+		    (r = register_store(&svcs[i], pki, ca)) != 0) {
+			fprintf(stderr,
+			        "custos dev: cannot register principal "
+			        "custos-store in the %s: %s; see %s/%s.log\n",
+			        svcs[i].label, cu_strerror(r), logs,
+			        svcs[i].name);
+			return r;
+		}
+	}
+	if (store != NULL && (r = demo_tenant(dir, store, ca, t)) != 0) {
+		fprintf(stderr,
+		        "custos dev: cannot create the demo tenant: %s; see "
+		        "%s/%s.log\n",
+		        cu_strerror(r), logs, store->name);
+		return r;
+	}
 	return 0;
 }
 
-int cu_cli_dev(int argc, char **argv)
+static int parse_args(int argc, char **argv, char *dir, size_t dir_cap,
+                      long *base, int nsvc)
 {
 	static const struct option opts[] = {
 	    {"dir", required_argument, NULL, 'd'},
@@ -283,33 +446,21 @@ int cu_cli_dev(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct service svcs[] = {
-	    {.name = "operator-vault",
-	     .label = "operator vault",
-	     .env = "CUSTOS_OPERATOR_VAULT_URL"},
-	    {.name = "tenant-vault",
-	     .label = "tenant vault",
-	     .env = "CUSTOS_TENANT_VAULT_URL",
-	     .tenant = 1},
-	};
-	const int nsvc = (int)(sizeof(svcs) / sizeof(svcs[0]));
-	struct cu_sup sup = {0};
-	char dir[512] = ".custos-dev", pki[600], logs[600], ca[700], url[128];
-	long base = 8440;
-	int c, r, status = 1;
+	char arg[512] = ".custos-dev", cwd[256];
+	int c, n;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		char *end;
 		switch (c) {
 		case 'd':
-			snprintf(dir, sizeof(dir), "%s", optarg);
+			snprintf(arg, sizeof(arg), "%s", optarg);
 			break;
 		case 'p':
 			errno = 0;
-			base = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || base < 0 ||
-			    base > 65535 - nsvc) {
+			*base = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || *base < 0 ||
+			    *base > 65535 - nsvc) {
 				fprintf(stderr,
 				        "custos dev: --port-base must be 0 or "
 				        "a port number below %d\n",
@@ -329,19 +480,44 @@ int cu_cli_dev(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-
-	if (dir[0] != '/') {
-		char cwd[256], rel[512];
-		int n;
-		if (getcwd(cwd, sizeof(cwd)) == NULL)
-			return 1;
-		snprintf(rel, sizeof(rel), "%s", dir);
-		n = snprintf(dir, sizeof(dir), "%s/%s", cwd, rel);
-		if (n < 0 || (size_t)n >= sizeof(dir)) {
-			fprintf(stderr, "custos dev: --dir path too long\n");
-			return 2;
-		}
+	if (arg[0] == '/')
+		n = snprintf(dir, dir_cap, "%s", arg);
+	else if (getcwd(cwd, sizeof(cwd)) != NULL)
+		n = snprintf(dir, dir_cap, "%s/%s", cwd, arg);
+	else
+		n = -1;
+	if (n < 0 || (size_t)n >= dir_cap) {
+		fprintf(stderr, "custos dev: --dir path too long\n");
+		return 2;
 	}
+	return -1; /* go on */
+}
+
+int cu_cli_dev(int argc, char **argv)
+{
+	struct service svcs[] = {
+	    {.name = "operator-vault",
+	     .label = "operator vault",
+	     .env = "CUSTOS_OPERATOR_VAULT_URL",
+	     .kind = OPERATOR_VAULT},
+	    {.name = "tenant-vault",
+	     .label = "tenant vault",
+	     .env = "CUSTOS_TENANT_VAULT_URL",
+	     .kind = TENANT_VAULT},
+	    {.name = "store",
+	     .label = "store",
+	     .env = "CUSTOS_STORE_URL",
+	     .kind = STORE},
+	};
+	const int nsvc = (int)(sizeof(svcs) / sizeof(svcs[0]));
+	struct cu_sup sup = {0};
+	struct tenant t = {0};
+	char dir[512], pki[600], logs[600], ca[700], url[128];
+	long base = 8440;
+	int r, status = 1;
+
+	if ((r = parse_args(argc, argv, dir, sizeof(dir), &base, nsvc)) >= 0)
+		return r;
 	snprintf(pki, sizeof(pki), "%s/pki", dir);
 	snprintf(logs, sizeof(logs), "%s/logs", dir);
 	snprintf(ca, sizeof(ca), "%s/%s", pki, CU_PKI_CA_CERT);
@@ -352,7 +528,7 @@ int cu_cli_dev(int argc, char **argv)
 	for (int i = 0; i < nsvc; i++) {
 		svcs[i].port = base ? (int)base + 1 + i : free_port();
 		if (svcs[i].port <= 0 ||
-		    (r = start_vault(&sup, dir, pki, &svcs[i])) != 0) {
+		    (r = start_service(&sup, dir, pki, &svcs[i])) != 0) {
 			fprintf(stderr, "custos dev: cannot start the %s\n",
 			        svcs[i].label);
 			goto out;
@@ -370,25 +546,9 @@ int cu_cli_dev(int argc, char **argv)
 			goto out;
 		}
 	}
-	for (int i = 0; i < nsvc; i++) {
-		if ((r = read_token(dir, &svcs[i])) != 0) {
-			fprintf(stderr,
-			        "custos dev: no administrator token in "
-			        "%s/%s/admin.token (%s)\n",
-			        dir, svcs[i].name, cu_strerror(r));
-			goto out;
-		}
-		if (svcs[i].tenant &&
-		    (r = register_store(&svcs[i], pki, ca)) != 0) {
-			fprintf(stderr,
-			        "custos dev: cannot register principal "
-			        "custos-store in the %s: %s; see %s/%s.log\n",
-			        svcs[i].label, cu_strerror(r), logs,
-			        svcs[i].name);
-			goto out;
-		}
-	}
-	if ((r = write_env(dir, ca, svcs, nsvc)) != 0) {
+	if (bootstrap(dir, pki, ca, logs, svcs, nsvc, &t) != 0)
+		goto out;
+	if ((r = write_env(dir, ca, svcs, nsvc, &t)) != 0) {
 		fprintf(stderr, "custos dev: cannot write %s/env: %s\n", dir,
 		        cu_strerror(r));
 		goto out;
@@ -397,8 +557,11 @@ int cu_cli_dev(int argc, char **argv)
 	printf("custos dev is up. Services (logs in %s):\n", logs);
 	for (int i = 0; i < nsvc; i++)
 		printf("  %-16s %s\n", svcs[i].label, svcs[i].url);
+	printf("  %-16s %s (id %s)\n", "demo tenant", DEMO_TENANT, t.id);
 	printf("\nTo use it from a shell:  . %s/env\n\n", dir);
-	print_exports(stdout, ca, svcs, nsvc);
+	print_exports(stdout, ca, svcs, nsvc, &t);
+	printf("\nThen for example:  /usr/bin/aws --endpoint-url "
+	       "\"$CUSTOS_STORE_URL\" s3 mb s3://photos\n");
 	printf("\nPress Ctrl-C to stop.\n");
 	fflush(stdout);
 
@@ -415,10 +578,12 @@ int cu_cli_dev(int argc, char **argv)
 	}
 	status = 0;
 out:
+	cu_memzero(&t, sizeof(t));
+	for (int i = 0; i < nsvc; i++)
+		cu_memzero(svcs[i].token, sizeof(svcs[i].token));
 	if (cu_sup_stop_all(&sup, 10000) != 0 && status == 0) {
 		fprintf(stderr,
-		        "custos dev: a service did not stop cleanly; "
-		        "see %s\n",
+		        "custos dev: a service did not stop cleanly; see %s\n",
 		        logs);
 		status = 1;
 	}

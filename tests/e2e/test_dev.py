@@ -38,19 +38,25 @@ def children_of(pid):
 def test_dev_starts_every_service_and_writes_the_env_file(spawn, workdir):
     p, d, env = start_dev(spawn, workdir)
     for var in ("CUSTOS_CA_FILE", "CUSTOS_OPERATOR_VAULT_URL",
-                "CUSTOS_TENANT_VAULT_URL", "CUSTOS_STORE_PRINCIPAL"):
+                "CUSTOS_TENANT_VAULT_URL", "CUSTOS_TENANT_VAULT_TOKEN",
+                "CUSTOS_STORE_URL", "CUSTOS_OPERATOR_TOKEN",
+                "CUSTOS_STORE_PRINCIPAL", "CUSTOS_TENANT",
+                "CUSTOS_TENANT_ADMIN_TOKEN", "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY", "AWS_CA_BUNDLE",
+                "AWS_DEFAULT_REGION"):
         assert var in env, (var, env)
     assert env["CUSTOS_STORE_PRINCIPAL"] == "custos-store"
     ca = env["CUSTOS_CA_FILE"]
     assert os.path.exists(ca)
-    for var in ("CUSTOS_OPERATOR_VAULT_URL", "CUSTOS_TENANT_VAULT_URL"):
+    for var in ("CUSTOS_OPERATOR_VAULT_URL", "CUSTOS_TENANT_VAULT_URL",
+                "CUSTOS_STORE_URL"):
         url = env[var]
         assert url.startswith("https://127.0.0.1:")
         r = requests.get(url + "/healthz", verify=ca, timeout=5)
         assert r.status_code == 200
     # the two vaults are separate processes on separate ports
     assert env["CUSTOS_OPERATOR_VAULT_URL"] != env["CUSTOS_TENANT_VAULT_URL"]
-    assert len(children_of(p.proc.pid)) >= 2
+    assert len(children_of(p.proc.pid)) == 3
     # the store's client certificate exists for the tenant vault to trust
     assert os.path.exists(os.path.join(d, "pki", "client-custos-store.pem"))
     # what a person sees names the env file
@@ -116,3 +122,46 @@ def test_dev_refuses_a_bad_port_base():
     r = run_cli("dev", "--port-base", "banana", check=False)
     assert r.returncode == 2
     assert "--port-base" in r.stderr
+
+
+def aws(env, *args):
+    e = dict(os.environ)
+    e.update({k: v for k, v in env.items() if k.startswith("AWS_")})
+    e["AWS_CONFIG_FILE"] = "/dev/null"
+    e["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null"
+    return subprocess.run(["/usr/bin/aws", "--endpoint-url",
+                           env["CUSTOS_STORE_URL"], *args],
+                          capture_output=True, text=True, env=e, timeout=120)
+
+
+def test_dev_store_serves_the_demo_tenant_to_the_aws_cli(spawn, workdir):
+    p, d, env = start_dev(spawn, workdir)
+    # the operator token and the tenant admin token both reach the admin API
+    ca = env["CUSTOS_CA_FILE"]
+    r = requests.get(env["CUSTOS_STORE_URL"] + "/admin/v1/tenants/" +
+                     env["CUSTOS_TENANT"], verify=ca, timeout=5,
+                     headers={"Authorization":
+                              "Bearer " + env["CUSTOS_OPERATOR_TOKEN"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "demo"
+    src = os.path.join(workdir, "hello.txt")
+    with open(src, "w") as f:
+        f.write("hello, custos\n")
+    assert aws(env, "s3", "mb", "s3://photos").returncode == 0
+    c = aws(env, "s3", "cp", src, "s3://photos/hello.txt")
+    assert c.returncode == 0, c.stderr
+    c = aws(env, "s3", "cp", "s3://photos/hello.txt", "-")
+    assert c.returncode == 0, c.stderr
+    assert c.stdout == "hello, custos\n"
+    # a second run with the same directory keeps the tenant and its data
+    assert p.stop() == 0
+    envfile = os.path.join(d, "env")
+    os.unlink(envfile)
+    p2 = spawn("dev", "--dir", d, "--port-base", "0", name="dev2")
+    p2.wait_for(lambda: os.path.exists(envfile), timeout=60,
+                what="writing its env file")
+    env2 = read_env(envfile)
+    assert env2["CUSTOS_TENANT"] == env["CUSTOS_TENANT"]
+    c = aws(env2, "s3", "cp", "s3://photos/hello.txt", "-")
+    assert c.returncode == 0, c.stderr
+    assert c.stdout == "hello, custos\n"
