@@ -26,6 +26,9 @@ struct tk_entry {
 	char tenant[CU_SMETA_ID_MAX + 1];
 	uint32_t version;
 	int64_t expires_ms;
+	/* past its lease the entry is kept, unused, until here: it serves
+	 * only while the tenant's vault does not answer (outage grace) */
+	int64_t stale_until_ms;
 	unsigned char *key; /* CU_SKEYS_KEY_LEN bytes of secmem */
 };
 
@@ -39,6 +42,9 @@ struct cu_skeys {
 	uint64_t unwraps;
 	int64_t (*clock)(void *arg);
 	void *clock_arg;
+	int64_t grace_ms;
+	cu_skeys_tenant_unwrap_fn tenant_unwrap;
+	void *tenant_unwrap_arg;
 };
 
 /* ---- key files and the file root --------------------------------- */
@@ -310,7 +316,7 @@ static size_t sweep_locked(cu_skeys_t *k, int64_t now)
 	size_t n = 0;
 
 	while ((e = *pp) != NULL) {
-		if (e->expires_ms <= now) {
+		if (e->stale_until_ms <= now) {
 			*pp = e->next;
 			entry_free(e);
 			k->n_cached--;
@@ -360,17 +366,55 @@ static struct tk_entry *find_locked(cu_skeys_t *k, const char *tenant,
 {
 	struct tk_entry *e;
 
-	sweep_locked(k, k->clock(k->clock_arg));
+	int64_t now = k->clock(k->clock_arg);
+
+	sweep_locked(k, now);
 	for (e = k->cache; e != NULL; e = e->next)
-		if (e->version == version && strcmp(e->tenant, tenant) == 0)
+		if (e->version == version && e->expires_ms > now &&
+		    strcmp(e->tenant, tenant) == 0)
 			return e;
 	return NULL;
+}
+
+/* With k->mu held: the entry for (tenant, version) past its lease but
+ * within the outage grace, or NULL. */
+static struct tk_entry *find_stale_locked(cu_skeys_t *k, const char *tenant,
+                                          uint32_t version)
+{
+	struct tk_entry *e;
+	int64_t now = k->clock(k->clock_arg);
+
+	for (e = k->cache; e != NULL; e = e->next)
+		if (e->version == version && e->stale_until_ms > now &&
+		    strcmp(e->tenant, tenant) == 0)
+			return e;
+	return NULL;
+}
+
+/* With k->mu held: wipe every entry of (tenant, version; 0 = all). */
+static size_t drop_locked(cu_skeys_t *k, const char *tenant, uint32_t version)
+{
+	struct tk_entry **pp = &k->cache, *e;
+	size_t n = 0;
+
+	while ((e = *pp) != NULL) {
+		if ((version == 0 || e->version == version) &&
+		    strcmp(e->tenant, tenant) == 0) {
+			*pp = e->next;
+			entry_free(e);
+			k->n_cached--;
+			n++;
+		} else {
+			pp = &e->next;
+		}
+	}
+	return n;
 }
 
 /* Unwrap TK (tenant, version; 0 = latest) through the root, without the
  * lock (a remote root may be slow), into a fresh entry. */
 static int unwrap_tk(cu_skeys_t *k, const char *tenant, uint32_t version,
-                     struct tk_entry **out)
+                     int avk, struct tk_entry **out)
 {
 	unsigned char wrapped[CU_SKEYS_WRAPPED_MAX];
 	struct tk_entry *e = NULL;
@@ -390,8 +434,17 @@ static int unwrap_tk(cu_skeys_t *k, const char *tenant, uint32_t version,
 		rc = CU_ERR_NOMEM;
 		goto out;
 	}
-	rc = k->root.unwrap(k->root.ctx, wrapped, wlen, e->key,
-	                    CU_SKEYS_KEY_LEN, &klen);
+	if (wlen == 0) {
+		/* customer-managed: the tenant's own roots */
+		rc = CU_ERR_NOTFOUND;
+		if (k->tenant_unwrap != NULL)
+			rc = k->tenant_unwrap(k->tenant_unwrap_arg, tenant,
+			                      found, avk, e->key);
+		klen = CU_SKEYS_KEY_LEN;
+	} else {
+		rc = k->root.unwrap(k->root.ctx, wrapped, wlen, e->key,
+		                    CU_SKEYS_KEY_LEN, &klen);
+	}
 	if (rc == 0 && klen != CU_SKEYS_KEY_LEN)
 		rc = CU_ERR_AUTH;
 	if (rc != 0) {
@@ -441,14 +494,37 @@ static int with_tk(cu_skeys_t *k, const char *tenant, uint32_t version,
 	}
 	pthread_mutex_unlock(&k->mu);
 
-	if ((rc = unwrap_tk(k, tenant, want, &fresh)) != 0)
+	rc = unwrap_tk(k, tenant, want, 0, &fresh);
+	if (rc == CU_ERR_UNAVAILABLE || rc == CU_ERR_TIMEOUT) {
+		/* an outage, not a denial: serve on under the lease that
+		 * just ended while the operator's grace lasts ... */
+		pthread_mutex_lock(&k->mu);
+		e = find_stale_locked(k, tenant, want);
+		if (e != NULL) {
+			rc = fn(arg, e->key, e->version);
+			pthread_mutex_unlock(&k->mu);
+			return rc;
+		}
+		pthread_mutex_unlock(&k->mu);
+		/* ... then the availability key, where the tenant chose it
+		 * (the tenant's unwrap decides) */
+		if (k->tenant_unwrap != NULL)
+			rc = unwrap_tk(k, tenant, want, 1, &fresh);
+	}
+	if (rc != 0) {
+		if (rc == CU_ERR_DENIED || rc == CU_ERR_AUTH)
+			(void)cu_skeys_forget(k, tenant);
 		return rc;
+	}
 	pthread_mutex_lock(&k->mu);
 	k->unwraps++;
 	e = find_locked(k, tenant, want);
 	if (e == NULL) {
+		/* a stale copy is replaced by the fresh one */
+		drop_locked(k, tenant, want);
 		/* the lease counts from this unwrap */
 		fresh->expires_ms = k->clock(k->clock_arg) + k->lease_ms;
+		fresh->stale_until_ms = fresh->expires_ms + k->grace_ms;
 		if (k->n_cached >= CU_SKEYS_MAX_CACHED) {
 			/* full: use it once, keep nothing */
 			rc = fn(arg, fresh->key, fresh->version);
@@ -642,4 +718,115 @@ int cu_skeys_open(cu_skeys_t *k, const char *tenant, uint32_t tk_version,
 	op.out_cap = cap;
 	op.out_len = out_len;
 	return with_tk(k, tenant, tk_version, do_open, &op);
+}
+
+/* ---- per-tenant roots -------------------------------------------- */
+
+void cu_skeys_set_tenant_unwrap(cu_skeys_t *k, cu_skeys_tenant_unwrap_fn fn,
+                                void *arg)
+{
+	pthread_mutex_lock(&k->mu);
+	k->tenant_unwrap = fn;
+	k->tenant_unwrap_arg = arg;
+	pthread_mutex_unlock(&k->mu);
+}
+
+void cu_skeys_set_outage_grace(cu_skeys_t *k, unsigned grace_s)
+{
+	pthread_mutex_lock(&k->mu);
+	k->grace_ms = (int64_t)grace_s * 1000;
+	pthread_mutex_unlock(&k->mu);
+}
+
+size_t cu_skeys_forget(cu_skeys_t *k, const char *tenant)
+{
+	size_t n;
+
+	if (k == NULL || tenant == NULL)
+		return 0;
+	pthread_mutex_lock(&k->mu);
+	n = drop_locked(k, tenant, 0);
+	pthread_mutex_unlock(&k->mu);
+	return n;
+}
+
+static int do_copy(void *arg, const unsigned char *tk, uint32_t version)
+{
+	(void)version;
+	memcpy(arg, tk, CU_SKEYS_KEY_LEN);
+	return 0;
+}
+
+static int do_nothing(void *arg, const unsigned char *tk, uint32_t version)
+{
+	(void)arg;
+	(void)tk;
+	(void)version;
+	return 0;
+}
+
+int cu_skeys_tk_plain(cu_skeys_t *k, const char *tenant, uint32_t version,
+                      unsigned char tk[CU_SKEYS_KEY_LEN])
+{
+	int rc;
+
+	if (k == NULL || tenant == NULL || version == 0 || tk == NULL)
+		return CU_ERR_INVAL;
+	rc = with_tk(k, tenant, version, do_copy, tk);
+	if (rc != 0)
+		cu_memzero(tk, CU_SKEYS_KEY_LEN);
+	return rc;
+}
+
+int cu_skeys_tk_touch(cu_skeys_t *k, const char *tenant)
+{
+	if (k == NULL || tenant == NULL)
+		return CU_ERR_INVAL;
+	return with_tk(k, tenant, 0, do_nothing, NULL);
+}
+
+int cu_skeys_sk_wrap(cu_skeys_t *k, const unsigned char tk[CU_SKEYS_KEY_LEN],
+                     unsigned char *out, size_t cap, size_t *len)
+{
+	if (k == NULL || tk == NULL || out == NULL || len == NULL)
+		return CU_ERR_INVAL;
+	return k->root.wrap(k->root.ctx, tk, CU_SKEYS_KEY_LEN, out, cap, len);
+}
+
+int cu_skeys_sk_unwrap(cu_skeys_t *k, const unsigned char *in, size_t in_len,
+                       unsigned char tk[CU_SKEYS_KEY_LEN])
+{
+	size_t n = 0;
+	int rc;
+
+	if (k == NULL || in == NULL || tk == NULL)
+		return CU_ERR_INVAL;
+	rc = k->root.unwrap(k->root.ctx, in, in_len, tk, CU_SKEYS_KEY_LEN, &n);
+	if (rc == 0 && n != CU_SKEYS_KEY_LEN)
+		rc = CU_ERR_AUTH;
+	if (rc != 0)
+		cu_memzero(tk, CU_SKEYS_KEY_LEN);
+	return rc;
+}
+
+int cu_skeys_dek_open_with(const unsigned char tk[CU_SKEYS_KEY_LEN],
+                           const void *wrapped, size_t wlen, const void *id,
+                           size_t id_len, unsigned char dek[CU_SKEYS_KEY_LEN])
+{
+	struct dek_op op = {0};
+	int rc;
+
+	if (tk == NULL || wrapped == NULL || id == NULL || dek == NULL)
+		return CU_ERR_INVAL;
+	if (wlen != CU_SKEYS_DEK_WRAPPED)
+		return CU_ERR_PARSE;
+	op.id = id;
+	op.id_len = id_len;
+	op.dek = dek;
+	op.in = wrapped;
+	op.in_len = wlen;
+	rc = do_dek_unwrap(&op, tk, 0);
+	if (rc != 0)
+		cu_memzero(dek, CU_SKEYS_KEY_LEN);
+	return rc;
 }

@@ -135,6 +135,68 @@ int cu_skeys_open(cu_skeys_t *k, const char *tenant, uint32_t tk_version,
                   size_t in_len, unsigned char *out, size_t cap,
                   size_t *out_len) __attribute__((warn_unused_result));
 
+/* ---- per-tenant roots (customer-managed keys, store/cmk.h) ------------
+ *
+ * A tenant on system-managed keys has each TK version wrapped under the
+ * system key (the root given to cu_skeys_new). A customer-managed
+ * tenant's versions are wrapped under its own roots (one or two customer
+ * keys, optionally the availability key), which this module reaches
+ * through one callback: cu_skeys_tenant_unwrap_fn. */
+
+/* Unwrap TK (tenant, version) into tk (locked memory). avk 0: through
+ * the tenant's customer keys in order; avk 1: asked only after that
+ * failed as an outage and no lease copy is left within the grace: the
+ * availability key where the tenant chose it. Returns 0, CU_ERR_DENIED
+ * (a denial: the TK is dropped from the cache), CU_ERR_UNAVAILABLE /
+ * CU_ERR_TIMEOUT (an outage), CU_ERR_NOTFOUND or another error. */
+typedef int (*cu_skeys_tenant_unwrap_fn)(void *arg, const char *tenant,
+                                         uint32_t version, int avk,
+                                         unsigned char tk[CU_SKEYS_KEY_LEN]);
+
+/* cu_skeys_set_tenant_unwrap - install fn (arg borrowed) for every TK
+ * version whose system-key wrap is empty. */
+void cu_skeys_set_tenant_unwrap(cu_skeys_t *k, cu_skeys_tenant_unwrap_fn fn,
+                                void *arg);
+
+/* cu_skeys_set_outage_grace - after its lease a TK is kept (unused) for
+ * grace_s more seconds and used only when the unwrap fails as an outage
+ * (CU_ERR_UNAVAILABLE, CU_ERR_TIMEOUT); never after a denial. 0 (the
+ * default) = no grace. */
+void cu_skeys_set_outage_grace(cu_skeys_t *k, unsigned grace_s);
+
+/* cu_skeys_forget - wipe every plaintext TK of the tenant now (a denial,
+ * a purge). Returns how many were wiped. */
+size_t cu_skeys_forget(cu_skeys_t *k, const char *tenant);
+
+/* cu_skeys_tk_plain - TK (tenant, version) in clear into tk (locked
+ * memory, the caller wipes it), through the cache or the tenant's roots:
+ * only to re-wrap it under new roots. Returns as cu_skeys_dek_open. */
+int cu_skeys_tk_plain(cu_skeys_t *k, const char *tenant, uint32_t version,
+                      unsigned char tk[CU_SKEYS_KEY_LEN])
+    __attribute__((warn_unused_result));
+
+/* cu_skeys_tk_touch - make sure the tenant's latest TK is usable now
+ * (cached under a lease, or unwrapped). Returns 0 or as
+ * cu_skeys_dek_new. */
+int cu_skeys_tk_touch(cu_skeys_t *k, const char *tenant);
+
+/* cu_skeys_sk_wrap / cu_skeys_sk_unwrap - wrap a TK under the system
+ * key / unwrap a system-key wrap (in_len bytes) into tk (locked memory).
+ * Return 0 or the root's errors (tk wiped on failure). */
+int cu_skeys_sk_wrap(cu_skeys_t *k, const unsigned char tk[CU_SKEYS_KEY_LEN],
+                     unsigned char *out, size_t cap, size_t *len);
+int cu_skeys_sk_unwrap(cu_skeys_t *k, const unsigned char *in, size_t in_len,
+                       unsigned char tk[CU_SKEYS_KEY_LEN])
+    __attribute__((warn_unused_result));
+
+/* cu_skeys_dek_open_with - cu_skeys_dek_open with a TK given in clear
+ * (the purge test's attempt to open objects with leftover key
+ * material). Returns 0, CU_ERR_AUTH, CU_ERR_PARSE. */
+int cu_skeys_dek_open_with(const unsigned char tk[CU_SKEYS_KEY_LEN],
+                           const void *wrapped, size_t wlen, const void *id,
+                           size_t id_len, unsigned char dek[CU_SKEYS_KEY_LEN])
+    __attribute__((warn_unused_result));
+
 /* cu_skeys_sweep - wipe and drop every TK whose lease has ended. Returns
  * how many were dropped. */
 size_t cu_skeys_sweep(cu_skeys_t *k);

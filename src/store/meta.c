@@ -88,6 +88,26 @@ static const char *const migrations[] = {
     /* 3: finding data files' owners (the orphan sweep at start) */
     ("CREATE INDEX objects_path ON objects(path);"
      "CREATE INDEX uploads_path ON uploads(path);"),
+    /* 4: customer-managed keys: a TK version wrapped under each of the
+     * tenant's roots (customer keys by kid, the availability key), the
+     * tenant's encryption document, and its security events. While a
+     * tenant is customer-managed its tenant_keys.wrapped is empty. */
+    ("CREATE TABLE tk_wraps ("
+     " tenant TEXT NOT NULL,"
+     " version INTEGER NOT NULL,"
+     " root TEXT NOT NULL,"
+     " wrapped BLOB NOT NULL,"
+     " PRIMARY KEY (tenant, version, root));"
+     "CREATE TABLE tenant_cmk ("
+     " tenant TEXT PRIMARY KEY,"
+     " doc TEXT NOT NULL);"
+     "CREATE TABLE tenant_events ("
+     " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+     " tenant TEXT NOT NULL,"
+     " ts INTEGER NOT NULL,"
+     " type TEXT NOT NULL,"
+     " detail TEXT NOT NULL);"
+     "CREATE INDEX tenant_events_tenant ON tenant_events(tenant, seq);"),
 };
 
 int cu_smeta_open(const char *path, cu_smeta_t **out)
@@ -103,6 +123,12 @@ int cu_smeta_open(const char *path, cu_smeta_t **out)
 	rc = cu_db_open(path, migrations,
 	                sizeof(migrations) / sizeof(migrations[0]), &m->db);
 	if (rc != 0) {
+		free(m);
+		return rc;
+	}
+	/* deleted rows (wrapped tenant keys of a purge) are overwritten */
+	if ((rc = cu_db_exec(m->db, "PRAGMA secure_delete = ON;")) != 0) {
+		cu_db_close(m->db);
 		free(m);
 		return rc;
 	}
@@ -1222,6 +1248,15 @@ int cu_smeta_tenant_delete(cu_smeta_t *m, const char *tenant)
 	    (rc = cu_db_run(m->db, NULL,
 	                    "DELETE FROM tenant_keys WHERE tenant = ?1", "t",
 	                    tenant)) != 0 ||
+	    (rc = cu_db_run(m->db, NULL,
+	                    "DELETE FROM tk_wraps WHERE tenant = ?1", "t",
+	                    tenant)) != 0 ||
+	    (rc = cu_db_run(m->db, NULL,
+	                    "DELETE FROM tenant_cmk WHERE tenant = ?1", "t",
+	                    tenant)) != 0 ||
+	    (rc = cu_db_run(m->db, NULL,
+	                    "DELETE FROM tenant_events WHERE tenant = ?1", "t",
+	                    tenant)) != 0 ||
 	    (rc =
 	         cu_db_run(m->db, &changes, "DELETE FROM tenants WHERE id = ?1",
 	                   "t", tenant)) != 0)
@@ -1310,4 +1345,322 @@ out:
 done:
 	free(upper);
 	return rc;
+}
+
+/* ---- customer-managed keys ---------------------------------------- */
+
+int cu_smeta_tk_versions(cu_smeta_t *m, const char *tenant, uint32_t *out,
+                         size_t cap, size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (m == NULL || tenant == NULL || out == NULL || n == NULL)
+		return CU_ERR_INVAL;
+	*n = 0;
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT version FROM tenant_keys WHERE tenant = ?1"
+	                 " ORDER BY version",
+	                 "t", tenant);
+	while (rc == 0 && (rc = cu_db_step(st)) == 1) {
+		int64_t v = sqlite3_column_int64(st, 0);
+
+		if (v <= 0 || v > UINT32_MAX) {
+			rc = CU_ERR_DB;
+			break;
+		}
+		if (*n >= cap) {
+			rc = CU_ERR_RANGE;
+			break;
+		}
+		out[(*n)++] = (uint32_t)v;
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
+	return rc;
+}
+
+int cu_smeta_tk_wrap_get(cu_smeta_t *m, const char *tenant, uint32_t version,
+                         const char *root, unsigned char *out, size_t cap,
+                         size_t *len)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (m == NULL || tenant == NULL || root == NULL || out == NULL ||
+	    len == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT wrapped FROM tk_wraps WHERE tenant = ?1 AND"
+	                 " version = ?2 AND root = ?3",
+	                 "tit", tenant, (int64_t)version, root);
+	if (rc == 0) {
+		rc = cu_db_step(st);
+		if (rc == 1)
+			rc = col_blob(st, 0, out, cap, len);
+		else if (rc == 0)
+			rc = CU_ERR_NOTFOUND;
+	}
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
+	return rc;
+}
+
+/* With a write transaction open: store one wrap (see cu_smeta_tk_set_wraps). */
+static int put_wrap(cu_smeta_t *m, const char *tenant,
+                    const struct cu_smeta_wrap *w)
+{
+	int changes = 0, rc;
+
+	if (w->version == 0 || w->root == NULL || w->wrapped == NULL ||
+	    w->len == 0 || w->len > CU_SMETA_BLOB_MAX)
+		return CU_ERR_INVAL;
+	if (strcmp(w->root, CU_SMETA_ROOT_SYSTEM) == 0) {
+		rc = cu_db_run(m->db, &changes,
+		               "UPDATE tenant_keys SET wrapped = ?3, root = ?4"
+		               " WHERE tenant = ?1 AND version = ?2",
+		               "tibt", tenant, (int64_t)w->version, w->wrapped,
+		               w->len, CU_SMETA_ROOT_SYSTEM);
+		if (rc == 0 && changes == 0)
+			rc = CU_ERR_NOTFOUND;
+		return rc;
+	}
+	return cu_db_run(m->db, NULL,
+	                 "INSERT INTO tk_wraps (tenant, version, root, wrapped)"
+	                 " VALUES (?1, ?2, ?3, ?4)",
+	                 "titb", tenant, (int64_t)w->version, w->root,
+	                 w->wrapped, w->len);
+}
+
+int cu_smeta_tk_set_wraps(cu_smeta_t *m, const char *tenant,
+                          const struct cu_smeta_wrap *w, size_t n)
+{
+	int rc;
+
+	if (m == NULL || tenant == NULL || (w == NULL && n > 0))
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	if ((rc = cu_db_run(m->db, NULL,
+	                    "DELETE FROM tk_wraps WHERE tenant = ?1", "t",
+	                    tenant)) != 0 ||
+	    (rc = cu_db_run(m->db, NULL,
+	                    "UPDATE tenant_keys SET wrapped = X'', root = ?2"
+	                    " WHERE tenant = ?1",
+	                    "tt", tenant, CU_SMETA_ROOT_CUSTOMER)) != 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = put_wrap(m, tenant, &w[i])) != 0)
+			goto out;
+out:
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		return rc;
+	}
+	return cu_db_commit(m->db);
+}
+
+int cu_smeta_tk_add(cu_smeta_t *m, const char *tenant, uint32_t version,
+                    const struct cu_smeta_wrap *w, size_t n)
+{
+	int rc;
+
+	if (m == NULL || tenant == NULL || version == 0 || w == NULL || n == 0)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	rc = cu_db_run(m->db, NULL,
+	               "INSERT INTO tenant_keys (tenant, version, root, wrapped,"
+	               " created) VALUES (?1, ?2, ?3, X'',"
+	               " strftime('%s','now'))",
+	               "tit", tenant, (int64_t)version, CU_SMETA_ROOT_CUSTOMER);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (w[i].version != version)
+			rc = CU_ERR_INVAL;
+		else
+			rc = put_wrap(m, tenant, &w[i]);
+	}
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		return rc;
+	}
+	return cu_db_commit(m->db);
+}
+
+int cu_smeta_tenant_set_state(cu_smeta_t *m, const char *tenant,
+                              const char *state)
+{
+	int rc, changes = 0;
+
+	if (m == NULL || tenant == NULL || !bounded(state, CU_SMETA_STATE_MAX))
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	rc = cu_db_run(m->db, &changes,
+	               "UPDATE tenants SET state = ?2 WHERE id = ?1", "tt",
+	               tenant, state);
+	if (rc == 0 && changes == 0)
+		rc = CU_ERR_NOTFOUND;
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		return rc;
+	}
+	return cu_db_commit(m->db);
+}
+
+int cu_smeta_cmk_get(cu_smeta_t *m, const char *tenant, char **doc)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (m == NULL || tenant == NULL || doc == NULL)
+		return CU_ERR_INVAL;
+	*doc = NULL;
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT doc FROM tenant_cmk WHERE tenant = ?1", "t",
+	                 tenant);
+	if (rc == 0) {
+		rc = cu_db_step(st);
+		if (rc == 1) {
+			const unsigned char *t = sqlite3_column_text(st, 0);
+
+			*doc = strdup(t != NULL ? (const char *)t : "");
+			rc = *doc != NULL ? 0 : CU_ERR_NOMEM;
+		} else if (rc == 0) {
+			rc = CU_ERR_NOTFOUND;
+		}
+	}
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
+	return rc;
+}
+
+int cu_smeta_cmk_put(cu_smeta_t *m, const char *tenant, const char *doc,
+                     const char *state)
+{
+	int rc, changes = 0;
+
+	if (m == NULL || tenant == NULL || doc == NULL ||
+	    !bounded(state, CU_SMETA_STATE_MAX))
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	if ((rc = cu_db_run(m->db, NULL,
+	                    "INSERT OR REPLACE INTO tenant_cmk (tenant, doc)"
+	                    " VALUES (?1, ?2)",
+	                    "tt", tenant, doc)) == 0)
+		rc = cu_db_run(m->db, &changes,
+		               "UPDATE tenants SET state = ?2 WHERE id = ?1",
+		               "tt", tenant, state);
+	if (rc == 0 && changes == 0)
+		rc = CU_ERR_NOTFOUND;
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		return rc;
+	}
+	return cu_db_commit(m->db);
+}
+
+int cu_smeta_event_add(cu_smeta_t *m, const char *tenant, int64_t ts,
+                       const char *type, const char *detail)
+{
+	int rc;
+
+	if (m == NULL || tenant == NULL || type == NULL || detail == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	rc = cu_db_run(m->db, NULL,
+	               "INSERT INTO tenant_events (tenant, ts, type, detail)"
+	               " VALUES (?1, ?2, ?3, ?4)",
+	               "titt", tenant, ts, type, detail);
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		return rc;
+	}
+	return cu_db_commit(m->db);
+}
+
+int cu_smeta_event_list(cu_smeta_t *m, const char *tenant, int64_t since,
+                        unsigned limit, cu_smeta_event_fn fn, void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (m == NULL || tenant == NULL || fn == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT seq, ts, type, detail FROM tenant_events"
+	                 " WHERE tenant = ?1 AND seq > ?2 ORDER BY seq"
+	                 " LIMIT ?3",
+	                 "tii", tenant, since, (int64_t)limit);
+	while (rc == 0 && (rc = cu_db_step(st)) == 1) {
+		const unsigned char *type = sqlite3_column_text(st, 2);
+		const unsigned char *detail = sqlite3_column_text(st, 3);
+
+		rc = fn(arg, sqlite3_column_int64(st, 0),
+		        sqlite3_column_int64(st, 1),
+		        type != NULL ? (const char *)type : "",
+		        detail != NULL ? (const char *)detail : "{}");
+	}
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
+	return rc;
+}
+
+int cu_smeta_tenant_shred(cu_smeta_t *m, const char *tenant)
+{
+	int rc;
+
+	if (m == NULL || tenant == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	if ((rc = cu_db_run(m->db, NULL,
+	                    "DELETE FROM tk_wraps WHERE tenant = ?1", "t",
+	                    tenant)) != 0 ||
+	    (rc = cu_db_run(m->db, NULL,
+	                    "DELETE FROM tenant_keys WHERE tenant = ?1", "t",
+	                    tenant)) != 0 ||
+	    (rc = cu_db_run(m->db, NULL,
+	                    "DELETE FROM object_parts WHERE tenant = ?1", "t",
+	                    tenant)) != 0 ||
+	    (rc = cu_db_run(m->db, NULL,
+	                    "DELETE FROM upload_parts WHERE upload_id IN"
+	                    " (SELECT upload_id FROM uploads WHERE tenant = ?1)",
+	                    "t", tenant)) != 0 ||
+	    (rc = cu_db_run(m->db, NULL,
+	                    "DELETE FROM uploads WHERE tenant = ?1", "t",
+	                    tenant)) != 0 ||
+	    (rc = cu_db_run(m->db, NULL,
+	                    "DELETE FROM objects WHERE tenant = ?1", "t",
+	                    tenant)) != 0 ||
+	    (rc = cu_db_run(m->db, NULL,
+	                    "DELETE FROM buckets WHERE tenant = ?1", "t",
+	                    tenant)) != 0 ||
+	    (rc = cu_db_run(m->db, NULL,
+	                    "DELETE FROM access_keys WHERE tenant = ?1", "t",
+	                    tenant)) != 0)
+		goto out;
+out:
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		return rc;
+	}
+	if ((rc = cu_db_commit(m->db)) != 0)
+		return rc;
+	/* secure_delete overwrote the rows' pages; VACUUM also rebuilds
+	 * the file and the WAL checkpoint drops the old frames */
+	(void)cu_db_exec(m->db, "VACUUM;");
+	(void)cu_db_exec(m->db, "PRAGMA wal_checkpoint(TRUNCATE);");
+	return 0;
 }

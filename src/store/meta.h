@@ -167,6 +167,88 @@ int cu_smeta_tk_get(cu_smeta_t *m, const char *tenant, uint32_t version,
 int cu_smeta_tk_put(cu_smeta_t *m, const char *tenant, uint32_t version,
                     const void *wrapped, size_t len, const char *root);
 
+/* ---- customer-managed keys ---------------------------------------- */
+
+/* Root names. The system key's wrap of a TK version lives in
+ * tenant_keys (root CU_SMETA_ROOT_SYSTEM); while a tenant is
+ * customer-managed that wrap is empty (root CU_SMETA_ROOT_CUSTOMER) and
+ * each version has one wrap per root (a kid, or CU_SMETA_ROOT_AVK) in
+ * a table of wraps. */
+#define CU_SMETA_ROOT_SYSTEM   "file"
+#define CU_SMETA_ROOT_CUSTOMER "cmk"
+#define CU_SMETA_ROOT_AVK      "avk"
+
+struct cu_smeta_wrap {
+	uint32_t version;
+	const char *root; /* CU_SMETA_ROOT_SYSTEM or a wrap table root */
+	const unsigned char *wrapped;
+	size_t len; /* 1..CU_SMETA_BLOB_MAX */
+};
+
+/* cu_smeta_tk_versions - the tenant's TK versions, ascending, into out
+ * (cap entries; *n). Returns 0, CU_ERR_RANGE (more than cap) or
+ * CU_ERR_DB. */
+int cu_smeta_tk_versions(cu_smeta_t *m, const char *tenant, uint32_t *out,
+                         size_t cap, size_t *n);
+
+/* cu_smeta_tk_wrap_get - the wrap of TK version under root (a kid or
+ * CU_SMETA_ROOT_AVK) into out. Returns 0, CU_ERR_NOTFOUND, CU_ERR_RANGE
+ * or CU_ERR_DB. */
+int cu_smeta_tk_wrap_get(cu_smeta_t *m, const char *tenant, uint32_t version,
+                         const char *root, unsigned char *out, size_t cap,
+                         size_t *len);
+
+/* cu_smeta_tk_set_wraps - in one transaction, replace every wrap of every
+ * TK version of the tenant by w[0..n): the old wraps are deleted (the
+ * database overwrites deleted content: secure_delete), system-key wraps
+ * go back into tenant_keys. A version without a wrap in w keeps none.
+ * Returns 0, CU_ERR_INVAL, CU_ERR_NOTFOUND (no such version) or
+ * CU_ERR_DB. */
+int cu_smeta_tk_set_wraps(cu_smeta_t *m, const char *tenant,
+                          const struct cu_smeta_wrap *w, size_t n);
+
+/* cu_smeta_tk_add - a new TK version of a customer-managed tenant with
+ * its wraps w[0..n) (all of that version). Returns 0, CU_ERR_EXISTS,
+ * CU_ERR_INVAL or CU_ERR_DB. */
+int cu_smeta_tk_add(cu_smeta_t *m, const char *tenant, uint32_t version,
+                    const struct cu_smeta_wrap *w, size_t n);
+
+/* cu_smeta_tenant_set_state - set the tenant's state. Returns 0,
+ * CU_ERR_NOTFOUND, CU_ERR_INVAL or CU_ERR_DB. */
+int cu_smeta_tenant_set_state(cu_smeta_t *m, const char *tenant,
+                              const char *state);
+
+/* cu_smeta_cmk_get - the tenant's encryption document (JSON text,
+ * malloc'd into *doc). Returns 0, CU_ERR_NOTFOUND (never set),
+ * CU_ERR_NOMEM or CU_ERR_DB. */
+int cu_smeta_cmk_get(cu_smeta_t *m, const char *tenant, char **doc);
+
+/* cu_smeta_cmk_put - store the encryption document and the tenant's
+ * state in one transaction. Returns 0, CU_ERR_NOTFOUND, CU_ERR_INVAL or
+ * CU_ERR_DB. */
+int cu_smeta_cmk_put(cu_smeta_t *m, const char *tenant, const char *doc,
+                     const char *state);
+
+/* cu_smeta_event_add - append a security event (detail: JSON text).
+ * Returns 0, CU_ERR_INVAL or CU_ERR_DB. */
+int cu_smeta_event_add(cu_smeta_t *m, const char *tenant, int64_t ts,
+                       const char *type, const char *detail);
+
+typedef int (*cu_smeta_event_fn)(void *arg, int64_t seq, int64_t ts,
+                                 const char *type, const char *detail);
+
+/* cu_smeta_event_list - the tenant's events after seq `since`, oldest
+ * first, at most limit. Returns as cu_smeta_tenant_list. */
+int cu_smeta_event_list(cu_smeta_t *m, const char *tenant, int64_t since,
+                        unsigned limit, cu_smeta_event_fn fn, void *arg);
+
+/* cu_smeta_tenant_shred - the crypto-shred of a purge: delete every wrap
+ * of every TK version of the tenant, its objects, uploads, buckets and
+ * access keys (the tenant row stays), then VACUUM and checkpoint so no
+ * deleted page survives in the file or the WAL. The caller removes the
+ * data files. Returns 0, CU_ERR_INVAL or CU_ERR_DB. */
+int cu_smeta_tenant_shred(cu_smeta_t *m, const char *tenant);
+
 /* ---- buckets ------------------------------------------------------ */
 
 /* cu_smeta_bucket_create - a bucket of the tenant. Returns 0,
