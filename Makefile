@@ -29,6 +29,20 @@ CFLAGS  := -std=c17 $(OPT) $(WARN) -D_GNU_SOURCE -fstack-protector-strong \
            -fno-strict-aliasing -Isrc $(PKG_CFLAGS)
 LDLIBS  := $(PKG_LIBS) -lpthread -lm
 
+# Benchmarks only: NULL_CIPHER=1 builds custos with object segments copied
+# instead of sealed with AES-256-GCM (core/crypto/seg.c; every other cost
+# stays), to measure what encryption costs the store. Such a binary says
+# so in `custos version` and in the store's start log, and is built only
+# into a *-nullcipher BUILD: `make bench` makes $(BUILD)-nullcipher.
+NULL_CIPHER ?= 0
+NULL_BUILD  := $(BUILD)-nullcipher
+ifeq ($(NULL_CIPHER),1)
+ifeq ($(filter %-nullcipher,$(BUILD)),)
+$(error NULL_CIPHER=1 builds only into a BUILD named *-nullcipher)
+endif
+CFLAGS  += -DCU_BENCH_NULL_CIPHER
+endif
+
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=all -DCU_SANITIZE
@@ -107,7 +121,9 @@ e2e: $(BIN)
 	  $(PY) -m pytest -q -p no:cacheprovider $(E2E_DIR) $(PYTEST_ARGS)
 
 bench: $(BIN) $(BENCH_BIN)
-	@scripts/run-bench.sh $(BUILD)
+	@$(MAKE) -s NULL_CIPHER=1 BUILD=$(NULL_BUILD) $(NULL_BUILD)/custos
+	@CUSTOS_NULL_CIPHER_BIN=$(abspath $(NULL_BUILD)/custos) \
+	  scripts/run-bench.sh $(BUILD)
 
 fuzz-build:
 	$(MAKE) CC=clang SAN=fuzz BUILD=build-fuzz OPT='-O1 -g' $(FUZZ_SRC:%.c=build-fuzz/%)
@@ -127,6 +143,6 @@ test: deps
 	@scripts/test-all.sh
 
 clean:
-	rm -rf build build-clang build-asan build-fuzz
+	rm -rf build build-clang build-asan build-fuzz build-nullcipher
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

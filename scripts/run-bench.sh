@@ -1,7 +1,8 @@
 #!/bin/sh
 # Run every benchmark, in name order, and print what each prints.
 # Usage: scripts/run-bench.sh BUILD
-#   BUILD/bench/*      benchmark binaries, run as they are
+#   BUILD/bench/*      benchmark binaries, run as they are (but
+#                      loadgen_*: load generators the scripts drive)
 #   bench/*.sh         scripts, run with the build's custos binary as their
 #   bench/*.py         one argument (.py under /usr/bin/python3)
 # Benchmarks report figures beside their targets; they fail only when a
@@ -23,6 +24,7 @@ run() {
 }
 for b in "$build"/bench/*; do
 	[ -f "$b" ] && [ -x "$b" ] || continue
+	case $(basename "$b") in loadgen_*) continue ;; esac
 	run "$(basename "$b")" "$b"
 done
 for s in bench/*.sh bench/*.py; do

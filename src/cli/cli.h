@@ -29,5 +29,6 @@ int cu_cli_store(int argc, char **argv);
 int cu_cli_vault(int argc, char **argv);
 int cu_cli_vault_admin(int argc, char **argv); /* vault principal|role|... */
 int cu_cli_key(int argc, char **argv);
+int cu_cli_tenant(int argc, char **argv); /* store admin API client */
 
 #endif

@@ -21,6 +21,10 @@ static const char serve_usage[] =
     "                          [--data DIR] [--operator-token-file FILE]\n"
     "                          [--client-cert FILE --client-key FILE]\n"
     "                          [--lease-seconds N] [--log-level LEVEL]\n"
+    "                          [--vault-ca FILE] [--outage-grace-seconds N]\n"
+    "                          [--purge-grace-seconds N] "
+    "[--cmk-check-seconds N]\n"
+    "                          [--allow-revert-to-system-managed yes|no]\n"
     "\n"
     "Run a custos store (S3 API and admin API, one HTTPS origin) until\n"
     "SIGTERM or SIGINT. Objects are encrypted at rest under per-tenant\n"
@@ -44,6 +48,21 @@ static const char serve_usage[] =
     "unwrapped\n"
     "                             in memory (default 60)\n"
     "  --log-level LEVEL          debug, info (default), warn or error\n"
+    "  --vault-ca FILE            CA that tenants' vaults chain to "
+    "(default:\n"
+    "                             the system's)\n"
+    "  --outage-grace-seconds N   serve on this long past a lease while a\n"
+    "                             tenant's vault does not answer "
+    "(default 0)\n"
+    "  --purge-grace-seconds N    delay before a purge destroys a "
+    "tenant's\n"
+    "                             keys (default 86400)\n"
+    "  --cmk-check-seconds N      re-check customer keys this often\n"
+    "                             (default: the lease)\n"
+    "  --allow-revert-to-system-managed yes|no\n"
+    "                             may a tenant leave customer-managed "
+    "keys\n"
+    "                             (default yes)\n"
     "\n"
     "Create a tenant (the reply shows its S3 keys once):\n"
     "  curl --cacert CA -H \"Authorization: Bearer $(cat TOKEN_FILE)\" \\\n"
@@ -92,6 +111,21 @@ static int parse_lease(const char *s, unsigned *out)
 	return 0;
 }
 
+/* A number of seconds in [lo, 86400 * 30]. */
+static int parse_seconds(const char *s, unsigned lo, unsigned *out)
+{
+	char *end = NULL;
+	unsigned long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return CU_ERR_INVAL;
+	v = strtoul(s, &end, 10);
+	if (end == NULL || *end != '\0' || v < lo || v > 86400ul * 30)
+		return CU_ERR_INVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
 static int store_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -104,6 +138,11 @@ static int store_serve(int argc, char **argv)
 	    {"operator-token-file", required_argument, NULL, 't'},
 	    {"lease-seconds", required_argument, NULL, 'L'},
 	    {"log-level", required_argument, NULL, 'v'},
+	    {"vault-ca", required_argument, NULL, 'A'},
+	    {"outage-grace-seconds", required_argument, NULL, 'G'},
+	    {"purge-grace-seconds", required_argument, NULL, 'P'},
+	    {"cmk-check-seconds", required_argument, NULL, 'Q'},
+	    {"allow-revert-to-system-managed", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -150,6 +189,34 @@ static int store_serve(int argc, char **argv)
 				        optarg);
 				return 2;
 			}
+			break;
+		case 'A':
+			cfg.vault_ca_file = optarg;
+			break;
+		case 'G':
+		case 'P':
+		case 'Q':
+			if (parse_seconds(optarg, o == 'G' ? 0 : 1,
+			                  o == 'G'   ? &cfg.outage_grace_s
+			                  : o == 'P' ? &cfg.purge_grace_s
+			                             : &cfg.cmk_check_s) != 0) {
+				fprintf(stderr,
+				        "custos store serve: bad number of "
+				        "seconds '%s'\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		case 'R':
+			if (strcmp(optarg, "yes") != 0 &&
+			    strcmp(optarg, "no") != 0) {
+				fprintf(stderr,
+				        "custos store serve: "
+				        "--allow-revert-to-system-managed "
+				        "takes yes or no\n");
+				return 2;
+			}
+			cfg.refuse_revert = strcmp(optarg, "no") == 0;
 			break;
 		case 'v':
 			if (cu_log_level_parse(optarg, &level) != 0) {

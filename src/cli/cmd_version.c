@@ -17,6 +17,10 @@ int cu_cli_version(int argc, char **argv)
 		return 0;
 	}
 	printf("custos %s\n", CU_VERSION);
+#ifdef CU_BENCH_NULL_CIPHER
+	/* Makefile NULL_CIPHER=1: object segments are copied, not encrypted */
+	printf("NULL CIPHER BUILD - benchmarks only, no confidentiality\n");
+#endif
 	printf("  %s\n", OpenSSL_version(OPENSSL_VERSION));
 	printf("  libmicrohttpd %s\n", MHD_get_version());
 	printf("  SQLite %s\n", sqlite3_libversion());

@@ -9,6 +9,7 @@ static const struct cu_cli_cmd commands[] = {
     {"key", "manage and use keys in a running vault", cu_cli_key},
     {"pki", "development PKI: a local CA and certificates", cu_cli_pki},
     {"store", "run the S3 store (`custos store serve`)", cu_cli_store},
+    {"tenant", "manage store tenants and their customer-managed keys", cu_cli_tenant},
     {"vault", "run a vault (`custos vault serve`)", cu_cli_vault},
     {"version", "print version information", cu_cli_version},
     {NULL, NULL, NULL},

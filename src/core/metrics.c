@@ -1,8 +1,19 @@
+/* metrics.c - Prometheus metrics whose updates take no lock.
+ *
+ * Every request updates five series, so updates are atomic operations on
+ * the series (doubles kept as their bits, added with compare-and-swap)
+ * and finding a series is a scan of the published ones without a lock.
+ * The family's mutex is only taken to add a series: a slot is filled,
+ * then published by a release store of the count that readers load with
+ * acquire, and slots never move or go away while the registry lives. A
+ * histogram's count is the sum of its buckets, so a scrape never shows a
+ * _count that disagrees with the +Inf bucket. */
 #include "core/metrics.h"
 #include "core/err.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +21,10 @@
 
 struct series {
 	char *values[CU_METRICS_MAX_LABELS];
-	double value;     /* counter, gauge */
-	uint64_t *counts; /* histogram: per bucket, not cumulative; +Inf last */
-	double sum;
-	uint64_t count;
+	_Atomic uint64_t value;   /* counter, gauge: bits of a double */
+	_Atomic uint64_t *counts; /* histogram: per bucket, not cumulative;
+	                           * +Inf last */
+	_Atomic uint64_t sum;     /* histogram: bits of a double */
 };
 
 struct cu_metric {
@@ -26,10 +37,41 @@ struct cu_metric {
 	double buckets[CU_METRICS_MAX_BUCKETS];
 	size_t nbuckets;
 	size_t max_series;
-	pthread_mutex_t mu;
-	struct series *series; /* max_series slots */
-	size_t nseries;
+	pthread_mutex_t mu;     /* taken only to add a series */
+	struct series *series;  /* max_series slots */
+	_Atomic size_t nseries; /* published slots */
 };
+
+static double bits_double(uint64_t b)
+{
+	double d;
+
+	memcpy(&d, &b, sizeof(d));
+	return d;
+}
+
+static uint64_t double_bits(double d)
+{
+	uint64_t b;
+
+	memcpy(&b, &d, sizeof(b));
+	return b;
+}
+
+static void atomic_add_double(_Atomic uint64_t *p, double v)
+{
+	uint64_t old = atomic_load_explicit(p, memory_order_relaxed);
+
+	while (!atomic_compare_exchange_weak_explicit(
+	    p, &old, double_bits(bits_double(old) + v), memory_order_relaxed,
+	    memory_order_relaxed))
+		;
+}
+
+static double load_double(_Atomic uint64_t *p)
+{
+	return bits_double(atomic_load_explicit(p, memory_order_relaxed));
+}
 
 struct cu_metrics {
 	pthread_mutex_t mu;
@@ -42,10 +84,12 @@ static void metric_free(cu_metric_t *mt)
 {
 	if (mt == NULL)
 		return;
-	for (size_t i = 0; i < mt->nseries; i++) {
+	size_t ns = atomic_load(&mt->nseries);
+
+	for (size_t i = 0; i < ns; i++) {
 		for (size_t j = 0; j < mt->nlabels; j++)
 			free(mt->series[i].values[j]);
-		free(mt->series[i].counts);
+		free((void *)mt->series[i].counts);
 	}
 	free(mt->series);
 	for (size_t j = 0; j < mt->nlabels; j++)
@@ -151,6 +195,7 @@ int cu_metrics_register(cu_metrics_t *m, enum cu_metric_type type,
 	if (mt == NULL)
 		goto out;
 	pthread_mutex_init(&mt->mu, NULL);
+	atomic_init(&mt->nseries, 0);
 	mt->reg = m;
 	mt->type = type;
 	mt->max_series = max_series;
@@ -195,13 +240,68 @@ out:
 	return rc;
 }
 
-/* Find or create the series for `values`; caller holds mt->mu. Returns
- * 0 and *out, CU_ERR_INVAL, CU_ERR_RANGE (label set full) or
- * CU_ERR_NOMEM. With create 0, CU_ERR_NOTFOUND instead of creating. */
+/* The published series for `values` among the first `from`..n slots,
+ * or NULL. */
+static struct series *scan_series(cu_metric_t *mt, const char *const *values,
+                                  size_t from, size_t n)
+{
+	for (size_t i = from; i < n; i++) {
+		size_t j;
+		for (j = 0; j < mt->nlabels; j++) {
+			if (strcmp(mt->series[i].values[j], values[j]) != 0)
+				break;
+		}
+		if (j == mt->nlabels)
+			return &mt->series[i];
+	}
+	return NULL;
+}
+
+/* Fill and publish a new slot; caller holds mt->mu and has checked that
+ * no published series has these values. */
+static int add_series(cu_metric_t *mt, const char *const *values,
+                      struct series **out)
+{
+	size_t n = atomic_load_explicit(&mt->nseries, memory_order_relaxed);
+	struct series *s;
+
+	if (n == mt->max_series)
+		return CU_ERR_RANGE;
+	s = &mt->series[n];
+	memset(s->values, 0, sizeof(s->values));
+	atomic_init(&s->value, double_bits(0.0));
+	atomic_init(&s->sum, double_bits(0.0));
+	s->counts = NULL;
+	if (mt->type == CU_METRIC_HISTOGRAM) {
+		s->counts = malloc((mt->nbuckets + 1) * sizeof(*s->counts));
+		if (s->counts == NULL)
+			return CU_ERR_NOMEM;
+		for (size_t b = 0; b <= mt->nbuckets; b++)
+			atomic_init(&s->counts[b], 0);
+	}
+	for (size_t j = 0; j < mt->nlabels; j++) {
+		s->values[j] = strdup(values[j]);
+		if (s->values[j] == NULL) {
+			for (size_t k = 0; k < j; k++)
+				free(s->values[k]);
+			free((void *)s->counts);
+			s->counts = NULL;
+			return CU_ERR_NOMEM;
+		}
+	}
+	atomic_store_explicit(&mt->nseries, n + 1, memory_order_release);
+	*out = s;
+	return 0;
+}
+
+/* Find or create the series for `values`. Returns 0 and *out,
+ * CU_ERR_INVAL, CU_ERR_RANGE (label set full) or CU_ERR_NOMEM. With
+ * create 0, CU_ERR_NOTFOUND instead of creating. */
 static int find_series(cu_metric_t *mt, const char *const *values, int create,
                        struct series **out)
 {
-	struct series *s;
+	size_t n, n2;
+	int rc = 0;
 
 	if (mt->nlabels > 0 && values == NULL)
 		return CU_ERR_INVAL;
@@ -209,41 +309,18 @@ static int find_series(cu_metric_t *mt, const char *const *values, int create,
 		if (values[i] == NULL)
 			return CU_ERR_INVAL;
 	}
-	for (size_t i = 0; i < mt->nseries; i++) {
-		size_t j;
-		for (j = 0; j < mt->nlabels; j++) {
-			if (strcmp(mt->series[i].values[j], values[j]) != 0)
-				break;
-		}
-		if (j == mt->nlabels) {
-			*out = &mt->series[i];
-			return 0;
-		}
-	}
+	n = atomic_load_explicit(&mt->nseries, memory_order_acquire);
+	if ((*out = scan_series(mt, values, 0, n)) != NULL)
+		return 0;
 	if (!create)
 		return CU_ERR_NOTFOUND;
-	if (mt->nseries == mt->max_series)
-		return CU_ERR_RANGE;
-	s = &mt->series[mt->nseries];
-	memset(s, 0, sizeof(*s));
-	if (mt->type == CU_METRIC_HISTOGRAM) {
-		s->counts = calloc(mt->nbuckets + 1, sizeof(*s->counts));
-		if (s->counts == NULL)
-			return CU_ERR_NOMEM;
-	}
-	for (size_t j = 0; j < mt->nlabels; j++) {
-		s->values[j] = strdup(values[j]);
-		if (s->values[j] == NULL) {
-			for (size_t k = 0; k < j; k++)
-				free(s->values[k]);
-			free(s->counts);
-			memset(s, 0, sizeof(*s));
-			return CU_ERR_NOMEM;
-		}
-	}
-	mt->nseries++;
-	*out = s;
-	return 0;
+	pthread_mutex_lock(&mt->mu);
+	/* another thread may have added it since */
+	n2 = atomic_load_explicit(&mt->nseries, memory_order_acquire);
+	if ((*out = scan_series(mt, values, n, n2)) == NULL)
+		rc = add_series(mt, values, out);
+	pthread_mutex_unlock(&mt->mu);
+	return rc;
 }
 
 static void note_drop(cu_metric_t *mt, int rc)
@@ -277,23 +354,22 @@ static int update(cu_metric_t *mt, const char *const *values, double v,
 			return CU_ERR_INVAL;
 		break;
 	}
-	pthread_mutex_lock(&mt->mu);
 	rc = find_series(mt, values, 1, &s);
 	if (rc == 0) {
 		if (op == OP_ADD) {
-			s->value += v;
+			atomic_add_double(&s->value, v);
 		} else if (op == OP_SET) {
-			s->value = v;
+			atomic_store_explicit(&s->value, double_bits(v),
+			                      memory_order_relaxed);
 		} else {
 			size_t b = 0;
 			while (b < mt->nbuckets && v > mt->buckets[b])
 				b++;
-			s->counts[b]++;
-			s->sum += v;
-			s->count++;
+			atomic_fetch_add_explicit(&s->counts[b], 1,
+			                          memory_order_relaxed);
+			atomic_add_double(&s->sum, v);
 		}
 	}
-	pthread_mutex_unlock(&mt->mu);
 	note_drop(mt, rc);
 	return rc;
 }
@@ -313,6 +389,15 @@ int cu_metrics_observe(cu_metric_t *mt, const char *const *values, double v)
 	return update(mt, values, v, OP_OBSERVE);
 }
 
+static uint64_t histogram_count(const cu_metric_t *mt, struct series *s)
+{
+	uint64_t n = 0;
+
+	for (size_t b = 0; b <= mt->nbuckets; b++)
+		n += atomic_load_explicit(&s->counts[b], memory_order_relaxed);
+	return n;
+}
+
 int cu_metrics_value(cu_metric_t *mt, const char *const *values, double *out)
 {
 	struct series *s;
@@ -320,12 +405,11 @@ int cu_metrics_value(cu_metric_t *mt, const char *const *values, double *out)
 
 	if (mt == NULL || out == NULL)
 		return CU_ERR_INVAL;
-	pthread_mutex_lock(&mt->mu);
 	rc = find_series(mt, values, 0, &s);
 	if (rc == 0)
-		*out = mt->type == CU_METRIC_HISTOGRAM ? (double)s->count
-		                                       : s->value;
-	pthread_mutex_unlock(&mt->mu);
+		*out = mt->type == CU_METRIC_HISTOGRAM
+		           ? (double)histogram_count(mt, s)
+		           : load_double(&s->value);
 	return rc;
 }
 
@@ -378,24 +462,26 @@ static void render_metric(FILE *f, cu_metric_t *mt)
 	static const char *const type_names[] = {"", "counter", "gauge",
 	                                         "histogram"};
 
-	pthread_mutex_lock(&mt->mu);
+	size_t ns = atomic_load_explicit(&mt->nseries, memory_order_acquire);
+
 	fprintf(f, "# HELP %s ", mt->name);
 	put_escaped(f, mt->help, 0);
 	fprintf(f, "\n# TYPE %s %s\n", mt->name, type_names[mt->type]);
-	for (size_t i = 0; i < mt->nseries; i++) {
-		const struct series *s = &mt->series[i];
+	for (size_t i = 0; i < ns; i++) {
+		struct series *s = &mt->series[i];
 		if (mt->type != CU_METRIC_HISTOGRAM) {
 			fputs(mt->name, f);
 			put_labels(f, mt, s, NULL);
 			fputc(' ', f);
-			put_number(f, s->value);
+			put_number(f, load_double(&s->value));
 			fputc('\n', f);
 			continue;
 		}
 		uint64_t cum = 0;
 		for (size_t b = 0; b <= mt->nbuckets; b++) {
 			char le[64];
-			cum += s->counts[b];
+			cum += atomic_load_explicit(&s->counts[b],
+			                            memory_order_relaxed);
 			if (b < mt->nbuckets)
 				snprintf(le, sizeof(le), "%.15g",
 				         mt->buckets[b]);
@@ -408,12 +494,12 @@ static void render_metric(FILE *f, cu_metric_t *mt)
 		fprintf(f, "%s_sum", mt->name);
 		put_labels(f, mt, s, NULL);
 		fputc(' ', f);
-		put_number(f, s->sum);
+		put_number(f, load_double(&s->sum));
 		fprintf(f, "\n%s_count", mt->name);
 		put_labels(f, mt, s, NULL);
-		fprintf(f, " %llu\n", (unsigned long long)s->count);
+		/* the +Inf bucket: the same snapshot, so they always agree */
+		fprintf(f, " %llu\n", (unsigned long long)cum);
 	}
-	pthread_mutex_unlock(&mt->mu);
 }
 
 int cu_metrics_render(cu_metrics_t *m, char **out, size_t *len)

@@ -258,6 +258,15 @@ static int get_tenant(cu_http_req_t *req, void *arg)
 		                           "No such tenant.");
 	if (rc != 0)
 		return rc;
+	if (s3->cmk != NULL) {
+		json_t *j = tenant_json(&t), *enc = cu_scmk_status(s3->cmk, id);
+
+		if (j != NULL && enc != NULL)
+			json_object_set_new(j, "encryption", enc);
+		else
+			json_decref(enc);
+		return cu_http_reply_json(req, 200, j);
+	}
 	return cu_http_reply_json(req, 200, tenant_json(&t));
 }
 
@@ -398,6 +407,195 @@ static int revoke_key(cu_http_req_t *req, void *arg)
 	return cu_http_reply(req, 204, NULL, 0, NULL);
 }
 
+/* ---- customer-managed keys (store/cmk.h) --------------------------- */
+
+static int cmk_error(cu_http_req_t *req, const struct cu_scmk_error *e)
+{
+	return cu_http_reply_error(req, e->status ? e->status : 500,
+	                           e->code ? e->code : "InternalError",
+	                           e->message);
+}
+
+static int encryption_status(cu_http_req_t *req, struct cu_s3 *s3,
+                             const char *id, int status)
+{
+	json_t *doc = cu_scmk_status(s3->cmk, id);
+
+	if (doc == NULL)
+		return CU_ERR_NOMEM;
+	return cu_http_reply_json(req, status, doc);
+}
+
+static int put_encryption(cu_http_req_t *req, void *arg)
+{
+	struct cu_s3 *s3 = arg;
+	struct cu_scmk_error e = {0};
+	json_t *body = NULL;
+	const char *id;
+	int rc;
+
+	if ((id = managed_tenant(req, s3)) == NULL)
+		return 0;
+	if (cu_http_req_body_json(req, &body) != 0) {
+		json_decref(body);
+		return cu_http_reply_error(req, 400, "InvalidEncryptionRequest",
+		                           "The body is not valid JSON.");
+	}
+	rc = cu_scmk_request(s3->cmk, id, body, &e);
+	json_decref(body);
+	if (rc == CU_ERR_NOMEM || rc == CU_ERR_DB)
+		return rc;
+	if (rc != 0)
+		return cmk_error(req, &e);
+	cu_log(CU_LOG_INFO, "tenant encryption change requested",
+	       json_pack("{s:s,s:s}", "request_id", cu_http_req_id(req),
+	                 "tenant", id));
+	return encryption_status(req, s3, id, 202);
+}
+
+static int get_encryption(cu_http_req_t *req, void *arg)
+{
+	struct cu_s3 *s3 = arg;
+	const char *id;
+
+	if ((id = managed_tenant(req, s3)) == NULL)
+		return 0;
+	return encryption_status(req, s3, id, 200);
+}
+
+static int check_encryption(cu_http_req_t *req, void *arg)
+{
+	struct cu_s3 *s3 = arg;
+	struct cu_scmk_error e = {0};
+	const char *id;
+
+	if ((id = managed_tenant(req, s3)) == NULL)
+		return 0;
+	if (cu_scmk_check(s3->cmk, id, &e) != 0)
+		return cmk_error(req, &e);
+	return encryption_status(req, s3, id, 200);
+}
+
+static int roll_tenant_key(cu_http_req_t *req, void *arg)
+{
+	struct cu_s3 *s3 = arg;
+	struct cu_scmk_error e = {0};
+	uint32_t v = 0;
+	const char *id;
+
+	if ((id = managed_tenant(req, s3)) == NULL)
+		return 0;
+	if (cu_scmk_roll(s3->cmk, id, &v, &e) != 0)
+		return cmk_error(req, &e);
+	cu_log(CU_LOG_INFO, "tenant key rolled",
+	       json_pack("{s:s,s:s,s:i}", "request_id", cu_http_req_id(req),
+	                 "tenant", id, "tk_version", (int)v));
+	return cu_http_reply_json(
+	    req, 200, json_pack("{s:i}", "tenant_key_version", (int)v));
+}
+
+static int purge_tenant(cu_http_req_t *req, void *arg)
+{
+	struct cu_s3 *s3 = arg;
+	struct cu_scmk_error e = {0};
+	json_t *body = NULL;
+	const char *id;
+	int rc;
+
+	if ((id = managed_tenant(req, s3)) == NULL)
+		return 0;
+	if (cu_http_req_body_json(req, &body) != 0 || !json_is_object(body)) {
+		json_decref(body);
+		return cu_http_reply_error(
+		    req, 400, "ConfirmationRequired",
+		    "Send {\"confirm\": \"<tenant id>\"} "
+		    "to purge.");
+	}
+	rc = cu_scmk_purge(s3->cmk, id,
+	                   json_string_value(json_object_get(body, "confirm")),
+	                   &e);
+	json_decref(body);
+	if (rc != 0)
+		return cmk_error(req, &e);
+	cu_log(CU_LOG_WARN, "tenant purge requested",
+	       json_pack("{s:s,s:s}", "request_id", cu_http_req_id(req),
+	                 "tenant", id));
+	return encryption_status(req, s3, id, 202);
+}
+
+static int cancel_purge(cu_http_req_t *req, void *arg)
+{
+	struct cu_s3 *s3 = arg;
+	struct cu_scmk_error e = {0};
+	const char *id;
+
+	if ((id = managed_tenant(req, s3)) == NULL)
+		return 0;
+	if (cu_scmk_purge_cancel(s3->cmk, id, &e) != 0)
+		return cmk_error(req, &e);
+	return encryption_status(req, s3, id, 200);
+}
+
+static int tenant_events(cu_http_req_t *req, void *arg)
+{
+	struct cu_s3 *s3 = arg;
+	const char *id, *q = cu_http_req_query(req, "since");
+	int64_t since = 0;
+	json_t *doc;
+
+	if ((id = managed_tenant(req, s3)) == NULL)
+		return 0;
+	if (q != NULL) {
+		size_t n = strnlen(q, 20);
+
+		if (n == 0 || n > 18 || strspn(q, "0123456789") != n)
+			return cu_http_reply_error(
+			    req, 400, "InvalidArgument",
+			    "since is a non-negative integer.");
+		for (size_t i = 0; i < n; i++)
+			since = since * 10 + (q[i] - '0');
+	}
+	if ((doc = cu_scmk_events(s3->cmk, id, since)) == NULL)
+		return CU_ERR_NOMEM;
+	return cu_http_reply_json(req, 200, doc);
+}
+
+static int mount_cmk(struct cu_s3 *s3, cu_http_server_t *srv)
+{
+	static const struct {
+		const char *pattern;
+		unsigned methods;
+		cu_http_handler_fn fn;
+	} routes[] = {
+	    {"/admin/v1/tenants/{tenant}/encryption", CU_HTTP_PUT,
+	     put_encryption},
+	    {"/admin/v1/tenants/{tenant}/encryption", CU_HTTP_GET,
+	     get_encryption},
+	    {"/admin/v1/tenants/{tenant}/encryption/check", CU_HTTP_POST,
+	     check_encryption},
+	    {"/admin/v1/tenants/{tenant}/encryption/roll", CU_HTTP_POST,
+	     roll_tenant_key},
+	    {"/admin/v1/tenants/{tenant}/purge", CU_HTTP_POST, purge_tenant},
+	    {"/admin/v1/tenants/{tenant}/purge", CU_HTTP_DELETE, cancel_purge},
+	    {"/admin/v1/tenants/{tenant}/events", CU_HTTP_GET, tenant_events},
+	};
+	struct cu_http_route r = {.arg = s3};
+	int rc;
+
+	if (s3->cmk == NULL)
+		return 0;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		r.pattern = routes[i].pattern;
+		r.methods = routes[i].methods;
+		r.on_end = routes[i].fn;
+		r.flags = CU_HTTP_ROUTE_TRAILING_SLASH;
+		r.max_body = 8192;
+		if ((rc = cu_http_server_route(srv, &r)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
 int cu_s3_admin_mount(struct cu_s3 *s3, cu_http_server_t *srv)
 {
 	struct cu_http_route r = {.arg = s3};
@@ -434,5 +632,7 @@ int cu_s3_admin_mount(struct cu_s3 *s3, cu_http_server_t *srv)
 	r.pattern = "/admin/v1/tenants/{tenant}/access-keys/{key}";
 	r.methods = CU_HTTP_DELETE;
 	r.on_end = revoke_key;
-	return cu_http_server_route(srv, &r);
+	if ((rc = cu_http_server_route(srv, &r)) != 0)
+		return rc;
+	return mount_cmk(s3, srv);
 }

@@ -42,12 +42,12 @@
 #include "store/meta.h"
 #include "store/vaultc.h"
 
-#define CU_SCMK_MAX_KEYS           2
-#define CU_SCMK_DEFAULT_PURGE      86400 /* seconds of purge grace */
-#define CU_SCMK_ERR_MSG            512
-#define CU_SCMK_EVENTS_MAX         1000 /* events per page */
-#define CU_SCMK_DEFAULT_CHECK      60   /* seconds between key checks */
-#define CU_SCMK_PRINCIPAL          "custos-store"
+#define CU_SCMK_MAX_KEYS      2
+#define CU_SCMK_DEFAULT_PURGE 86400 /* seconds of purge grace */
+#define CU_SCMK_ERR_MSG       512
+#define CU_SCMK_EVENTS_MAX    1000 /* events per page */
+#define CU_SCMK_DEFAULT_CHECK 60   /* seconds between key checks */
+#define CU_SCMK_PRINCIPAL     "custos-store"
 
 typedef struct cu_scmk cu_scmk_t;
 

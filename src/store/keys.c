@@ -830,3 +830,8 @@ int cu_skeys_dek_open_with(const unsigned char tk[CU_SKEYS_KEY_LEN],
 		cu_memzero(dek, CU_SKEYS_KEY_LEN);
 	return rc;
 }
+
+unsigned cu_skeys_lease_seconds(const cu_skeys_t *k)
+{
+	return (unsigned)(k->lease_ms / 1000);
+}

@@ -197,6 +197,9 @@ int cu_skeys_dek_open_with(const unsigned char tk[CU_SKEYS_KEY_LEN],
                            size_t id_len, unsigned char dek[CU_SKEYS_KEY_LEN])
     __attribute__((warn_unused_result));
 
+/* cu_skeys_lease_seconds - the lease, in seconds. */
+unsigned cu_skeys_lease_seconds(const cu_skeys_t *k);
+
 /* cu_skeys_sweep - wipe and drop every TK whose lease has ended. Returns
  * how many were dropped. */
 size_t cu_skeys_sweep(cu_skeys_t *k);

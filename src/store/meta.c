@@ -1474,11 +1474,12 @@ int cu_smeta_tk_add(cu_smeta_t *m, const char *tenant, uint32_t version,
 		return CU_ERR_INVAL;
 	if ((rc = cu_db_begin(m->db)) != 0)
 		return rc;
-	rc = cu_db_run(m->db, NULL,
-	               "INSERT INTO tenant_keys (tenant, version, root, wrapped,"
-	               " created) VALUES (?1, ?2, ?3, X'',"
-	               " strftime('%s','now'))",
-	               "tit", tenant, (int64_t)version, CU_SMETA_ROOT_CUSTOMER);
+	rc =
+	    cu_db_run(m->db, NULL,
+	              "INSERT INTO tenant_keys (tenant, version, root, wrapped,"
+	              " created) VALUES (?1, ?2, ?3, X'',"
+	              " strftime('%s','now'))",
+	              "tit", tenant, (int64_t)version, CU_SMETA_ROOT_CUSTOMER);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		if (w[i].version != version)
 			rc = CU_ERR_INVAL;
@@ -1634,19 +1635,20 @@ int cu_smeta_tenant_shred(cu_smeta_t *m, const char *tenant)
 	    (rc = cu_db_run(m->db, NULL,
 	                    "DELETE FROM object_parts WHERE tenant = ?1", "t",
 	                    tenant)) != 0 ||
-	    (rc = cu_db_run(m->db, NULL,
-	                    "DELETE FROM upload_parts WHERE upload_id IN"
-	                    " (SELECT upload_id FROM uploads WHERE tenant = ?1)",
-	                    "t", tenant)) != 0 ||
-	    (rc = cu_db_run(m->db, NULL,
-	                    "DELETE FROM uploads WHERE tenant = ?1", "t",
-	                    tenant)) != 0 ||
-	    (rc = cu_db_run(m->db, NULL,
-	                    "DELETE FROM objects WHERE tenant = ?1", "t",
-	                    tenant)) != 0 ||
-	    (rc = cu_db_run(m->db, NULL,
-	                    "DELETE FROM buckets WHERE tenant = ?1", "t",
-	                    tenant)) != 0 ||
+	    (rc =
+	         cu_db_run(m->db, NULL,
+	                   "DELETE FROM upload_parts WHERE upload_id IN"
+	                   " (SELECT upload_id FROM uploads WHERE tenant = ?1)",
+	                   "t", tenant)) != 0 ||
+	    (rc =
+	         cu_db_run(m->db, NULL, "DELETE FROM uploads WHERE tenant = ?1",
+	                   "t", tenant)) != 0 ||
+	    (rc =
+	         cu_db_run(m->db, NULL, "DELETE FROM objects WHERE tenant = ?1",
+	                   "t", tenant)) != 0 ||
+	    (rc =
+	         cu_db_run(m->db, NULL, "DELETE FROM buckets WHERE tenant = ?1",
+	                   "t", tenant)) != 0 ||
 	    (rc = cu_db_run(m->db, NULL,
 	                    "DELETE FROM access_keys WHERE tenant = ?1", "t",
 	                    tenant)) != 0)

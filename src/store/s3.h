@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "core/http/server.h"
+#include "store/cmk.h"
 #include "store/keys.h"
 #include "store/meta.h"
 #include "store/sigv4.h"
@@ -28,6 +29,8 @@
 #define CU_S3_MAX_OBJECT   (5ull * 1024 * 1024 * 1024) /* single PUT */
 #define CU_S3_MAX_USERMETA 2048 /* bytes of x-amz-meta-* (S3's limit) */
 #define CU_S3_REGION       "us-east-1"
+
+struct cu_s3_req;
 
 /* What both APIs share; owned by store.c. */
 struct cu_s3 {
@@ -40,7 +43,14 @@ struct cu_s3 {
 	unsigned char operator_hash[32];
 	/* custos_store_tamper_detected_total (may be NULL) */
 	cu_metric_t *tamper_metric;
+	/* customer-managed keys (NULL in tests without them) */
+	cu_scmk_t *cmk;
 };
+
+/* cu_s3_sse_headers - x-amz-server-side-encryption: aws:kms and
+ * ...-aws-kms-key-id naming the tenant's first customer key while it is
+ * customer-managed, else AES256. Returns as cu_http_set_header. */
+int cu_s3_sse_headers(cu_http_req_t *req, const struct cu_s3_req *rq);
 
 /* cu_s3_mount - add the S3 routes ("/", "/{bucket}", "/{bucket}/{key*}")
  * to srv; mount them last: they match every path. Returns 0 or the

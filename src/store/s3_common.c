@@ -648,6 +648,23 @@ static int on_headers(cu_http_req_t *req, void *arg)
 		return cu_s3_reply_error(req, 400, "InvalidArgument",
 		                         "Part number must be an integer "
 		                         "between 1 and 10000, inclusive");
+	if (c->rq.s3->cmk != NULL) {
+		/* customer-managed keys: a tenant whose key is denied, or
+		 * being purged, reads and writes no data */
+		struct cu_scmk_error ge = {0};
+		int data =
+		    c->rq.op == OP_PUT_OBJECT || c->rq.op == OP_GET_OBJECT ||
+		    c->rq.op == OP_HEAD_OBJECT || c->rq.op == OP_COPY_OBJECT ||
+		    c->rq.op == OP_UPLOAD_PART ||
+		    c->rq.op == OP_UPLOAD_PART_COPY ||
+		    c->rq.op == OP_MPU_CREATE || c->rq.op == OP_MPU_COMPLETE;
+		int st =
+		    cu_scmk_gate(c->rq.s3->cmk, c->rq.tenant,
+		                 data ? CU_SCMK_OP_DATA : CU_SCMK_OP_META, &ge);
+
+		if (st != 0)
+			return cu_s3_reply_error(req, st, ge.code, ge.message);
+	}
 	c->rq.body_max = SMALL_BODY;
 	if (c->rq.op == OP_DELETE_OBJECTS || c->rq.op == OP_MPU_COMPLETE ||
 	    c->rq.op == OP_PUT_ENCRYPTION)
@@ -836,4 +853,20 @@ int cu_s3_mount(struct cu_s3 *s3, cu_http_server_t *srv)
 	r.pattern = "/{bucket}/{key*}";
 	r.flags = 0;
 	return cu_http_server_route(srv, &r);
+}
+
+int cu_s3_sse_headers(cu_http_req_t *req, const struct cu_s3_req *rq)
+{
+	char kid[CU_VAULTC_KID_MAX + 1];
+	int rc;
+
+	if (rq == NULL || rq->s3->cmk == NULL ||
+	    !cu_scmk_sse_kid(rq->s3->cmk, rq->tenant, kid, sizeof(kid)))
+		return cu_http_set_header(req, "x-amz-server-side-encryption",
+		                          "AES256");
+	if ((rc = cu_http_set_header(req, "x-amz-server-side-encryption",
+	                             "aws:kms")) != 0)
+		return rc;
+	return cu_http_set_header(
+	    req, "x-amz-server-side-encryption-aws-kms-key-id", kid);
 }

@@ -141,8 +141,7 @@ int cu_s3_mpu_create(cu_http_req_t *req, struct cu_s3_req *rq)
 	cu_xmlw_text(x, "Key", rq->key, rq->key_len);
 	cu_xmlw_str(x, "UploadId", u.upload_id);
 	cu_xmlw_close(x);
-	if ((rc = cu_http_set_header(req, "x-amz-server-side-encryption",
-	                             "AES256")) != 0)
+	if ((rc = cu_s3_sse_headers(req, rq)) != 0)
 		goto out;
 	rc = reply_xml(req, x);
 out:
@@ -348,8 +347,7 @@ int cu_s3_mpu_complete(cu_http_req_t *req, struct cu_s3_req *rq)
 	cu_xmlw_text(x, "Key", rq->key, rq->key_len);
 	cu_xmlw_str(x, "ETag", o->etag);
 	cu_xmlw_close(x);
-	if ((rc = cu_http_set_header(req, "x-amz-server-side-encryption",
-	                             "AES256")) != 0)
+	if ((rc = cu_s3_sse_headers(req, rq)) != 0)
 		goto out;
 	rc = reply_xml(req, x);
 out:

@@ -350,8 +350,8 @@ static void md5_etag(const unsigned char md5[16], char *etag)
 	etag[34] = '\0';
 }
 
-static int copy_result(cu_http_req_t *req, const char *root, const char *etag,
-                       int64_t created)
+static int copy_result(cu_http_req_t *req, const struct cu_s3_req *rq,
+                       const char *root, const char *etag, int64_t created)
 {
 	cu_xmlw_t *w = NULL;
 	char date[40], *doc = NULL;
@@ -368,8 +368,7 @@ static int copy_result(cu_http_req_t *req, const char *root, const char *etag,
 	cu_xmlw_close(w);
 	if ((rc = cu_xmlw_finish(w, &doc, &len)) == 0 &&
 	    (rc = cu_s3_std_headers(req)) == 0 &&
-	    (rc = cu_http_set_header(req, "x-amz-server-side-encryption",
-	                             "AES256")) == 0)
+	    (rc = cu_s3_sse_headers(req, rq)) == 0)
 		rc = cu_http_reply(req, 200, doc, len, "application/xml");
 	free(doc);
 	cu_xmlw_free(w);
@@ -410,11 +409,11 @@ static int part_end(cu_http_req_t *req, struct cu_s3_req *rq, struct upload *u)
 	                                 old) < sizeof(path))
 		(void)cu_sobj_remove(rq->s3->data_dir, path);
 	if (u->copy) /* UploadPartCopy */
-		return copy_result(req, "CopyPartResult", p.etag, p.created);
+		return copy_result(req, rq, "CopyPartResult", p.etag,
+		                   p.created);
 	if ((rc = cu_s3_std_headers(req)) != 0 ||
 	    (rc = cu_http_set_header(req, "ETag", p.etag)) != 0 ||
-	    (rc = cu_http_set_header(req, "x-amz-server-side-encryption",
-	                             "AES256")) != 0)
+	    (rc = cu_s3_sse_headers(req, rq)) != 0)
 		return rc;
 	return cu_http_reply(req, 200, NULL, 0, NULL);
 }
@@ -512,13 +511,13 @@ int cu_s3_put_end(cu_http_req_t *req, struct cu_s3_req *rq)
 	if (replaced)
 		(void)cu_sobj_remove(rq->s3->data_dir, old);
 	if (u->copy) {
-		rc = copy_result(req, "CopyObjectResult", o->etag, o->created);
+		rc = copy_result(req, rq, "CopyObjectResult", o->etag,
+		                 o->created);
 		goto out;
 	}
 	if ((rc = cu_s3_std_headers(req)) != 0 ||
 	    (rc = cu_http_set_header(req, "ETag", o->etag)) != 0 ||
-	    (rc = cu_http_set_header(req, "x-amz-server-side-encryption",
-	                             "AES256")) != 0)
+	    (rc = cu_s3_sse_headers(req, rq)) != 0)
 		goto out;
 	rc = cu_http_reply(req, 200, NULL, 0, NULL);
 out:
@@ -1008,8 +1007,7 @@ again:
 	if ((rc = cu_http_set_header(req, "ETag", o->etag)) != 0 ||
 	    (rc = cu_http_set_header(req, "Last-Modified", date)) != 0 ||
 	    (rc = cu_http_set_header(req, "Accept-Ranges", "bytes")) != 0 ||
-	    (rc = cu_http_set_header(req, "x-amz-server-side-encryption",
-	                             "AES256")) != 0)
+	    (rc = cu_s3_sse_headers(req, rq)) != 0)
 		goto out;
 	if (ranged) {
 		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu",

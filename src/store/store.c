@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/pki.h"
 #include "core/secmem.h"
+#include "store/cmk.h"
 #include "store/keys.h"
 #include "store/meta.h"
 #include "store/objfile.h"
@@ -33,6 +34,7 @@ struct cu_store {
 	struct cu_s3 s3;
 	cu_smeta_t *meta;
 	cu_skeys_t *keys;
+	cu_scmk_t *cmk;        /* customer-managed keys: worker and roots */
 	unsigned char *master; /* secmem */
 	char *data_dir;
 	char url[96];
@@ -305,6 +307,36 @@ static int open_data(cu_store_t *s, const struct cu_store_config *cfg)
 	return 0;
 }
 
+/* Customer-managed keys: the worker, per-tenant roots, the AvK. */
+static int start_cmk(cu_store_t *s, const struct cu_store_config *cfg)
+{
+	struct cu_scmk_config cc = {0};
+	char avk[4096];
+	int rc;
+
+	if ((rc = path_in(cfg->data_dir, "availability.key", avk,
+	                  sizeof(avk))) != 0)
+		return rc;
+	cc.meta = s->meta;
+	cc.keys = s->keys;
+	cc.data_dir = s->data_dir;
+	cc.metrics = cu_http_server_metrics(s->srv);
+	cc.vault_ca_file = cfg->vault_ca_file;
+	cc.client_cert_file = cfg->client_cert_file;
+	cc.client_key_file = cfg->client_key_file;
+	cc.availability_key_file = avk;
+	cc.outage_grace_s = cfg->outage_grace_s;
+	cc.purge_grace_s = cfg->purge_grace_s;
+	cc.check_s = cfg->cmk_check_s ? cfg->cmk_check_s
+	                              : (cfg->lease_s ? cfg->lease_s
+	                                              : CU_SKEYS_DEFAULT_LEASE);
+	cc.refuse_revert = cfg->refuse_revert;
+	if ((rc = cu_scmk_new(&cc, &s->cmk)) != 0)
+		return rc;
+	s->s3.cmk = s->cmk;
+	return 0;
+}
+
 int cu_store_start(const struct cu_store_config *cfg, cu_store_t **out)
 {
 	struct cu_http_config hc = {0};
@@ -316,6 +348,14 @@ int cu_store_start(const struct cu_store_config *cfg, cu_store_t **out)
 	if (out == NULL)
 		return CU_ERR_INVAL;
 	*out = NULL;
+#ifdef CU_BENCH_NULL_CIPHER
+	/* A benchmark build (Makefile NULL_CIPHER=1): say it where an
+	 * operator looks first. */
+	cu_log(CU_LOG_ERROR,
+	       "NULL CIPHER BUILD - benchmarks only, no confidentiality: "
+	       "object data is stored unencrypted",
+	       NULL);
+#endif
 	if (cfg == NULL || cfg->data_dir == NULL) {
 		cu_log(CU_LOG_ERROR, "the store needs a data directory", NULL);
 		goto out;
@@ -344,7 +384,7 @@ int cu_store_start(const struct cu_store_config *cfg, cu_store_t **out)
 	hc.idle_timeout_s = 120;
 	if ((rc = cu_http_server_new(&hc, &s->srv)) != 0)
 		goto out;
-	if ((rc = register_metrics(s)) != 0 ||
+	if ((rc = register_metrics(s)) != 0 || (rc = start_cmk(s, cfg)) != 0 ||
 	    (rc = cu_http_server_mount_builtin(s->srv)) != 0 ||
 	    (rc = cu_s3_admin_mount(&s->s3, s->srv)) != 0 ||
 	    (rc = cu_s3_mount(&s->s3, s->srv)) != 0)
@@ -403,6 +443,7 @@ void cu_store_free(cu_store_t *s)
 		return;
 	stop_sweeper(s);
 	cu_http_server_free(s->srv);
+	cu_scmk_free(s->cmk);
 	cu_skeys_free(s->keys);
 	cu_smeta_close(s->meta);
 	cu_secmem_free(s->master, CU_SKEYS_KEY_LEN);

@@ -11,6 +11,8 @@
  *   store.db        metadata (SQLite, WAL)
  *   master.key      seals access-key secrets in store.db (0600)
  *   system.key      the system key (SK) that wraps tenant keys (0600)
+ *   availability.key  the availability key (AvK) of customer-managed
+ *                   tenants that chose it (0600)
  *   objects/T/xx/V  object version V of tenant T, encrypted */
 #ifndef CU_STORE_H
 #define CU_STORE_H
@@ -34,7 +36,13 @@ struct cu_store_config {
 	 * (random, 0600) when missing. NULL = DATA/operator.token. */
 	const char *operator_token_file;
 	unsigned lease_s; /* tenant key lease; 0 = 60 s */
-	unsigned threads; /* 0 = the server's default */
+	/* customer-managed keys (store/cmk.h) */
+	const char *vault_ca_file; /* CA of tenants' vaults; NULL = system */
+	unsigned outage_grace_s;   /* serve on past a lease in an outage */
+	unsigned purge_grace_s;    /* 0 = one day */
+	unsigned cmk_check_s;      /* key re-check interval; 0 = the lease */
+	int refuse_revert;         /* 1: no way back to system-managed */
+	unsigned threads;          /* 0 = the server's default */
 };
 
 /* cu_store_start - open everything and start serving. Returns 0 and *out

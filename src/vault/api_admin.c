@@ -1,7 +1,8 @@
 /* api_admin.c - custos's own vault admin API (DESIGN.md section 7):
  * settings, principals, role assignments, the audit log and the key event
  * stream (long-poll JSON or server-sent events). Key Vault Administrator
- * only. */
+ * only, but for the event stream, which any principal may read filtered
+ * to the keys it holds a role on (event_visible). */
 #include "core/err.h"
 #include "core/secmem.h"
 #include "vault/api_internal.h"
@@ -266,9 +267,82 @@ static int verify_audit(cu_http_req_t *req, struct cu_vapi_req *vr)
 	return cu_vapi_fail(req, r, NULL);
 }
 
+/* Who may see which key event. An administrator sees every event; any
+ * other principal sees the events of keys it holds a role on (at vault
+ * scope or the key's) and the role events that name it, even once the
+ * role is gone (a service learns of its own revocation that way), and
+ * nothing else: not other principals' role changes, not vault-wide
+ * events. */
+static int holds_role(cu_vks_t *vks, const char *principal, const char *key)
+{
+	static const unsigned perms[] = {
+	    CU_VPERM_READ,    CU_VPERM_WRAP, CU_VPERM_UNWRAP,
+	    CU_VPERM_ENCRYPT, CU_VPERM_DECRYPT, CU_VPERM_SIGN,
+	    CU_VPERM_VERIFY,
+	};
+
+	for (size_t i = 0; i < sizeof(perms) / sizeof(perms[0]); i++)
+		if (cu_vrbac_check(vks, principal, perms[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+static int event_visible(cu_vks_t *vks, const char *principal, int admin,
+                         json_t *ev)
+{
+	const char *type = json_string_value(json_object_get(ev, "type"));
+	const char *key = json_string_value(json_object_get(ev, "key"));
+	const char *detail = json_string_value(json_object_get(ev, "detail"));
+	int mine = 0;
+
+	if (admin)
+		return 1;
+	if (type != NULL && strncmp(type, "role_", 5) == 0) {
+		json_t *d = detail != NULL ? json_loads(detail, 0, NULL) : NULL;
+		const char *who =
+		    json_string_value(json_object_get(d, "principal"));
+
+		mine = who != NULL && strcmp(who, principal) == 0;
+		json_decref(d);
+		return mine;
+	}
+	return key != NULL && key[0] != '\0' && holds_role(vks, principal, key);
+}
+
+/* Drop from arr (in place) what principal may not see. */
+static void filter_events(cu_vks_t *vks, const char *principal, int admin,
+                          json_t *arr)
+{
+	size_t i = 0;
+
+	if (admin)
+		return;
+	while (i < json_array_size(arr)) {
+		if (event_visible(vks, principal, admin, json_array_get(arr, i)))
+			i++;
+		else
+			json_array_remove(arr, i);
+	}
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int is_admin(cu_vks_t *vks, const char *principal)
+{
+	return cu_vrbac_check(vks, principal, CU_VPERM_ADMIN, NULL) == 0;
+}
+
 /* Server-sent events: one "id/event/data" block per event. */
 struct sse {
 	cu_vks_t *vks;
+	char principal[CU_VRBAC_NAME_MAX + 1];
+	int admin;
 	int64_t since;
 	time_t until;
 	char *pending; /* formatted, not yet sent */
@@ -293,6 +367,15 @@ static int sse_fill(struct sse *s)
 
 	if ((r = cu_vaudit_events(cu_vks_db(s->vks), s->since, 100, &arr)) != 0)
 		return r;
+	{
+		/* past the events this principal may not see */
+		size_t n = json_array_size(arr);
+
+		if (n > 0)
+			s->since = json_integer_value(
+			    json_object_get(json_array_get(arr, n - 1), "seq"));
+	}
+	filter_events(s->vks, s->principal, s->admin, arr);
 	json_array_foreach(arr, i, ev)
 	{
 		char *data = json_dumps(ev, JSON_COMPACT);
@@ -362,9 +445,9 @@ static int get_events(cu_http_req_t *req, struct cu_vapi_req *vr)
 {
 	const char *accept = cu_http_req_header(req, "Accept");
 	const char *last = cu_http_req_header(req, "Last-Event-ID");
-	int64_t since, wait, max;
+	int64_t since, wait, max, deadline;
 	json_t *arr = NULL;
-	int r;
+	int r, admin = is_admin(vr->api->vks, vr->principal);
 
 	if (cu_vapi_int_query(req, "since", 0, INT64_MAX / 2, 0, &since) != 0 ||
 	    cu_vapi_int_query(req, "wait", 0, LONGPOLL_MAX_S, 0, &wait) != 0 ||
@@ -384,6 +467,9 @@ static int get_events(cu_http_req_t *req, struct cu_vapi_req *vr)
 		if (s == NULL)
 			return cu_vapi_fail(req, CU_ERR_NOMEM, NULL);
 		s->vks = vr->api->vks;
+		snprintf(s->principal, sizeof(s->principal), "%s",
+		         vr->principal);
+		s->admin = admin;
 		s->since = since;
 		s->until = time(NULL) + SSE_MAX_S;
 		cu_http_set_header(req, "Cache-Control", "no-store");
@@ -400,27 +486,40 @@ static int get_events(cu_http_req_t *req, struct cu_vapi_req *vr)
 		                            "text/event-stream", sse_read, s,
 		                            sse_free);
 	}
+	deadline = mono_ms() + wait * 1000;
 	for (;;) {
+		size_t n;
+
 		if ((r = cu_vaudit_events(cu_vks_db(vr->api->vks), since, max,
 		                          &arr)) != 0)
 			return cu_vapi_fail(req, r, NULL);
-		if (json_array_size(arr) > 0 || wait <= 0)
+		/* "last" moves past what this principal may not see, so a
+		 * page of invisible events never comes back */
+		n = json_array_size(arr);
+		if (n > 0)
+			since = json_integer_value(json_object_get(
+			    json_array_get(arr, n - 1), "seq"));
+		filter_events(vr->api->vks, vr->principal, admin, arr);
+		if (json_array_size(arr) > 0 || wait <= 0 ||
+		    (n > 0 && json_array_size(arr) == 0 &&
+		     mono_ms() >= deadline))
 			break;
 		json_decref(arr);
 		arr = NULL;
+		if (n > 0)
+			continue; /* more may follow at once */
 		/* long-poll: wake on a new event or give up after `wait` */
-		if (!cu_vks_wait(vr->api->vks, since, (int)wait * 1000))
-			wait = 0;
+		{
+			int64_t left = deadline - mono_ms();
+
+			if (left <= 0 ||
+			    !cu_vks_wait(vr->api->vks, since, (int)left))
+				wait = 0;
+		}
 	}
-	{
-		size_t n = json_array_size(arr);
-		json_int_t lastseq = n ? json_integer_value(json_object_get(
-		                             json_array_get(arr, n - 1), "seq"))
-		                       : (json_int_t)since;
-		return cu_vapi_ok(
-		    req, 200,
-		    json_pack("{s:o,s:I}", "value", arr, "last", lastseq));
-	}
+	return cu_vapi_ok(req, 200,
+	                  json_pack("{s:o,s:I}", "value", arr, "last",
+	                            (json_int_t)since));
 }
 
 int cu_vapi_mount_admin(cu_vapi_t *api, cu_http_server_t *srv)
@@ -471,7 +570,8 @@ int cu_vapi_mount_admin(cu_vapi_t *api, cu_http_server_t *srv)
 
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		struct cu_vapi_route rt = routes[i];
-		rt.perm = CU_VPERM_ADMIN;
+		/* events: any principal, filtered to what it may see */
+		rt.perm = rt.fn == get_events ? 0 : CU_VPERM_ADMIN;
 		rt.max_body = ADMIN_BODY_MAX;
 		if ((r = cu_vapi_add(api, srv, &rt)) != 0)
 			return r;

@@ -383,3 +383,94 @@ def start_store(spawn, pki, data, *extra):
 def store(spawn, dev_pki, workdir):
     """A fresh store."""
     return start_store(spawn, dev_pki, os.path.join(workdir, "store-data"))
+
+
+# ---- customer-managed keys: a tenant vault and a store that uses it ----
+
+CSEU = "Key Vault Crypto Service Encryption User"
+
+
+class CmkEnv:
+    """A tenant vault (purge protection on) where the store is principal
+    custos-store by its client certificate, and a store that trusts the
+    vault's CA and presents that certificate."""
+
+    def __init__(self, vault, store, pki, fp):
+        self.vault = vault
+        self.store = store
+        self.pki = pki
+        self.fp = fp  # the store's client certificate's SHA-256
+
+    def kid(self, name, version=None, vault=None):
+        base = f"{(vault or self.vault).url}/keys/{name}"
+        return f"{base}/{version}" if version else base
+
+    def rsa_key(self, name, grant=True, vault=None, size=2048):
+        v = vault or self.vault
+        k = v.key_client().create_rsa_key(name, size=size)
+        if grant:
+            v.assign(f"store-{name}", "custos-store", CSEU, f"/keys/{name}")
+        return k
+
+    def enable(self, tenant, kids, avk=False, token=None, expect=202):
+        body = {"mode": "customer_managed",
+                "keys": [{"kid": k} for k in kids],
+                "availability_key": avk}
+        r = self.store.admin("PUT",
+                             f"/admin/v1/tenants/{tenant['id']}/encryption",
+                             token=token or tenant["admin_token"], json=body)
+        assert r.status_code == expect, r.text
+        return r.json()
+
+    def status(self, tenant):
+        r = self.store.admin("GET",
+                             f"/admin/v1/tenants/{tenant['id']}/encryption",
+                             token=tenant["admin_token"])
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def wait_state(self, tenant, *states, timeout=20.0):
+        deadline = time.time() + timeout
+        st = None
+        while time.time() < deadline:
+            st = self.status(tenant)
+            if st["state"] in states:
+                return st
+            time.sleep(0.1)
+        raise AssertionError(f"state {st} never reached {states}")
+
+
+def register_store_principal(vault, pki, fp=None):
+    """Register the store (principal custos-store) in vault by its client
+    certificate: issued here when fp is None, else the one with that
+    fingerprint (re-issuing would change the certificate the running
+    store presents). Returns (cert, key, fp)."""
+    cert = os.path.join(pki.dir, "client-custos-store.pem")
+    key = os.path.join(pki.dir, "client-custos-store-key.pem")
+    if fp is None:
+        cert, key, fp = pki.client("custos-store")
+    r = vault.request("PUT", "/admin/v1/principals/custos-store",
+                      json={"auth": "certificate",
+                            "certificate_sha256": fp})
+    assert r.status_code == 200, r.text
+    return cert, key, fp
+
+
+def start_cmk_store(spawn, pki, data, cert, key, *extra):
+    return start_store(spawn, pki, data, "--client-cert", cert,
+                       "--client-key", key, "--vault-ca", pki.ca, *extra)
+
+
+@pytest.fixture
+def cmk(spawn, dev_pki, workdir):
+    """CmkEnv with a 2 s lease and 1 s key checks."""
+    vault = start_vault_with_data(spawn, dev_pki,
+                                  os.path.join(workdir, "vault-data"),
+                                  "--retention-days", "7",
+                                  "--purge-protection")
+    cert, key, fp = register_store_principal(vault, dev_pki)
+    store = start_cmk_store(spawn, dev_pki,
+                            os.path.join(workdir, "store-data"), cert, key,
+                            "--lease-seconds", "2", "--cmk-check-seconds",
+                            "1", "--purge-grace-seconds", "2")
+    return CmkEnv(vault, store, dev_pki, fp)

@@ -300,6 +300,42 @@ static void make_nonce(const struct seg_keys *k, uint64_t index, int last,
 	nonce[NONCE_LEN - 1] = last ? 1 : 0;
 }
 
+#ifdef CU_BENCH_NULL_CIPHER
+/* NULL CIPHER: benchmarks only (Makefile NULL_CIPHER=1, never a release).
+ * A segment is its plaintext copied as it is, followed by a zero tag, so
+ * that a benchmark can tell what AES-256-GCM costs the store: framing,
+ * key derivation, commitment, nonces, hashing and I/O all stay. Such a
+ * build says so in `custos version` and in the store's start log. */
+static int seal_segment(struct seg_keys *k, uint64_t index, int last,
+                        const unsigned char *pt, size_t len, unsigned char *out)
+{
+	unsigned char nonce[NONCE_LEN];
+
+	if (index >= CU_SEG_MAX_SEGMENTS)
+		return CU_ERR_RANGE;
+	make_nonce(k, index, last, nonce);
+	memmove(out, pt, len);
+	memset(out + len, 0, CU_SEG_TAG_LEN);
+	return 0;
+}
+
+static int open_segment(struct seg_keys *k, uint64_t index, int last,
+                        const unsigned char *ct, size_t ct_len,
+                        unsigned char *pt)
+{
+	static const unsigned char zero_tag[CU_SEG_TAG_LEN];
+	unsigned char nonce[NONCE_LEN];
+	size_t len = ct_len - CU_SEG_TAG_LEN;
+
+	if (index >= CU_SEG_MAX_SEGMENTS)
+		return CU_ERR_RANGE;
+	make_nonce(k, index, last, nonce);
+	if (!cu_ct_equal(ct + len, zero_tag, CU_SEG_TAG_LEN))
+		return CU_ERR_AUTH;
+	memmove(pt, ct, len);
+	return 0;
+}
+#else
 /* Seal len (<= CU_SEG_SEGMENT_SIZE) bytes of pt as segment `index` into
  * out (len + tag); out may be pt. */
 static int seal_segment(struct seg_keys *k, uint64_t index, int last,
@@ -359,6 +395,7 @@ out:
 		cu_memzero(pt, len);
 	return r;
 }
+#endif /* CU_BENCH_NULL_CIPHER */
 
 /* The ciphertext lengths a segment can have. */
 static int segment_len_ok(uint64_t index, int last, size_t ct_len)

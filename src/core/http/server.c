@@ -91,7 +91,8 @@ struct cu_http_server {
 
 struct hdr {
 	struct hdr *next;
-	char *name, *value;
+	char *name, *value; /* both in buf */
+	char buf[];
 };
 
 struct qcache {
@@ -115,7 +116,7 @@ struct cu_http_req {
 	struct MHD_Connection *conn;
 	char id[CU_HTTP_REQUEST_ID_LEN + 1];
 	struct timespec t0;
-	char *target; /* raw target; '?' replaced by NUL */
+	char *target; /* raw target (target_buf); '?' replaced by NUL */
 	const char *path, *query;
 	size_t path_len, query_len;
 	const char *method;
@@ -144,6 +145,7 @@ struct cu_http_req {
 	char peer[INET6_ADDRSTRLEN];
 	int fp_state; /* 0 not looked up, 1 present, -1 none */
 	char fp[CU_HTTP_FINGERPRINT_LEN + 1];
+	char target_buf[]; /* what target points to */
 };
 
 /* ---- helpers ------------------------------------------------------ */
@@ -154,13 +156,18 @@ static void stream_unref(struct stream *st)
 		free(st);
 }
 
-static double elapsed_s(const struct timespec *t0)
+static int64_t elapsed_ns(const struct timespec *t0)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t0->tv_sec) +
-	       (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+	return (int64_t)(now.tv_sec - t0->tv_sec) * 1000000000 +
+	       (int64_t)(now.tv_nsec - t0->tv_nsec);
+}
+
+static double elapsed_s(const struct timespec *t0)
+{
+	return (double)elapsed_ns(t0) / 1e9;
 }
 
 static int has_ctl(const char *s)
@@ -210,6 +217,54 @@ mhd_logger(void *cls, const char *fmt, va_list ap)
 	 * noise from scanners, so debug. */
 	cu_log(CU_LOG_DEBUG, "libmicrohttpd",
 	       json_pack("{s:s}", "detail", msg));
+}
+
+/* Request ids: 128 random bits each, taken from a per-thread stash that
+ * one RAND_bytes call refills for RID_STASH ids. A call per request (with
+ * the DRBG's fork check, a getpid system call) was a measurable part of a
+ * keep-alive request. A fork empties every stash in the child, so parent
+ * and child never hand out the same ids. */
+#define RID_RAW   (CU_HTTP_REQUEST_ID_LEN / 2)
+#define RID_STASH 32
+
+static atomic_uint rid_generation;
+static pthread_once_t rid_once = PTHREAD_ONCE_INIT;
+
+static void rid_forked(void)
+{
+	atomic_fetch_add(&rid_generation, 1);
+}
+
+static void rid_init(void)
+{
+	(void)pthread_atfork(NULL, NULL, rid_forked);
+}
+
+static int request_id(char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	static _Thread_local unsigned char stash[RID_RAW * RID_STASH];
+	static _Thread_local size_t used = sizeof(stash);
+	static _Thread_local unsigned gen;
+	unsigned now;
+	int rc;
+
+	(void)pthread_once(&rid_once, rid_init);
+	now = atomic_load(&rid_generation);
+	if (used == sizeof(stash) || gen != now) {
+		if ((rc = cu_rand_bytes(stash, sizeof(stash))) != 0)
+			return rc;
+		used = 0;
+		gen = now;
+	}
+	for (size_t i = 0; i < RID_RAW; i++) {
+		unsigned char b = stash[used + i];
+		out[2 * i] = digits[b >> 4];
+		out[2 * i + 1] = digits[b & 15];
+	}
+	out[CU_HTTP_REQUEST_ID_LEN] = '\0';
+	used += RID_RAW;
+	return 0;
 }
 
 /* ---- replies ------------------------------------------------------ */
@@ -270,7 +325,9 @@ int cu_http_error_json(cu_http_req_t *req, int status, const char *code,
 
 int cu_http_reply_json(cu_http_req_t *req, int status, json_t *json)
 {
+	struct MHD_Response *resp;
 	char *text = NULL;
+	size_t len;
 	int rc;
 
 	if (req == NULL) {
@@ -288,8 +345,22 @@ int cu_http_reply_json(cu_http_req_t *req, int status, json_t *json)
 			(void)cu_http_reply(req, 500, NULL, 0, NULL);
 		return CU_ERR_NOMEM;
 	}
-	rc = cu_http_reply(req, status, text, strlen(text), "application/json");
-	free(text);
+	if (status < 100 || status > 599 || req->replied) {
+		free(text);
+		return status < 100 || status > 599 ? CU_ERR_INVAL
+		                                    : CU_ERR_STATE;
+	}
+	/* MHD takes the dumped text as it is (json_dumps's result is freed
+	 * with free()) instead of copying it */
+	len = strlen(text);
+	resp =
+	    MHD_create_response_from_buffer_with_free_callback(len, text, free);
+	if (resp == NULL) {
+		free(text);
+		return CU_ERR_NOMEM;
+	}
+	req->bytes_out = len;
+	rc = reply_prepare(req, resp, status, "application/json");
 	return rc;
 }
 
@@ -389,17 +460,17 @@ int cu_http_set_header(cu_http_req_t *req, const char *name, const char *value)
 		return CU_ERR_INVAL;
 	if (req->replied)
 		return CU_ERR_STATE;
-	h = calloc(1, sizeof(*h));
+	size_t nl = strlen(name), vl = strlen(value);
+	if (nl > SIZE_MAX / 2 - sizeof(*h) || vl > SIZE_MAX / 2)
+		return CU_ERR_NOMEM;
+	h = malloc(sizeof(*h) + nl + 1 + vl + 1);
 	if (h == NULL)
 		return CU_ERR_NOMEM;
-	h->name = strdup(name);
-	h->value = strdup(value);
-	if (h->name == NULL || h->value == NULL) {
-		free(h->name);
-		free(h->value);
-		free(h);
-		return CU_ERR_NOMEM;
-	}
+	h->next = NULL;
+	h->name = h->buf;
+	h->value = h->buf + nl + 1;
+	memcpy(h->name, name, nl + 1);
+	memcpy(h->value, value, vl + 1);
 	/* appended in order: callers expect headers in the order set */
 	struct hdr **tail = &req->hdrs;
 	while (*tail != NULL)
@@ -637,17 +708,23 @@ int cu_http_req_set_principal(cu_http_req_t *req, const char *name)
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	cu_http_server_t *s = cls;
-	cu_http_req_t *req = calloc(1, sizeof(*req));
 	const union MHD_ConnectionInfo *ci;
+	size_t ulen = uri != NULL ? strlen(uri) : 0;
+	cu_http_req_t *req;
 
+	/* the request and its copy of the target in one allocation */
+	if (ulen > SIZE_MAX - sizeof(*req) - 1)
+		return NULL;
+	req = calloc(1, sizeof(*req) + ulen + 1);
 	if (req == NULL)
 		return NULL;
 	clock_gettime(CLOCK_MONOTONIC, &req->t0);
 	req->srv = s;
 	req->conn = conn;
-	req->target = strdup(uri != NULL ? uri : "");
-	if (req->target == NULL || cu_rand_hex(req->id, 16) != 0) {
-		free(req->target);
+	req->target = req->target_buf;
+	if (ulen > 0)
+		memcpy(req->target, uri, ulen);
+	if (request_id(req->id) != 0) {
 		free(req);
 		return NULL;
 	}
@@ -882,8 +959,6 @@ static void req_free(cu_http_req_t *req)
 	while (req->hdrs != NULL) {
 		struct hdr *h = req->hdrs;
 		req->hdrs = h->next;
-		free(h->name);
-		free(h->value);
 		free(h);
 	}
 	while (req->queries != NULL) {
@@ -896,8 +971,24 @@ static void req_free(cu_http_req_t *req)
 	cu_http_match_clear(&req->match);
 	free(req->body);
 	free(req->principal);
-	free(req->target);
 	free(req);
+}
+
+/* A status code as a metric label ("%u" without printf). */
+static void status_label(unsigned status, char *out, size_t max)
+{
+	char d[12];
+	size_t n = 0;
+
+	do {
+		d[n++] = (char)('0' + status % 10);
+		status /= 10;
+	} while (status != 0 && n < sizeof(d));
+	if (n >= max)
+		n = max - 1;
+	for (size_t i = 0; i < n; i++)
+		out[i] = d[n - 1 - i];
+	out[n] = '\0';
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -905,17 +996,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	cu_http_server_t *s = cls;
 	cu_http_req_t *req = *con_cls;
-	char method[32], path[LOG_PATH_MAX], code[16];
+	char method[32], path[LOG_PATH_MAX], pr[128], code[16];
 	const char *mlabel, *term;
 	unsigned status = 0;
 	uint64_t out;
+	int64_t ns;
 	double dur;
-	json_t *f;
 
 	if (req == NULL)
 		return;
 	*con_cls = NULL;
-	dur = elapsed_s(&req->t0);
+	ns = elapsed_ns(&req->t0);
+	dur = (double)ns / 1e9;
 	if (req->queued) {
 		status = (unsigned)req->status;
 	} else {
@@ -927,31 +1019,47 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 	out = req->stream != NULL ? atomic_load(&req->stream->bytes)
 	                          : req->bytes_out;
-	if (req->method != NULL)
-		log_safe(req->method, strlen(req->method), method,
-		         sizeof(method));
-	else
-		snprintf(method, sizeof(method), "-");
-	log_safe(req->path, req->path_len, path, sizeof(path));
 	term = termination_name(toe);
+	if (cu_log_enabled(CU_LOG_INFO)) {
+		struct cu_log_field f[10];
+		size_t n = 0;
 
-	f = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:f, s:s}", "request_id",
-	              req->id, "method", method, "path", path, "status",
-	              (int)status, "bytes_in", (json_int_t)req->bytes_in,
-	              "bytes_out", (json_int_t)out, "duration_ms", dur * 1000.0,
-	              "peer", req->peer);
-	if (f != NULL && req->principal != NULL) {
-		char pr[128];
-		log_safe(req->principal, strlen(req->principal), pr,
-		         sizeof(pr));
-		json_object_set_new(f, "principal", json_string(pr));
+		if (req->method != NULL)
+			log_safe(req->method, strlen(req->method), method,
+			         sizeof(method));
+		else
+			memcpy(method, "-", 2);
+		log_safe(req->path, req->path_len, path, sizeof(path));
+#define FSTR(k, v)                                                             \
+	f[n++] = (struct cu_log_field){                                        \
+	    .key = (k), .type = CU_LOG_STR, .s = (v), .len = strlen(v)}
+#define FINT(k, t, v)                                                          \
+	f[n++] = (struct cu_log_field)                                         \
+	{                                                                      \
+		.key = (k), .type = (t), .i = (v)                              \
 	}
-	if (f != NULL && term != NULL)
-		json_object_set_new(f, "aborted", json_string(term));
-	cu_log(CU_LOG_INFO, "request", f);
+		FSTR("request_id", req->id);
+		FSTR("method", method);
+		FSTR("path", path);
+		FINT("status", CU_LOG_INT, (int64_t)status);
+		FINT("bytes_in", CU_LOG_INT, (int64_t)req->bytes_in);
+		FINT("bytes_out", CU_LOG_INT, (int64_t)out);
+		FINT("duration_ms", CU_LOG_NS_MS, ns);
+		FSTR("peer", req->peer);
+		if (req->principal != NULL) {
+			log_safe(req->principal, strlen(req->principal), pr,
+			         sizeof(pr));
+			FSTR("principal", pr);
+		}
+		if (term != NULL)
+			FSTR("aborted", term);
+#undef FSTR
+#undef FINT
+		cu_log_fields(CU_LOG_INFO, "request", f, n);
+	}
 
 	mlabel = req->method_bit != 0 ? req->method : "OTHER";
-	snprintf(code, sizeof(code), "%u", status);
+	status_label(status, code, sizeof(code));
 	(void)cu_metrics_add(s->m_requests, (const char *const[]){mlabel, code},
 	                     1);
 	(void)cu_metrics_observe(s->m_duration, NULL, dur);

@@ -290,6 +290,119 @@ static void metadata_seal_is_bound_to_tenant_and_aad(void **state)
 	                 CU_ERR_AUTH);
 }
 
+/* ---- per-tenant roots (customer-managed keys) ---------------------- */
+
+struct fake_ck {
+	unsigned char tk[32];
+	int rc;     /* what the customer keys answer */
+	int avk_rc; /* what the availability key answers */
+	int calls, avk_calls;
+};
+
+static int fake_unwrap(void *arg, const char *tenant, uint32_t version, int avk,
+                       unsigned char *tk)
+{
+	struct fake_ck *c = arg;
+
+	(void)tenant;
+	(void)version;
+	if (avk) {
+		c->avk_calls++;
+		if (c->avk_rc == 0)
+			memcpy(tk, c->tk, 32);
+		return c->avk_rc;
+	}
+	c->calls++;
+	if (c->rc == 0)
+		memcpy(tk, c->tk, 32);
+	return c->rc;
+}
+
+/* Move tenant ta's TK under a customer key (empty system-key wrap). */
+static void to_customer_key(struct fx *f, struct fake_ck *c)
+{
+	unsigned char blob[40] = {1};
+	struct cu_smeta_wrap w = {1, "https://v/keys/k", blob, sizeof(blob)};
+
+	assert_int_equal(cu_skeys_tk_plain(f->keys, "ta", 1, c->tk), 0);
+	assert_int_equal(cu_smeta_tk_set_wraps(f->meta, "ta", &w, 1), 0);
+	(void)cu_skeys_forget(f->keys, "ta");
+	cu_skeys_set_tenant_unwrap(f->keys, fake_unwrap, c);
+}
+
+static void a_customer_managed_tk_unwraps_through_the_tenant_roots(void **state)
+{
+	struct fx *f = *state;
+	struct fake_ck c = {0};
+	unsigned char id[2048], dek[32], back[32], w[64], sk[32];
+	size_t il, wl = 0;
+	uint32_t v = 0;
+
+	id_of("ta", "b", "k", "v", id, &il);
+	assert_int_equal(
+	    cu_skeys_dek_new(f->keys, "ta", id, il, dek, w, sizeof(w), &wl, &v),
+	    0);
+	to_customer_key(f, &c);
+	/* the system key no longer opens it: its wrap is empty */
+	assert_int_equal(
+	    cu_smeta_tk_get(f->meta, "ta", 1, sk, sizeof(sk), &il, NULL), 0);
+	assert_int_equal(il, 0);
+	id_of("ta", "b", "k", "v", id, &il);
+	assert_int_equal(
+	    cu_skeys_dek_open(f->keys, "ta", v, w, wl, id, il, back), 0);
+	assert_memory_equal(dek, back, 32);
+	assert_int_equal(c.calls, 1);
+	/* the other tenant stays on the system key */
+	id_of("tb", "b", "k", "v", id, &il);
+	assert_int_equal(
+	    cu_skeys_dek_new(f->keys, "tb", id, il, dek, w, sizeof(w), &wl, &v),
+	    0);
+	assert_int_equal(c.calls, 1);
+	cu_skeys_set_tenant_unwrap(f->keys, NULL, NULL);
+}
+
+static void
+an_outage_is_served_within_grace_then_the_availability_key(void **state)
+{
+	struct fx *f = *state;
+	struct fake_ck c = {0};
+
+	cu_skeys_set_outage_grace(f->keys, 30);
+	to_customer_key(f, &c);
+	assert_int_equal(cu_skeys_tk_touch(f->keys, "ta"), 0);
+	/* the vault stops answering; the lease (60 s) ends */
+	c.rc = CU_ERR_UNAVAILABLE;
+	c.avk_rc = CU_ERR_DENIED;
+	f->now_ms += 61000;
+	assert_int_equal(cu_skeys_tk_touch(f->keys, "ta"), 0);
+	assert_int_equal(c.avk_calls, 0);
+	/* past lease + grace: the availability key is asked */
+	f->now_ms += 30000;
+	assert_int_equal(cu_skeys_tk_touch(f->keys, "ta"), CU_ERR_DENIED);
+	assert_int_equal(c.avk_calls, 1);
+	c.avk_rc = 0;
+	assert_int_equal(cu_skeys_tk_touch(f->keys, "ta"), 0);
+	assert_int_equal(c.avk_calls, 2);
+	cu_skeys_set_tenant_unwrap(f->keys, NULL, NULL);
+}
+
+static void a_denial_wipes_the_tk_and_never_uses_the_grace(void **state)
+{
+	struct fx *f = *state;
+	struct fake_ck c = {0};
+
+	cu_skeys_set_outage_grace(f->keys, 30);
+	to_customer_key(f, &c);
+	assert_int_equal(cu_skeys_tk_touch(f->keys, "ta"), 0);
+	assert_int_equal(cu_skeys_cached(f->keys), 1);
+	c.rc = CU_ERR_DENIED;
+	f->now_ms += 61000;
+	assert_int_equal(cu_skeys_tk_touch(f->keys, "ta"), CU_ERR_DENIED);
+	assert_int_equal(c.avk_calls, 0);
+	assert_int_equal(cu_skeys_cached(f->keys), 0);
+	cu_skeys_set_tenant_unwrap(f->keys, NULL, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,6 +423,15 @@ int main(void)
 	        teardown),
 	    cmocka_unit_test_setup_teardown(
 	        metadata_seal_is_bound_to_tenant_and_aad, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        a_customer_managed_tk_unwraps_through_the_tenant_roots, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        an_outage_is_served_within_grace_then_the_availability_key,
+	        setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        a_denial_wipes_the_tk_and_never_uses_the_grace, setup,
+	        teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -425,6 +425,79 @@ static void access_keys_are_added_revoked_and_tenants_deleted(void **state)
 	    CU_ERR_NOTFOUND);
 }
 
+static int count_event(void *arg, int64_t seq, int64_t ts, const char *type,
+                       const char *detail)
+{
+	(void)seq;
+	(void)ts;
+	(void)detail;
+	assert_string_equal(type, "state_changed");
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void wraps_are_replaced_together_and_shredded(void **state)
+{
+	cu_smeta_t *m = *state;
+	unsigned char a[8] = {1}, b[8] = {2}, out[64];
+	struct cu_smeta_wrap w[2] = {{1, "https://v/keys/k1", a, sizeof(a)},
+	                             {1, CU_SMETA_ROOT_AVK, b, sizeof(b)}};
+	uint32_t vers[4];
+	size_t n = 0, len = 0;
+	char *doc = NULL;
+	int ev = 0;
+
+	assert_int_equal(cu_smeta_tk_set_wraps(m, "ta", w, 2), 0);
+	assert_int_equal(
+	    cu_smeta_tk_get(m, "ta", 1, out, sizeof(out), &len, NULL), 0);
+	assert_int_equal(len, 0); /* no system-key wrap any more */
+	assert_int_equal(cu_smeta_tk_wrap_get(m, "ta", 1, "https://v/keys/k1",
+	                                      out, sizeof(out), &len),
+	                 0);
+	assert_memory_equal(out, a, sizeof(a));
+	assert_int_equal(cu_smeta_tk_wrap_get(m, "tb", 1, CU_SMETA_ROOT_AVK,
+	                                      out, sizeof(out), &len),
+	                 CU_ERR_NOTFOUND);
+	/* a roll adds version 2 with its wraps */
+	w[0].version = w[1].version = 2;
+	assert_int_equal(cu_smeta_tk_add(m, "ta", 2, w, 2), 0);
+	assert_int_equal(cu_smeta_tk_versions(m, "ta", vers, 4, &n), 0);
+	assert_int_equal(n, 2);
+	/* a version missing from the new set keeps no wrap */
+	w[0].version = 1;
+	w[0].root = CU_SMETA_ROOT_SYSTEM;
+	assert_int_equal(cu_smeta_tk_set_wraps(m, "ta", w, 1), 0);
+	assert_int_equal(
+	    cu_smeta_tk_get(m, "ta", 1, out, sizeof(out), &len, NULL), 0);
+	assert_int_equal(len, sizeof(a));
+	assert_int_equal(cu_smeta_tk_wrap_get(m, "ta", 2, CU_SMETA_ROOT_AVK,
+	                                      out, sizeof(out), &len),
+	                 CU_ERR_NOTFOUND);
+	/* the document, state and events */
+	assert_int_equal(cu_smeta_cmk_get(m, "ta", &doc), CU_ERR_NOTFOUND);
+	assert_int_equal(cu_smeta_cmk_put(m, "ta", "{}", "active"), 0);
+	assert_int_equal(cu_smeta_cmk_get(m, "ta", &doc), 0);
+	assert_string_equal(doc, "{}");
+	free(doc);
+	assert_int_equal(cu_smeta_cmk_put(m, "nope", "{}", "active"),
+	                 CU_ERR_NOTFOUND);
+	assert_int_equal(cu_smeta_event_add(m, "ta", 1, "state_changed", "{}"),
+	                 0);
+	assert_int_equal(cu_smeta_event_list(m, "ta", 0, 10, count_event, &ev),
+	                 0);
+	assert_int_equal(ev, 1);
+	/* purge: every wrap and version gone, the tenant stays */
+	assert_int_equal(cu_smeta_tenant_shred(m, "ta"), 0);
+	assert_int_equal(cu_smeta_tk_versions(m, "ta", vers, 4, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(
+	    cu_smeta_tk_get(m, "ta", 0, out, sizeof(out), &len, NULL),
+	    CU_ERR_NOTFOUND);
+	assert_int_equal(cu_smeta_tenant_set_state(m, "ta", "purged"), 0);
+	assert_int_equal(cu_smeta_tk_versions(m, "tb", vers, 4, &n), 0);
+	assert_int_equal(n, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -445,6 +518,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        access_keys_are_added_revoked_and_tenants_deleted, setup,
 	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        wraps_are_replaced_together_and_shredded, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

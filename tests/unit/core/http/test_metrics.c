@@ -205,6 +205,85 @@ static void concurrent_updates_are_not_lost(void **state)
 	cu_metrics_free(m);
 }
 
+/* Many threads, each adding its own new label sets (so series are
+ * created while others are read without a lock), the same shared ones,
+ * a gauge and a histogram: nothing lost, no series made twice. */
+static cu_metric_t *h_counter, *h_gauge, *h_hist;
+
+static void *hammer_all(void *arg)
+{
+	long id = (long)arg;
+	char own[16];
+
+	for (int i = 0; i < 20000; i++) {
+		snprintf(own, sizeof(own), "t%ld-%d", id, i % 8);
+		(void)cu_metrics_add(h_counter, (const char *[]){own}, 1);
+		(void)cu_metrics_add(h_counter, (const char *[]){"shared"},
+		                     0.5);
+		(void)cu_metrics_add(h_gauge, NULL, 1);
+		(void)cu_metrics_add(h_gauge, NULL, -1);
+		(void)cu_metrics_observe(h_hist, NULL, (i % 3) * 0.5);
+	}
+	return NULL;
+}
+
+static void concurrent_series_creation_and_updates_agree(void **state)
+{
+	cu_metrics_t *m = NULL;
+	const char *l[] = {"t"};
+	const double b[] = {0.25, 0.75};
+	pthread_t th[6];
+	double v;
+	char name[16], *text;
+
+	assert_int_equal(cu_metrics_new(&m), 0);
+	assert_int_equal(cu_metrics_register(m, CU_METRIC_COUNTER, "c_total",
+	                                     "c", l, 1, NULL, 0, 64,
+	                                     &h_counter),
+	                 0);
+	assert_int_equal(cu_metrics_register(m, CU_METRIC_GAUGE, "g", "g", NULL,
+	                                     0, NULL, 0, 0, &h_gauge),
+	                 0);
+	assert_int_equal(cu_metrics_register(m, CU_METRIC_HISTOGRAM, "h", "h",
+	                                     NULL, 0, b, 2, 0, &h_hist),
+	                 0);
+	for (long i = 0; i < 6; i++)
+		pthread_create(&th[i], NULL, hammer_all, (void *)i);
+	for (int i = 0; i < 6; i++)
+		pthread_join(th[i], NULL);
+	for (long i = 0; i < 6; i++) {
+		for (int k = 0; k < 8; k++) {
+			snprintf(name, sizeof(name), "t%ld-%d", i, k);
+			assert_int_equal(
+			    cu_metrics_value(h_counter, (const char *[]){name},
+			                     &v),
+			    0);
+			assert_true(v == 2500.0);
+		}
+	}
+	assert_int_equal(
+	    cu_metrics_value(h_counter, (const char *[]){"shared"}, &v), 0);
+	assert_true(v == 60000.0);
+	assert_int_equal(cu_metrics_value(h_gauge, NULL, &v), 0);
+	assert_true(v == 0.0);
+	assert_int_equal(cu_metrics_value(h_hist, NULL, &v), 0);
+	assert_true(v == 120000.0);
+	text = render(m);
+	/* each label set once: 48 own + shared */
+	size_t lines = 0;
+	for (char *p = text; (p = strstr(p, "\nc_total{")) != NULL; p++)
+		lines++;
+	assert_int_equal(lines, 49);
+	/* values 0, 0.5 and 1 in turn: 40002, 40002 and 39996 of them */
+	assert_non_null(strstr(text, "h_bucket{le=\"0.25\"} 40002\n"));
+	assert_non_null(strstr(text, "h_bucket{le=\"0.75\"} 80004\n"));
+	assert_non_null(strstr(text, "h_bucket{le=\"+Inf\"} 120000\n"));
+	assert_non_null(strstr(text, "h_count 120000\n"));
+	assert_non_null(strstr(text, "h_sum 59997\n"));
+	free(text);
+	cu_metrics_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,6 +293,7 @@ int main(void)
 	    cmocka_unit_test(label_sets_are_bounded_and_drops_counted),
 	    cmocka_unit_test(bad_registrations_are_refused),
 	    cmocka_unit_test(concurrent_updates_are_not_lost),
+	    cmocka_unit_test(concurrent_series_creation_and_updates_agree),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -252,6 +252,15 @@ static int h_whoami(cu_http_req_t *req, void *arg)
 	                     fp != NULL ? strlen(fp) : 4, "text/plain");
 }
 
+/* Names the principal after the query's `p` and echoes the raw path. */
+static int h_principal(cu_http_req_t *req, void *arg)
+{
+	const char *p = cu_http_req_query(req, "p");
+	const char *path = cu_http_req_path(req);
+	(void)cu_http_req_set_principal(req, p);
+	return cu_http_reply(req, 200, path, strlen(path), "text/plain");
+}
+
 static int h_noreply(cu_http_req_t *req, void *arg)
 {
 	return 0;
@@ -292,6 +301,9 @@ static void add_routes(cu_http_server_t *s)
 	     .max_body = CU_HTTP_BODY_UNLIMITED},
 	    {.methods = CU_HTTP_GET, .pattern = "/slow", .on_end = h_slow},
 	    {.methods = CU_HTTP_GET, .pattern = "/whoami", .on_end = h_whoami},
+	    {.methods = CU_HTTP_GET,
+	     .pattern = "/principal/{x}",
+	     .on_end = h_principal},
 	    {.methods = CU_HTTP_GET,
 	     .pattern = "/noreply",
 	     .on_end = h_noreply},
@@ -763,6 +775,83 @@ static void metrics_expose_request_counters(void **state)
 	fetch_reset(&f);
 }
 
+/* The server's rule for text in the log: printable ASCII but '%' kept,
+ * every other byte as %XX. */
+static void expect_safe(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+		assert_true(o + 4 < cap);
+		if (*p > 0x20 && *p < 0x7f && *p != '%')
+			out[o++] = (char)*p;
+		else
+			o += (size_t)snprintf(out + o, cap - o, "%%%02X", *p);
+	}
+	out[o] = '\0';
+}
+
+static void access_log_line_escapes_odd_paths_and_principals(void **state)
+{
+	char buf[16384], want[512];
+	struct fetch f = {0};
+	int fds[2];
+	ssize_t n;
+	json_t *line = NULL;
+
+	assert_int_equal(pipe(fds), 0);
+	cu_log_init(NULL, CU_LOG_INFO, fds[1]);
+	get(url("/principal/a\"b\\c%22%0a%ff%E2%82%AC"
+	        "?p=%22x%5C%0A%E2%82%AC%01%FF&secret=sig123"),
+	    &f);
+	wait_idle(plain);
+	cu_log_init(NULL, CU_LOG_ERROR, 2);
+	assert_int_equal(f.status, 200);
+	n = read(fds[0], buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	close(fds[0]);
+	close(fds[1]);
+	assert_null(strstr(buf, "sig123")); /* never the query string */
+	/* each line is a JSON object; find this request's */
+	for (char *l = buf, *nl; (nl = strchr(l, '\n')) != NULL; l = nl + 1) {
+		json_t *j = json_loadb(l, (size_t)(nl - l), 0, NULL);
+		assert_non_null(j);
+		const char *id =
+		    json_string_value(json_object_get(j, "request_id"));
+		if (id != NULL && strcmp(id, f.reqid) == 0) {
+			line = j;
+			continue;
+		}
+		json_decref(j);
+	}
+	assert_non_null(line);
+	/* a raw backslash reached the server: the log must escape it */
+	assert_non_null(strchr(f.body, '\\'));
+	expect_safe(f.body, want, sizeof(want)); /* the path as sent */
+	assert_string_equal(json_string_value(json_object_get(line, "path")),
+	                    want);
+	assert_string_equal(
+	    json_string_value(json_object_get(line, "principal")),
+	    "\"x\\%0A%E2%82%AC%01%FF");
+	assert_string_equal(json_string_value(json_object_get(line, "msg")),
+	                    "request");
+	assert_string_equal(json_string_value(json_object_get(line, "method")),
+	                    "GET");
+	assert_int_equal(json_integer_value(json_object_get(line, "status")),
+	                 200);
+	assert_int_equal(json_integer_value(json_object_get(line, "bytes_out")),
+	                 f.len);
+	assert_int_equal(json_integer_value(json_object_get(line, "bytes_in")),
+	                 0);
+	assert_true(json_is_real(json_object_get(line, "duration_ms")));
+	assert_true(json_real_value(json_object_get(line, "duration_ms")) >= 0);
+	assert_string_equal(json_string_value(json_object_get(line, "peer")),
+	                    "127.0.0.1");
+	assert_null(json_object_get(line, "aborted"));
+	json_decref(line);
+	fetch_reset(&f);
+}
+
 /* ---- graceful stop ------------------------------------------------ */
 
 static void *slow_client(void *arg)
@@ -1018,6 +1107,8 @@ int main(void)
 	    cmocka_unit_test_teardown(
 	        client_abort_still_frees_the_request_context, idle),
 	    cmocka_unit_test_teardown(metrics_expose_request_counters, idle),
+	    cmocka_unit_test_teardown(
+	        access_log_line_escapes_odd_paths_and_principals, idle),
 	    cmocka_unit_test_teardown(stop_lets_requests_in_flight_finish,
 	                              idle),
 
