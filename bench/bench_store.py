@@ -37,8 +37,11 @@ server's CPU per operation or per MiB (all rounds, from /proc/PID/stat:
 steadier than throughput on a shared machine), loadgen's beside it
 ("loadgen-bound" when loadgen used most of its one core: the server could
 do more than the figure shows), the share of the store's CPU that
-encryption takes (store minus null cipher), and the share of the machine
-other processes took (a busy neighbour lowers the figures). The run takes
+encryption takes (store minus null cipher), the ratio those CPU costs
+predict when the two cores are the limit ("by cpu": the other server's
+CPU per unit plus loadgen's, over the store's plus loadgen's), and the
+share of the machine other processes took (a busy neighbour lowers the
+throughput figures, much less the CPU ones). The run takes
 about 90 s (the 5 GiB PUT 20-35 s of it), stops everything it started and
 deletes its files; it fails only when a server or a request fails (or a
 build is not the flavour it should be), never on a slow figure.
@@ -381,16 +384,13 @@ class Bench:
                 "--size", str(size), "--seconds", str(seconds),
                 "--warmup", str(WARMUP_S if seconds > 0 else 0)]
         pids = server.pids()
-        c0 = cpu_seconds(pids)
+        c0, m0, w0, t0 = (cpu_seconds(pids), machine_busy(),
+                          time.monotonic(), os.times())
         p = subprocess.Popen(args, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
-        # the machine's share is taken over the measured window only
-        time.sleep(WARMUP_S if seconds > 0 else 0)
-        m0, s0 = machine_busy(), cpu_seconds(pids)
-        w0 = time.monotonic()
         out, err = p.communicate(timeout=seconds + 180 if seconds > 0
                                  else 900)
-        m1, s1 = machine_busy(), cpu_seconds(pids)
+        c1, m1, t1 = cpu_seconds(pids), machine_busy(), os.times()
         wall = max(time.monotonic() - w0, 1e-9)
         if p.returncode != 0:
             raise RuntimeError(f"loadgen failed ({p.returncode}): "
@@ -403,9 +403,11 @@ class Bench:
         secs = r["seconds"] or 1e-9
         # the server's CPU for the whole run (warm-up and the requests
         # that finished after the window too), set against all it did
-        r["server_cpu"] = s1 - c0
-        # others' share of the machine from the window to the end
-        r["others"] = max(0.0, (m1 - m0 - (s1 - s0) - r["cpu"]) /
+        r["server_cpu"] = c1 - c0
+        # the share of the machine that neither took, over the whole run
+        lg_cpu = ((t1.children_user - t0.children_user) +
+                  (t1.children_system - t0.children_system))
+        r["others"] = max(0.0, (m1 - m0 - (c1 - c0) - lg_cpu) /
                           (self.ncores * wall))
         r["mibs"] = r["bytes"] / MIB / secs
         r["ops_s"] = r["ops"] / secs
@@ -426,6 +428,21 @@ def unit_cpu(r, small):
     if small:
         return r["server_cpu"] / max(r["all_ops"], 1)
     return r["server_cpu"] / max(r["all_bytes"] / MIB, 1e-9)
+
+
+def unit_cpu_all(r, small):
+    """Server and loadgen CPU seconds per operation or per MiB."""
+    if small:
+        return unit_cpu(r, small) + r["cpu"] / max(r["ops"], 1)
+    return unit_cpu(r, small) + r["cpu"] / max(r["bytes"] / MIB, 1e-9)
+
+
+def cpu_ratio(s, other, small):
+    """The throughput ratio the CPU costs predict when the cores are the
+    limit: the other server's CPU per unit (with loadgen's) over the
+    store's. Steadier than measured throughput on a busy machine."""
+    sc = unit_cpu_all(s, small)
+    return unit_cpu_all(other, small) / sc if sc > 0 else 0.0
 
 
 def combine(runs, rate):
@@ -624,14 +641,16 @@ def main():
                     ratio = s[rate] / n[rate] if n[rate] else 0.0
                     line += (f"  null cipher {fmt_rate(n, small)} ratio "
                              f"{ratio:.2f} (target >= {TARGET_NULL:.2f}) "
-                             f"{verdict(ratio, TARGET_NULL)}")
+                             f"{verdict(ratio, TARGET_NULL)}, by cpu "
+                             f"{cpu_ratio(s, n, small):.2f}")
                 g = results[(method, "nginx")]
                 ratio = s[rate] / g[rate] if g[rate] else 0.0
                 if method == "GET":
                     line += (f"  nginx {fmt_rate(g, small)} ratio "
                              f"{ratio:.2f} (target >= "
                              f"{TARGET_NGINX_GET:.2f}) "
-                             f"{verdict(ratio, TARGET_NGINX_GET)}")
+                             f"{verdict(ratio, TARGET_NGINX_GET)}, by cpu "
+                             f"{cpu_ratio(s, g, small):.2f}")
                 else:
                     line += (f"  nginx (WebDAV, no fsync) "
                              f"{fmt_rate(g, small)} ratio {ratio:.2f}")

@@ -25,6 +25,8 @@ static const char serve_usage[] =
     "                          [--purge-grace-seconds N] "
     "[--cmk-check-seconds N]\n"
     "                          [--allow-revert-to-system-managed yes|no]\n"
+    "                          [--vault-events yes|no] "
+    "[--inaccessible-purge-days D]\n"
     "\n"
     "Run a custos store (S3 API and admin API, one HTTPS origin) until\n"
     "SIGTERM or SIGINT. Objects are encrypted at rest under per-tenant\n"
@@ -63,6 +65,13 @@ static const char serve_usage[] =
     "                             may a tenant leave customer-managed "
     "keys\n"
     "                             (default yes)\n"
+    "  --vault-events yes|no      follow tenant vaults' key events "
+    "(default\n"
+    "                             yes; no = poll at lease expiry only)\n"
+    "  --inaccessible-purge-days D  purge a tenant inaccessible for D "
+    "days\n"
+    "                             (fractions allowed; default 0 = "
+    "never)\n"
     "\n"
     "Create a tenant (the reply shows its S3 keys once):\n"
     "  curl --cacert CA -H \"Authorization: Bearer $(cat TOKEN_FILE)\" \\\n"
@@ -143,6 +152,8 @@ static int store_serve(int argc, char **argv)
 	    {"purge-grace-seconds", required_argument, NULL, 'P'},
 	    {"cmk-check-seconds", required_argument, NULL, 'Q'},
 	    {"allow-revert-to-system-managed", required_argument, NULL, 'R'},
+	    {"vault-events", required_argument, NULL, 'E'},
+	    {"inaccessible-purge-days", required_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -207,16 +218,38 @@ static int store_serve(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'D': {
+			char *end = NULL;
+			double d = strtod(optarg, &end);
+
+			if (end == optarg || *end != '\0' || !(d >= 0) ||
+			    d > 3650) {
+				fprintf(stderr,
+				        "custos store serve: bad "
+				        "--inaccessible-purge-days '%s' "
+				        "(0-3650)\n",
+				        optarg);
+				return 2;
+			}
+			cfg.lockout_purge_days = d;
+			break;
+		}
 		case 'R':
+		case 'E':
 			if (strcmp(optarg, "yes") != 0 &&
 			    strcmp(optarg, "no") != 0) {
 				fprintf(stderr,
-				        "custos store serve: "
-				        "--allow-revert-to-system-managed "
-				        "takes yes or no\n");
+				        "custos store serve: %s takes yes or "
+				        "no\n",
+				        o == 'R' ? "--allow-revert-to-system-"
+				                   "managed"
+				                 : "--vault-events");
 				return 2;
 			}
-			cfg.refuse_revert = strcmp(optarg, "no") == 0;
+			if (o == 'R')
+				cfg.refuse_revert = strcmp(optarg, "no") == 0;
+			else
+				cfg.no_vault_events = strcmp(optarg, "no") == 0;
 			break;
 		case 'v':
 			if (cu_log_level_parse(optarg, &level) != 0) {

@@ -177,6 +177,29 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return 0;
 }
 
+/* plain[c]: byte c goes into a JSON string as it is (printable ASCII and
+ * DEL, but for the quote and the backslash). */
+/* clang-format off */
+static const unsigned char plain[256] = {
+	0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, /* 00 */
+	0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, /* 10 */
+	1,1,0,1,1,1,1,1,1,1,1,1,1,1,1,1, /* 20 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1, /* 30 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1, /* 40 */
+	1,1,1,1,1,1,1,1,1,1,1,1,0,1,1,1, /* 50 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1, /* 60 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1, /* 70 */
+	0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, /* 80 */
+	0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, /* 90 */
+	0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, /* a0 */
+	0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, /* b0 */
+	0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, /* c0 */
+	0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, /* d0 */
+	0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, /* e0 */
+	0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, /* f0 */
+};
+/* clang-format on */
+
 /* A JSON string: quotes, backslash and control characters escaped as
  * jansson escapes them; other UTF-8 kept; bytes that are not UTF-8 as
  * U+FFFD, so the line stays valid JSON whatever came in. */
@@ -190,8 +213,7 @@ static void put_str(struct line *l, const char *str, size_t n)
 	while (i < n) {
 		/* the common case: a run of plain printable ASCII */
 		run = i;
-		while (run < n && s[run] >= 0x20 && s[run] < 0x80 &&
-		       s[run] != '"' && s[run] != '\\')
+		while (run < n && plain[s[run]])
 			run++;
 		if (run > i) {
 			put(l, str + i, run - i);

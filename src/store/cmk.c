@@ -55,6 +55,7 @@ struct trec {
 	size_t req_n;
 	char req_kid[CU_SCMK_MAX_KEYS][CU_VAULTC_KID_MAX + 1];
 	/* purge */
+	int64_t inaccessible_since_ms; /* wall clock */
 	int64_t purge_at;
 	char prev_state[CU_SMETA_STATE_MAX + 1];
 	/* runtime only */
@@ -76,7 +77,8 @@ struct cu_scmk {
 	cu_skeys_t *keys;
 	char *data_dir, *ca, *cert, *key;
 	unsigned outage_grace_s, purge_grace_s, check_s;
-	int refuse_revert;
+	int refuse_revert, no_events;
+	double lockout_purge_s;
 	struct cu_skeys_root avk;
 	int has_avk;
 	pthread_mutex_t mu;    /* tenants, vaults, every trec field */
@@ -184,7 +186,7 @@ static cu_vaultc_t *vault_locked(cu_scmk_t *c, const char *kid)
 	e->c = c;
 	e->next = c->vaults;
 	c->vaults = e;
-	if (c->running && !c->stopping &&
+	if (c->running && !c->stopping && !c->no_events &&
 	    pthread_create(&e->th, NULL, subscribe, e) == 0)
 		e->started = 1;
 	return e->v;
@@ -274,6 +276,9 @@ static json_t *doc_locked(const struct trec *t)
 	                keys, "availability_key", t->avk, "request",
 	                req != NULL ? req : json_null(), "purge_at",
 	                (json_int_t)t->purge_at, "prev_state", t->prev_state);
+	if (doc != NULL && t->inaccessible_since_ms != 0)
+		json_object_set_new(doc, "inaccessible_since_ms",
+		                    json_integer(t->inaccessible_since_ms));
 	return doc;
 }
 
@@ -324,6 +329,8 @@ static void load_doc(struct trec *t, const char *text)
 	     json_string_value(json_object_get(doc, "message")));
 	t->avk = json_is_true(json_object_get(doc, "availability_key"));
 	t->purge_at = json_integer_value(json_object_get(doc, "purge_at"));
+	t->inaccessible_since_ms =
+	    json_integer_value(json_object_get(doc, "inaccessible_since_ms"));
 	copy(t->prev_state, sizeof(t->prev_state),
 	     json_string_value(json_object_get(doc, "prev_state")));
 	keys = json_object_get(doc, "keys");
@@ -451,6 +458,12 @@ static void set_state_locked(cu_scmk_t *c, struct trec *t, const char *state)
 {
 	if (strcmp(t->state, state) == 0)
 		return;
+	/* an inaccessible tenant stays so while purge_pending counts */
+	if (strcmp(state, "inaccessible") == 0)
+		t->inaccessible_since_ms = wall_ms();
+	else if (strcmp(state, "purge_pending") != 0 &&
+	         strcmp(state, "purged") != 0)
+		t->inaccessible_since_ms = 0;
 	copy(t->state, sizeof(t->state), state);
 	if (c->m_states != NULL)
 		(void)cu_metrics_add(c->m_states, NULL, 1);
@@ -1031,6 +1044,32 @@ static void finish_purge(cu_scmk_t *c, const char *tenant)
 	     json_pack("{s:s,s:s}", "state", "purged", "security", "purge"));
 }
 
+/* The operator's policy: a tenant locked out for too long is purged
+ * (after the usual grace, which its admin may use to cancel). */
+static void lockout_purge(cu_scmk_t *c, const char *tenant)
+{
+	struct trec *t;
+	int64_t at = 0;
+
+	pthread_mutex_lock(&c->mu);
+	t = trec_locked(c, tenant);
+	if (t != NULL && strcmp(t->state, "inaccessible") == 0) {
+		at = wall_ms() / 1000 + c->purge_grace_s;
+		copy(t->prev_state, sizeof(t->prev_state), t->state);
+		t->purge_at = at;
+		set_state_locked(c, t, "purge_pending");
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (at == 0)
+		return;
+	save(c, tenant);
+	emit(c, tenant, "state_changed",
+	     json_pack("{s:s,s:I,s:s,s:s}", "state", "purge_pending",
+	               "purge_at", (json_int_t)at, "reason",
+	               "inaccessible for longer than the operator allows",
+	               "security", "purge"));
+}
+
 void cu_scmk_tick(cu_scmk_t *c)
 {
 	char(*ids)[CU_SMETA_ID_MAX + 1] = NULL;
@@ -1058,6 +1097,12 @@ void cu_scmk_tick(cu_scmk_t *c)
 		         mono >= t->next_check_ms)
 			w = 3;
 		else if (strcmp(t->state, "inaccessible") == 0 &&
+		         c->lockout_purge_s > 0 &&
+		         t->inaccessible_since_ms != 0 &&
+		         (double)(wall * 1000 - t->inaccessible_since_ms) >=
+		             c->lockout_purge_s * 1000)
+			w = 4;
+		else if (strcmp(t->state, "inaccessible") == 0 &&
 		         mono >= t->next_check_ms)
 			w = 3;
 		if (w == 3)
@@ -1074,6 +1119,8 @@ void cu_scmk_tick(cu_scmk_t *c)
 			process_request(c, ids[i]);
 		else if (what[i] == 2)
 			finish_purge(c, ids[i]);
+		else if (what[i] == 4)
+			lockout_purge(c, ids[i]);
 		else
 			check_tenant(c, ids[i]);
 		pthread_mutex_unlock(&c->op_mu);
@@ -1255,6 +1302,8 @@ int cu_scmk_new(const struct cu_scmk_config *cfg, cu_scmk_t **out)
 	    cfg->purge_grace_s ? cfg->purge_grace_s : CU_SCMK_DEFAULT_PURGE;
 	c->check_s = cfg->check_s ? cfg->check_s : CU_SCMK_DEFAULT_CHECK;
 	c->refuse_revert = cfg->refuse_revert;
+	c->no_events = cfg->no_events;
+	c->lockout_purge_s = cfg->lockout_purge_s;
 	rc = CU_ERR_NOMEM;
 	if (fail)
 		goto out;
@@ -1293,10 +1342,10 @@ int cu_scmk_new(const struct cu_scmk_config *cfg, cu_scmk_t **out)
 		rc = CU_ERR_NOMEM;
 		goto out;
 	}
-	c->running = 1;
 	pthread_mutex_lock(&c->mu);
+	c->running = 1;
 	for (struct vclient *v = c->vaults; v != NULL; v = v->next)
-		if (!v->started &&
+		if (!v->started && !c->no_events &&
 		    pthread_create(&v->th, NULL, subscribe, v) == 0)
 			v->started = 1;
 	pthread_mutex_unlock(&c->mu);
@@ -1389,15 +1438,15 @@ static int kid_ok(const char *s)
 	return s != NULL && cu_vaultc_kid_parse(s, strlen(s), &k) == 0;
 }
 
-int cu_scmk_request(cu_scmk_t *c, const char *tenant, const json_t *body,
-                    struct cu_scmk_error *err)
+int cu_scmk_parse_request(const json_t *body, int have_avk,
+                          struct cu_scmk_req *out, struct cu_scmk_error *err)
 {
 	const char *mode, *k;
 	json_t *keys, *avk, *e;
-	struct trec *t;
-	char kids[CU_SCMK_MAX_KEYS][CU_VAULTC_KID_MAX + 1];
 	size_t n = 0, i;
 	int to_cmk, want_avk = 0;
+
+	memset(out, 0, sizeof(*out));
 
 	if (!json_is_object(body)) {
 		set_err(err, 400, "InvalidEncryptionRequest",
@@ -1460,9 +1509,9 @@ int cu_scmk_request(cu_scmk_t *c, const char *tenant, const json_t *body,
 				    "with an https vault URL.");
 				return CU_ERR_INVAL;
 			}
-			copy(kids[n], sizeof(kids[n]), kid);
+			copy(out->kid[n], sizeof(out->kid[n]), kid);
 			for (size_t j = 0; j < n; j++)
-				if (strcmp(kids[j], kids[n]) == 0) {
+				if (strcmp(out->kid[j], out->kid[n]) == 0) {
 					set_err(err, 400,
 					        "InvalidKeyIdentifier",
 					        "The two keys must differ.");
@@ -1470,12 +1519,28 @@ int cu_scmk_request(cu_scmk_t *c, const char *tenant, const json_t *body,
 				}
 			n++;
 		}
-		if (want_avk && !c->has_avk) {
+		if (want_avk && !have_avk) {
 			set_err(err, 400, "AvailabilityKeyNotConfigured",
 			        "This store has no availability key.");
 			return CU_ERR_INVAL;
 		}
 	}
+	out->customer_managed = to_cmk;
+	out->availability_key = want_avk;
+	out->n = n;
+	return 0;
+}
+
+int cu_scmk_request(cu_scmk_t *c, const char *tenant, const json_t *body,
+                    struct cu_scmk_error *err)
+{
+	struct cu_scmk_req rq;
+	struct trec *t;
+	size_t i;
+	int rc;
+
+	if ((rc = cu_scmk_parse_request(body, c->has_avk, &rq, err)) != 0)
+		return rc;
 	pthread_mutex_lock(&c->mu);
 	t = trec_locked(c, tenant);
 	if (t == NULL) {
@@ -1497,7 +1562,7 @@ int cu_scmk_request(cu_scmk_t *c, const char *tenant, const json_t *body,
 		        "The tenant is being or has been purged.");
 		return CU_ERR_STATE;
 	}
-	if (!to_cmk && t->cmk && c->refuse_revert) {
+	if (!rq.customer_managed && t->cmk && c->refuse_revert) {
 		pthread_mutex_unlock(&c->mu);
 		set_err(err, 409, "RevertNotAllowed",
 		        "This store's policy does not allow going back to "
@@ -1505,11 +1570,11 @@ int cu_scmk_request(cu_scmk_t *c, const char *tenant, const json_t *body,
 		return CU_ERR_DENIED;
 	}
 	t->has_req = 1;
-	t->req_cmk = to_cmk;
-	t->req_avk = want_avk;
-	t->req_n = n;
-	for (i = 0; i < n; i++)
-		copy(t->req_kid[i], sizeof(t->req_kid[i]), kids[i]);
+	t->req_cmk = rq.customer_managed;
+	t->req_avk = rq.availability_key;
+	t->req_n = rq.n;
+	for (i = 0; i < rq.n; i++)
+		copy(t->req_kid[i], sizeof(t->req_kid[i]), rq.kid[i]);
 	copy(t->prev_state, sizeof(t->prev_state), t->state);
 	set_state_locked(c, t, "pending");
 	t->reason[0] = '\0';
@@ -1517,7 +1582,9 @@ int cu_scmk_request(cu_scmk_t *c, const char *tenant, const json_t *body,
 	pthread_mutex_unlock(&c->mu);
 	save(c, tenant);
 	emit(c, tenant, "state_changed",
-	     json_pack("{s:s,s:s}", "state", "pending", "requested", mode));
+	     json_pack("{s:s,s:s}", "state", "pending", "requested",
+	               rq.customer_managed ? "customer_managed"
+	                                   : "system_managed"));
 	kick(c);
 	return 0;
 }

@@ -66,6 +66,10 @@ struct cu_scmk_config {
 	unsigned purge_grace_s;  /* 0 = CU_SCMK_DEFAULT_PURGE */
 	unsigned check_s;        /* key re-check interval; 0 = default */
 	int refuse_revert;       /* 1: customer-managed is for good */
+	double lockout_purge_s;  /* an `inaccessible` tenant moves to
+	                          * purge_pending after this; 0 = never */
+	int no_events;           /* 1: do not follow vaults' event streams
+	                          * (polling only; for measurements) */
 };
 
 /* cu_scmk_new - load every tenant's settings, install the unwrap
@@ -84,6 +88,24 @@ struct cu_scmk_error {
 	const char *code;
 	char message[CU_SCMK_ERR_MSG];
 };
+
+/* A parsed PUT .../encryption body. */
+struct cu_scmk_req {
+	int customer_managed;
+	int availability_key;
+	size_t n; /* 1..CU_SCMK_MAX_KEYS when customer_managed, else 0 */
+	char kid[CU_SCMK_MAX_KEYS][CU_VAULTC_KID_MAX + 1];
+};
+
+/* cu_scmk_parse_request - check body (untrusted JSON) strictly: {"mode":
+ * "customer_managed", "keys": [{"kid": KID}, ...1-2, distinct, each a
+ * valid https kid (store/vaultc.h)], "availability_key": bool (optional;
+ * true only when have_avk)} or {"mode": "system_managed"}; no other
+ * field. Returns 0 and *out, or CU_ERR_INVAL with *err (400 and a code:
+ * InvalidEncryptionRequest, InvalidKeyIdentifier,
+ * AvailabilityKeyNotConfigured). */
+int cu_scmk_parse_request(const json_t *body, int have_avk,
+                          struct cu_scmk_req *out, struct cu_scmk_error *err);
 
 /* cu_scmk_request - PUT .../encryption with body (a JSON object): checks
  * the shape and the state, records the request and wakes the worker.

@@ -331,6 +331,8 @@ static int start_cmk(cu_store_t *s, const struct cu_store_config *cfg)
 	                              : (cfg->lease_s ? cfg->lease_s
 	                                              : CU_SKEYS_DEFAULT_LEASE);
 	cc.refuse_revert = cfg->refuse_revert;
+	cc.no_events = cfg->no_vault_events;
+	cc.lockout_purge_s = cfg->lockout_purge_days * 86400.0;
 	if ((rc = cu_scmk_new(&cc, &s->cmk)) != 0)
 		return rc;
 	s->s3.cmk = s->cmk;

@@ -42,6 +42,9 @@ struct cu_store_config {
 	unsigned purge_grace_s;    /* 0 = one day */
 	unsigned cmk_check_s;      /* key re-check interval; 0 = the lease */
 	int refuse_revert;         /* 1: no way back to system-managed */
+	int no_vault_events;       /* 1: poll only (measurements) */
+	double lockout_purge_days; /* inaccessible this long -> purge;
+	                            * 0 = never (default) */
 	unsigned threads;          /* 0 = the server's default */
 };
 

@@ -276,9 +276,8 @@ static int verify_audit(cu_http_req_t *req, struct cu_vapi_req *vr)
 static int holds_role(cu_vks_t *vks, const char *principal, const char *key)
 {
 	static const unsigned perms[] = {
-	    CU_VPERM_READ,    CU_VPERM_WRAP, CU_VPERM_UNWRAP,
-	    CU_VPERM_ENCRYPT, CU_VPERM_DECRYPT, CU_VPERM_SIGN,
-	    CU_VPERM_VERIFY,
+	    CU_VPERM_READ,    CU_VPERM_WRAP, CU_VPERM_UNWRAP, CU_VPERM_ENCRYPT,
+	    CU_VPERM_DECRYPT, CU_VPERM_SIGN, CU_VPERM_VERIFY,
 	};
 
 	for (size_t i = 0; i < sizeof(perms) / sizeof(perms[0]); i++)
@@ -318,7 +317,8 @@ static void filter_events(cu_vks_t *vks, const char *principal, int admin,
 	if (admin)
 		return;
 	while (i < json_array_size(arr)) {
-		if (event_visible(vks, principal, admin, json_array_get(arr, i)))
+		if (event_visible(vks, principal, admin,
+		                  json_array_get(arr, i)))
 			i++;
 		else
 			json_array_remove(arr, i);
@@ -497,8 +497,8 @@ static int get_events(cu_http_req_t *req, struct cu_vapi_req *vr)
 		 * page of invisible events never comes back */
 		n = json_array_size(arr);
 		if (n > 0)
-			since = json_integer_value(json_object_get(
-			    json_array_get(arr, n - 1), "seq"));
+			since = json_integer_value(
+			    json_object_get(json_array_get(arr, n - 1), "seq"));
 		filter_events(vr->api->vks, vr->principal, admin, arr);
 		if (json_array_size(arr) > 0 || wait <= 0 ||
 		    (n > 0 && json_array_size(arr) == 0 &&
@@ -517,9 +517,9 @@ static int get_events(cu_http_req_t *req, struct cu_vapi_req *vr)
 				wait = 0;
 		}
 	}
-	return cu_vapi_ok(req, 200,
-	                  json_pack("{s:o,s:I}", "value", arr, "last",
-	                            (json_int_t)since));
+	return cu_vapi_ok(
+	    req, 200,
+	    json_pack("{s:o,s:I}", "value", arr, "last", (json_int_t)since));
 }
 
 int cu_vapi_mount_admin(cu_vapi_t *api, cu_http_server_t *srv)

@@ -394,3 +394,41 @@ def test_events_propagate_revocation_and_new_versions_within_a_second(
     cmk.wait_state(t, "active", timeout=5)
     assert time.time() - t0 < 2
     read_all(s3, data)
+
+
+def test_polling_alone_revokes_within_one_lease(spawn, dev_pki, workdir):
+    """No event stream: the lease (3 s, counted from the unwrap and never
+    extended) bounds the revocation."""
+    from conftest import (CmkEnv, register_store_principal, start_cmk_store,
+                          start_vault_with_data)
+    vault = start_vault_with_data(spawn, dev_pki,
+                                  os.path.join(workdir, "vault-data"),
+                                  "--retention-days", "7",
+                                  "--purge-protection")
+    cert, key, fp = register_store_principal(vault, dev_pki)
+    store = start_cmk_store(spawn, dev_pki,
+                            os.path.join(workdir, "store-data"), cert, key,
+                            "--lease-seconds", "3",
+                            "--cmk-check-seconds", "60",
+                            "--vault-events", "no")
+    cmk = CmkEnv(vault, store, dev_pki, fp)
+    t = store.tenant("acme")
+    s3 = store.s3(t)
+    fill(s3, n=1, size=1000)
+    cmk.rsa_key("k1")
+    cmk.enable(t, [cmk.kid("k1")])
+    cmk.wait_state(t, "active")
+    s3.get_object(Bucket="bkt", Key="o0")["Body"].read()
+    t0 = time.time()
+    vault.unassign("store-k1")
+    while True:
+        try:
+            s3.get_object(Bucket="bkt", Key="o0")["Body"].read()
+        except botocore.exceptions.ClientError as e:
+            assert e.response["Error"]["Code"] == "CustomerKeyInaccessible"
+            break
+        assert time.time() - t0 < 10
+        time.sleep(0.05)
+    took = time.time() - t0
+    print(f"polling: revocation {took:.3f} s (lease 3 s)")
+    assert took <= 3 + 1.0, took

@@ -82,6 +82,19 @@ def test_outage_is_served_within_grace_then_inaccessible(spawn, dev_pki,
     assert st["state"] == "inaccessible"
     assert st["reason"] == "VaultUnreachable"
     assert metric(cmk, "custos_store_cmk_availability_unwraps_total") == 0
+    # the vault comes back (same address, same data): active by itself
+    port = cmk.vault.url.rsplit(":", 1)[1]
+    p = spawn("vault", "serve", "--listen", f"127.0.0.1:{port}",
+              "--tls-cert", dev_pki.cert, "--tls-key", dev_pki.key,
+              "--client-ca", dev_pki.ca, "--data", cmk.vault.data,
+              "--retention-days", "7", "--purge-protection", name="vault2")
+    p.wait_for(lambda: requests.get(cmk.vault.url + "/healthz",
+                                    verify=dev_pki.ca,
+                                    timeout=2).status_code == 200,
+               what="answering /healthz")
+    cmk.wait_state(t, "active", timeout=15)
+    for k, v in data.items():
+        assert s3.get_object(Bucket="bkt", Key=k)["Body"].read() == v
 
 
 def test_outage_falls_back_to_the_availability_key(spawn, dev_pki, workdir):
@@ -226,3 +239,31 @@ def test_cli_drives_the_lifecycle(cmk):
     for sub in ("create", "show", "encryption", "check", "roll", "purge",
                 "events", "debug-try-open"):
         assert run_cli("tenant", sub, "--help").returncode == 0
+
+
+def test_a_long_lockout_leads_to_purge_by_operator_policy(spawn, dev_pki,
+                                                         workdir):
+    # 0.00003 days = 2.6 s locked out, then 2 s of purge grace
+    cmk = cmk_env(spawn, dev_pki, workdir, "--inaccessible-purge-days",
+                  "0.00003", "--purge-grace-seconds", "2")
+    t, s3, data = active_tenant(cmk, n=1)
+    cmk.vault.unassign("store-k1")
+    cmk.wait_state(t, "inaccessible", timeout=10)
+    st = cmk.wait_state(t, "purge_pending", "purged", timeout=10)
+    assert st["state"] in ("purge_pending", "purged")
+    cmk.wait_state(t, "purged", timeout=10)
+    assert any(e["detail"].get("reason", "").startswith("inaccessible for")
+               for e in events(cmk, t))
+
+
+def test_bad_store_flags_are_refused():
+    for flag, value in (("--inaccessible-purge-days", "-1"),
+                        ("--inaccessible-purge-days", "x"),
+                        ("--purge-grace-seconds", "0"),
+                        ("--outage-grace-seconds", "abc"),
+                        ("--allow-revert-to-system-managed", "maybe"),
+                        ("--vault-events", "1")):
+        p = run_cli("store", "serve", "--listen", "127.0.0.1:0",
+                    "--tls-cert", "x", "--tls-key", "y", flag, value,
+                    check=False)
+        assert p.returncode == 2, (flag, value, p.stderr)

@@ -42,9 +42,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -66,6 +69,13 @@
  * away up to this much so the client can read the reply; past it the
  * connection is cut. */
 #define DRAIN_MAX (1024 * 1024)
+/* Replies up to this size go out as one TLS record where possible (see
+ * cork()). */
+#define COALESCE_MAX (64 * 1024)
+/* A coalesced reply whose client does not read it is given this long. */
+#define COALESCE_POLL_MS 100
+/* How long a connection trusts a client certificate it verified. */
+#define CERT_CACHE_S 60
 
 static const char TLS_PRIORITIES[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:"
                                      "+VERS-TLS1.2:%SERVER_PRECEDENCE";
@@ -87,6 +97,22 @@ struct cu_http_server {
 	struct MHD_Daemon *d;
 	uint16_t port;
 	atomic_long inflight;
+	int coalesce; /* TLS with a thread per connection */
+	atomic_int stopping;
+};
+
+/* MHD's socket context: what stays the same for every request of a
+ * connection. NULL when it could not be allocated (nothing is cached). */
+struct conn {
+	char peer[INET6_ADDRSTRLEN]; /* "" until the first request */
+	int tcp_uncorked;            /* TCP_CORK cleared (see cork()) */
+	/* the client certificate last verified on this connection: its DER,
+	 * fingerprint, and until when the verdict holds (see
+	 * cu_http_req_client_cert_sha256) */
+	unsigned char *cert_der;
+	size_t cert_len;
+	time_t cert_until;
+	char cert_fp[CU_HTTP_FINGERPRINT_LEN + 1];
 };
 
 struct hdr {
@@ -145,10 +171,21 @@ struct cu_http_req {
 	char peer[INET6_ADDRSTRLEN];
 	int fp_state; /* 0 not looked up, 1 present, -1 none */
 	char fp[CU_HTTP_FINGERPRINT_LEN + 1];
+	/* a reply held in GnuTLS until it is complete (coalesce) */
+	gnutls_session_t corked;
+	struct conn *cconn;
 	char target_buf[]; /* what target points to */
 };
 
 /* ---- helpers ------------------------------------------------------ */
+
+static struct conn *conn_ctx(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
 
 static void stream_unref(struct stream *st)
 {
@@ -496,6 +533,77 @@ static enum MHD_Result flush(cu_http_req_t *req)
 	return MHD_YES;
 }
 
+/* One record per reply. MHD writes a reply's header and body with two
+ * gnutls_record_send calls: two TLS records, two sendmsg calls, and it
+ * keeps the socket TCP_CORKed and pushes each reply with a TCP_NODELAY
+ * setsockopt. A small reply is cheaper as one record: GnuTLS is corked
+ * while MHD writes it and uncorked once MHD reports the request complete
+ * (on the same thread, before it reads the next request), which sends
+ * header and body as one record in one sendmsg. TCP_CORK is cleared once
+ * per connection (MHD believes it set and never sets it again) so that
+ * this sendmsg goes out at once. Only with a thread per connection: if
+ * the client does not read, the uncork waits for it (up to the idle
+ * timeout, or until the server stops, then the connection is cut), which
+ * would hold up every other connection of a pool thread. */
+static void cork(cu_http_req_t *req)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	if (!req->srv->coalesce || req->stream != NULL ||
+	    req->bytes_out > COALESCE_MAX || req->resp == NULL)
+		return;
+	if ((req->cconn = conn_ctx(req->conn)) == NULL)
+		return;
+	ci = MHD_get_connection_info(req->conn,
+	                             MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || ci->tls_session == NULL)
+		return;
+	req->corked = (gnutls_session_t)ci->tls_session;
+	gnutls_record_cork(req->corked);
+}
+
+static void uncork(cu_http_req_t *req, struct MHD_Connection *conn,
+                   enum MHD_RequestTerminationCode toe)
+{
+	const union MHD_ConnectionInfo *ci;
+	gnutls_session_t sess = req->corked;
+	uint64_t waited = 0,
+	         limit = (uint64_t)req->srv->cfg.idle_timeout_s * 1000;
+	int fd, r, off = 0;
+
+	if (sess == NULL)
+		return;
+	req->corked = NULL;
+	/* the connection is being torn down: GnuTLS drops what it holds */
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		return;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci == NULL)
+		return;
+	fd = ci->connect_fd;
+	for (;;) {
+		r = gnutls_record_uncork(sess, 0);
+		if (r >= 0)
+			break;
+		if ((r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED) ||
+		    waited >= limit || atomic_load(&req->srv->stopping)) {
+			/* the reply cannot be delivered: make MHD close the
+			 * connection rather than answer the next request on
+			 * a stream missing this one */
+			(void)shutdown(fd, SHUT_RDWR);
+			return;
+		}
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		(void)poll(&p, 1, COALESCE_POLL_MS);
+		waited += COALESCE_POLL_MS;
+	}
+	if (!req->cconn->tcp_uncorked) {
+		/* also pushes this reply out if TCP_CORK held it */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+		req->cconn->tcp_uncorked = 1;
+	}
+}
+
 /* A failed callback without a reply gets a generic one. */
 static void reply_failure(cu_http_req_t *req, int rc)
 {
@@ -637,6 +745,36 @@ const char *cu_http_req_peer(const cu_http_req_t *req)
 	return req->peer;
 }
 
+/* Keep a verified certificate's verdict on its connection (best effort:
+ * nothing is kept when memory or parsing fails). */
+static void cert_remember(struct conn *c, const gnutls_datum_t *der,
+                          const char *fp, time_t now)
+{
+	gnutls_x509_crt_t crt = NULL;
+	time_t expiry;
+	unsigned char *copy;
+
+	free(c->cert_der);
+	c->cert_der = NULL;
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return;
+	if (gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) < 0)
+		goto out;
+	expiry = gnutls_x509_crt_get_expiration_time(crt);
+	if (expiry == (time_t)-1 || expiry <= now)
+		goto out;
+	if ((copy = malloc(der->size)) == NULL)
+		goto out;
+	memcpy(copy, der->data, der->size);
+	c->cert_der = copy;
+	c->cert_len = der->size;
+	c->cert_until =
+	    now + CERT_CACHE_S < expiry ? now + CERT_CACHE_S : expiry;
+	memcpy(c->cert_fp, fp, sizeof(c->cert_fp));
+out:
+	gnutls_x509_crt_deinit(crt);
+}
+
 const char *cu_http_req_client_cert_sha256(cu_http_req_t *req)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -645,6 +783,8 @@ const char *cu_http_req_client_cert_sha256(cu_http_req_t *req)
 	unsigned int ncerts = 0, status = 0;
 	unsigned char md[CU_SHA256_LEN];
 	gnutls_session_t sess;
+	struct conn *c;
+	time_t now;
 
 	if (req->fp_state != 0)
 		goto out;
@@ -656,14 +796,28 @@ const char *cu_http_req_client_cert_sha256(cu_http_req_t *req)
 	if (ci == NULL || ci->tls_session == NULL)
 		goto out;
 	sess = (gnutls_session_t)ci->tls_session;
+	certs = gnutls_certificate_get_peers(sess, &ncerts);
+	if (certs == NULL || ncerts == 0)
+		goto out;
+	/* A verdict is kept per connection, for exactly the certificate it
+	 * was given on (a renegotiation that brought another one misses),
+	 * for at most CERT_CACHE_S and never past the certificate's expiry:
+	 * the chain verification (a signature check) is the dearest part
+	 * of a request from a client with a certificate. */
+	c = conn_ctx(req->conn);
+	now = time(NULL);
+	if (c != NULL && c->cert_der != NULL && c->cert_len == certs[0].size &&
+	    now < c->cert_until &&
+	    memcmp(c->cert_der, certs[0].data, c->cert_len) == 0) {
+		memcpy(req->fp, c->cert_fp, sizeof(req->fp));
+		req->fp_state = 1;
+		goto out;
+	}
 	/* MHD only asks for the certificate; trusting it is ours to do,
 	 * against the client CA MHD loaded into the session's credentials */
 	if (gnutls_certificate_verify_peers2(sess, &status) !=
 	        GNUTLS_E_SUCCESS ||
 	    status != 0)
-		goto out;
-	certs = gnutls_certificate_get_peers(sess, &ncerts);
-	if (certs == NULL || ncerts == 0)
 		goto out;
 	if (cu_sha256(certs[0].data, certs[0].size, md) != 0)
 		goto out;
@@ -673,6 +827,8 @@ const char *cu_http_req_client_cert_sha256(cu_http_req_t *req)
 	}
 	req->fp[CU_HTTP_FINGERPRINT_LEN] = '\0';
 	req->fp_state = 1;
+	if (c != NULL)
+		cert_remember(c, &certs[0], req->fp, now);
 out:
 	return req->fp_state == 1 ? req->fp : NULL;
 }
@@ -705,10 +861,44 @@ int cu_http_req_set_principal(cu_http_req_t *req, const char *name)
 
 /* ---- MHD callbacks ------------------------------------------------ */
 
+static void peer_text(struct MHD_Connection *conn, char *out, size_t max)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	snprintf(out, max, "unknown");
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	const struct sockaddr *sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		          out, (socklen_t)max);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		          &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+		          (socklen_t)max);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		/* NULL on failure: requests then just find nothing cached */
+		*socket_context = calloc(1, sizeof(struct conn));
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		struct conn *c = *socket_context;
+		if (c != NULL)
+			free(c->cert_der);
+		free(c);
+		*socket_context = NULL;
+	}
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	cu_http_server_t *s = cls;
-	const union MHD_ConnectionInfo *ci;
+	struct conn *c;
 	size_t ulen = uri != NULL ? strlen(uri) : 0;
 	cu_http_req_t *req;
 
@@ -739,18 +929,13 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	req->path_len = strlen(req->path);
 	req->query = q != NULL ? q : "";
 	req->query_len = strlen(req->query);
-	snprintf(req->peer, sizeof(req->peer), "unknown");
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci != NULL && ci->client_addr != NULL) {
-		const struct sockaddr *sa = ci->client_addr;
-		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET,
-			          &((const struct sockaddr_in *)sa)->sin_addr,
-			          req->peer, sizeof(req->peer));
-		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6,
-			          &((const struct sockaddr_in6 *)sa)->sin6_addr,
-			          req->peer, sizeof(req->peer));
+	c = conn_ctx(conn);
+	if (c != NULL && c->peer[0] != '\0') {
+		memcpy(req->peer, c->peer, sizeof(req->peer));
+	} else {
+		peer_text(conn, req->peer, sizeof(req->peer));
+		if (c != NULL)
+			memcpy(c->peer, req->peer, sizeof(c->peer));
 	}
 	atomic_fetch_add(&s->inflight, 1);
 	(void)cu_metrics_add(s->m_inflight, NULL, 1);
@@ -905,6 +1090,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
                                  size_t *upload_data_size, void **con_cls)
 {
 	cu_http_req_t *req = *con_cls;
+	enum MHD_Result r;
 	int rc;
 
 	if (req == NULL)
@@ -929,7 +1115,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 			reply_failure(req, CU_ERR_INTERNAL);
 		}
 	}
-	return flush(req);
+	if (req->replied && !req->queued)
+		cork(req);
+	r = flush(req);
+	if (r != MHD_YES && req->corked != NULL) {
+		/* refused: nothing of it was written */
+		gnutls_session_t sess = req->corked;
+		req->corked = NULL;
+		(void)gnutls_record_uncork(sess, 0);
+	}
+	return r;
 }
 
 static const char *termination_name(enum MHD_RequestTerminationCode toe)
@@ -1006,6 +1201,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req == NULL)
 		return;
 	*con_cls = NULL;
+	uncork(req, conn, toe); /* first: the client is waiting for it */
 	ns = elapsed_ns(&req->t0);
 	dur = (double)ns / 1e9;
 	if (req->queued) {
@@ -1162,6 +1358,7 @@ int cu_http_server_new(const struct cu_http_config *cfg, cu_http_server_t **out)
 		goto out;
 	s->cfg = *cfg;
 	atomic_init(&s->inflight, 0);
+	atomic_init(&s->stopping, 0);
 	if (dup_opt(cfg->bind_addr != NULL ? cfg->bind_addr : "127.0.0.1",
 	            &s->bind_addr) != 0 ||
 	    dup_opt(cfg->tls_cert_pem, &s->cert) != 0 ||
@@ -1302,6 +1499,8 @@ int cu_http_server_start(cu_http_server_t *s)
 		flags |= MHD_USE_POLL;
 	if (s->cert != NULL)
 		flags |= MHD_USE_TLS;
+	s->coalesce = s->cert != NULL && s->cfg.thread_per_connection;
+	atomic_store(&s->stopping, 0);
 
 #define OPT(o, v, p)                                                           \
 	opts[n++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (void *)(p)}
@@ -1325,6 +1524,7 @@ int cu_http_server_start(cu_http_server_t *s)
 	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 	                        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
 	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	                        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 	                        MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (s->d == NULL) {
 		cu_log(CU_LOG_ERROR, "cannot start the HTTP server",
@@ -1360,6 +1560,7 @@ int cu_http_server_stop(cu_http_server_t *s, unsigned deadline_ms)
 
 	if (s == NULL || s->d == NULL)
 		return 0;
+	atomic_store(&s->stopping, 1);
 	fd = MHD_quiesce_daemon(s->d);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd); /* quiesce hands the listening socket to us */

@@ -261,6 +261,21 @@ static int h_principal(cu_http_req_t *req, void *arg)
 	return cu_http_reply(req, 200, path, strlen(path), "text/plain");
 }
 
+/* A buffered reply of ?size= pattern bytes. */
+static int h_blob(cu_http_req_t *req, void *arg)
+{
+	const char *sz = cu_http_req_query(req, "size");
+	size_t n = sz != NULL ? (size_t)strtoull(sz, NULL, 10) : 0;
+	char *b = malloc(n + 1);
+	int rc;
+	if (b == NULL)
+		return CU_ERR_NOMEM;
+	pattern_fill(0, b, n);
+	rc = cu_http_reply(req, 200, b, n, "application/octet-stream");
+	free(b);
+	return rc;
+}
+
 static int h_noreply(cu_http_req_t *req, void *arg)
 {
 	return 0;
@@ -304,6 +319,7 @@ static void add_routes(cu_http_server_t *s)
 	    {.methods = CU_HTTP_GET,
 	     .pattern = "/principal/{x}",
 	     .on_end = h_principal},
+	    {.methods = CU_HTTP_GET, .pattern = "/blob", .on_end = h_blob},
 	    {.methods = CU_HTTP_GET,
 	     .pattern = "/noreply",
 	     .on_end = h_noreply},
@@ -1049,6 +1065,93 @@ static void client_certificate_from_another_ca_is_not_trusted(void **state)
 	fetch_reset(&f);
 }
 
+static int pattern_ok(const struct fetch *f, size_t n)
+{
+	char *want = malloc(n + 1);
+	int ok;
+	assert_non_null(want);
+	pattern_fill(0, want, n);
+	ok = f->len == n && (n == 0 || memcmp(f->body, want, n) == 0);
+	free(want);
+	return ok;
+}
+
+/* The vault's mode: TLS with a thread per connection, where small
+ * replies leave as one record once MHD has written them whole. Every
+ * kind of reply, in turn on one keep-alive connection, arrives intact. */
+static void thread_per_connection_tls_replies_arrive_whole(void **state)
+{
+	struct cu_http_config cfg = {.tls_cert_pem = srv_pem,
+	                             .tls_key_pem = srv_key,
+	                             .client_ca_pem = ca_pem,
+	                             .thread_per_connection = 1};
+	static const size_t sizes[] = {
+	    0, 1, 1000, 16383, 16384, 16385, 64 * 1024, 64 * 1024 + 1, 300000};
+	cu_http_server_t *s = NULL;
+	char saved[64], fp[CU_PKI_FINGERPRINT_LEN + 1], path[64];
+	struct fetch f = {0};
+	CURL *c;
+
+	memcpy(saved, tls_base, sizeof(saved));
+	assert_int_equal(start_server(&cfg, &s, "https://localhost", tls_base,
+	                              sizeof(tls_base)),
+	                 0);
+	assert_int_equal(cu_pki_fingerprint(cli_pem, strlen(cli_pem), fp), 0);
+	c = tls_handle();
+	set_client_cert(c, cli_pem, cli_key);
+	for (int round = 0; round < 2; round++) {
+		tls_perform(c, "/healthz", &f);
+		assert_int_equal(f.status, 200);
+		assert_string_equal(f.body, "{\"status\":\"ok\"}");
+		assert_int_equal(strlen(f.reqid), CU_HTTP_REQUEST_ID_LEN);
+		tls_perform(c, "/whoami", &f);
+		assert_string_equal(f.body, fp); /* the second time cached */
+		tls_perform(c, "/no/such", &f);
+		assert_int_equal(f.status, 404);
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			snprintf(path, sizeof(path), "/blob?size=%zu",
+			         sizes[i]);
+			tls_perform(c, path, &f);
+			assert_int_equal(f.status, 200);
+			assert_true(pattern_ok(&f, sizes[i]));
+			snprintf(path, sizeof(path), "/download?size=%zu",
+			         sizes[i]);
+			tls_perform(c, path, &f);
+			assert_int_equal(f.status, 200);
+			assert_true(pattern_ok(&f, sizes[i]));
+		}
+	}
+	/* all of it on the one connection */
+	long total = 0;
+	curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &total);
+	assert_int_equal(total, 0);
+	assert_true(f.connects == 0);
+	/* a client that asks to close still gets its whole reply */
+	struct curl_slist *h = curl_slist_append(NULL, "Connection: close");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	tls_perform(c, "/blob?size=5000", &f);
+	assert_int_equal(f.status, 200);
+	assert_true(pattern_ok(&f, 5000));
+	tls_perform(c, "/healthz", &f);
+	assert_int_equal(f.status, 200);
+	assert_int_equal(f.connects, 1); /* a new one: the last was closed */
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	/* and a body that arrives in pieces, echoed back */
+	c = tls_handle();
+	static const char body[] = "{\"a\":[1,2,3],\"b\":\"x\"}";
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	tls_perform(c, "/echo", &f);
+	assert_int_equal(f.status, 201);
+	assert_string_equal(f.body, body);
+	curl_easy_cleanup(c);
+	wait_idle(s);
+	assert_int_equal(cu_http_server_stop(s, 1000), 0);
+	cu_http_server_free(s);
+	memcpy(tls_base, saved, sizeof(saved));
+	fetch_reset(&f);
+}
+
 static void tls_keep_alive_reuses_the_connection(void **state)
 {
 	struct fetch f = {0};
@@ -1118,6 +1221,7 @@ int main(void)
 	        client_certificate_fingerprint_reaches_the_handler),
 	    cmocka_unit_test(client_certificate_from_another_ca_is_not_trusted),
 	    cmocka_unit_test(tls_keep_alive_reuses_the_connection),
+	    cmocka_unit_test(thread_per_connection_tls_replies_arrive_whole),
 	};
 
 	int rc;
