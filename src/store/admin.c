@@ -24,7 +24,9 @@
 #define AKID_LEN     20
 #define REPLY_MAX    1024
 
-enum { WHO_NONE = 0, WHO_OPERATOR, WHO_TENANT };
+/* Roles: the operator, a tenant's admin (may manage its customer-managed
+ * key), a tenant's reader (reads settings and events only). */
+enum { WHO_NONE = 0, WHO_OPERATOR, WHO_TENANT, WHO_READER };
 
 /* Who presents this bearer token: the operator, the admin of tenant
  * `tenant` (when not NULL), or nobody. */
@@ -46,6 +48,9 @@ static int who(cu_http_req_t *req, struct cu_s3 *s3, const char *tenant)
 	    cu_smeta_tenant_token_hash(s3->meta, tenant, want) == 0 &&
 	    cu_ct_equal(got, want, CU_SHA256_LEN))
 		return WHO_TENANT;
+	if (tenant != NULL && strlen(tenant) <= CU_SMETA_ID_MAX &&
+	    cu_smeta_reader_check(s3->meta, tenant, got) == 0)
+		return WHO_READER;
 	return WHO_NONE;
 }
 
@@ -295,14 +300,22 @@ static int delete_tenant(cu_http_req_t *req, void *arg)
 }
 
 /* The tenant named in the path, when the caller may manage it (the
- * operator, or the tenant's admin); else a reply was made and NULL. */
-static const char *managed_tenant(cu_http_req_t *req, struct cu_s3 *s3)
+ * operator, or the tenant's admin; with `reader`, the tenant's readers
+ * too); else a reply was made and NULL. */
+static const char *tenant_for(cu_http_req_t *req, struct cu_s3 *s3, int reader)
 {
 	const char *id = cu_http_req_param(req, "tenant");
 	struct cu_smeta_tenant t;
+	int w = who(req, s3, id);
 
-	if (who(req, s3, id) == WHO_NONE) {
+	if (w == WHO_NONE) {
 		(void)unauthorized(req);
+		return NULL;
+	}
+	if (w == WHO_READER && !reader) {
+		(void)cu_http_reply_error(req, 403, "ReadOnlyToken",
+		                          "A tenant reader token may only read "
+		                          "the tenant's settings and events.");
 		return NULL;
 	}
 	if (strlen(id) > CU_SMETA_ID_MAX ||
@@ -312,6 +325,16 @@ static const char *managed_tenant(cu_http_req_t *req, struct cu_s3 *s3)
 		return NULL;
 	}
 	return id;
+}
+
+static const char *managed_tenant(cu_http_req_t *req, struct cu_s3 *s3)
+{
+	return tenant_for(req, s3, 0);
+}
+
+static const char *read_tenant(cu_http_req_t *req, struct cu_s3 *s3)
+{
+	return tenant_for(req, s3, 1);
 }
 
 static int create_key(cu_http_req_t *req, void *arg)
@@ -458,7 +481,7 @@ static int get_encryption(cu_http_req_t *req, void *arg)
 	struct cu_s3 *s3 = arg;
 	const char *id;
 
-	if ((id = managed_tenant(req, s3)) == NULL)
+	if ((id = read_tenant(req, s3)) == NULL)
 		return 0;
 	return encryption_status(req, s3, id, 200);
 }
@@ -543,7 +566,7 @@ static int tenant_events(cu_http_req_t *req, void *arg)
 	int64_t since = 0;
 	json_t *doc;
 
-	if ((id = managed_tenant(req, s3)) == NULL)
+	if ((id = read_tenant(req, s3)) == NULL)
 		return 0;
 	if (q != NULL) {
 		size_t n = strnlen(q, 20);
@@ -558,6 +581,52 @@ static int tenant_events(cu_http_req_t *req, void *arg)
 	if ((doc = cu_scmk_events(s3->cmk, id, since)) == NULL)
 		return CU_ERR_NOMEM;
 	return cu_http_reply_json(req, 200, doc);
+}
+
+/* POST /admin/v1/tenants/{t}/reader-tokens: a new reader token, shown
+ * once; only its hash is kept. */
+static int create_reader(cu_http_req_t *req, void *arg)
+{
+	struct cu_s3 *s3 = arg;
+	unsigned char *raw = NULL, hash[CU_SHA256_LEN];
+	char *token = NULL, *reply = NULL;
+	const char *id;
+	size_t n = 0;
+	int rc, len;
+
+	if ((id = managed_tenant(req, s3)) == NULL)
+		return 0;
+	rc = CU_ERR_NOMEM;
+	raw = cu_secmem_alloc(TOKEN_BYTES);
+	token = cu_secmem_alloc(TOKEN_BYTES * 2 + 8);
+	reply = cu_secmem_alloc(REPLY_MAX);
+	if (raw == NULL || token == NULL || reply == NULL)
+		goto out;
+	memcpy(token, "cur_", 4);
+	if ((rc = cu_rand_bytes(raw, TOKEN_BYTES)) != 0 ||
+	    (rc = cu_b64url_encode(raw, TOKEN_BYTES, token + 4,
+	                           TOKEN_BYTES * 2 + 4, &n)) != 0 ||
+	    (rc = cu_sha256(token, n + 4, hash)) != 0 ||
+	    (rc = cu_smeta_reader_add(s3->meta, id, hash,
+	                              (int64_t)time(NULL))) != 0)
+		goto out;
+	cu_log(CU_LOG_INFO, "tenant reader token created",
+	       json_pack("{s:s,s:s}", "request_id", cu_http_req_id(req),
+	                 "tenant", id));
+	len = snprintf(reply, REPLY_MAX, "{\"reader_token\":\"%.*s\"}",
+	               (int)(n + 4), token);
+	if (len < 0 || len >= REPLY_MAX) {
+		rc = CU_ERR_RANGE;
+		goto out;
+	}
+	(void)cu_http_set_header(req, "Cache-Control", "no-store");
+	rc = cu_http_reply(req, 201, reply, (size_t)len, "application/json");
+out:
+	cu_secmem_free(raw, TOKEN_BYTES);
+	cu_secmem_free(token, TOKEN_BYTES * 2 + 8);
+	cu_secmem_free(reply, REPLY_MAX);
+	cu_memzero(hash, sizeof(hash));
+	return rc;
 }
 
 static int mount_cmk(struct cu_s3 *s3, cu_http_server_t *srv)
@@ -578,6 +647,8 @@ static int mount_cmk(struct cu_s3 *s3, cu_http_server_t *srv)
 	    {"/admin/v1/tenants/{tenant}/purge", CU_HTTP_POST, purge_tenant},
 	    {"/admin/v1/tenants/{tenant}/purge", CU_HTTP_DELETE, cancel_purge},
 	    {"/admin/v1/tenants/{tenant}/events", CU_HTTP_GET, tenant_events},
+	    {"/admin/v1/tenants/{tenant}/reader-tokens", CU_HTTP_POST,
+	     create_reader},
 	};
 	struct cu_http_route r = {.arg = s3};
 	int rc;

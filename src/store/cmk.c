@@ -20,7 +20,8 @@
 #define MAX_VERSIONS 4096
 #define TICK_MS      200
 #define STATUS_MAX   40
-#define EVENTS_WAIT  2 /* long-poll seconds: bounds the stop delay too */
+#define MAX_VAULTS   1024 /* tenant vault origins a store talks to */
+#define EVENTS_WAIT  2    /* long-poll seconds: bounds the stop delay too */
 
 /* A tenant's customer keys as roots; shared by unwraps in flight. */
 struct rootset {
@@ -69,7 +70,7 @@ struct vclient {
 	cu_vaultc_t *v;
 	struct cu_scmk *c;
 	pthread_t th;
-	int started;
+	int started, wanted; /* wanted: a root in force uses this vault */
 };
 
 struct cu_scmk {
@@ -89,6 +90,7 @@ struct cu_scmk {
 	pthread_t worker;
 	struct trec *tenants;
 	struct vclient *vaults;
+	size_t n_vaults;
 	cu_metric_t *m_denials, *m_states, *m_avk;
 };
 
@@ -173,6 +175,11 @@ static cu_vaultc_t *vault_locked(cu_scmk_t *c, const char *kid)
 	for (e = c->vaults; e != NULL; e = e->next)
 		if (strcmp(cu_vaultc_origin(e->v), k.origin) == 0)
 			return e->v;
+	if (c->n_vaults >= MAX_VAULTS) {
+		cu_log(CU_LOG_WARN, "too many tenant vaults; refusing another",
+		       json_pack("{s:s}", "origin", k.origin));
+		return NULL;
+	}
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
 	vc.url = k.origin;
@@ -186,9 +193,7 @@ static cu_vaultc_t *vault_locked(cu_scmk_t *c, const char *kid)
 	e->c = c;
 	e->next = c->vaults;
 	c->vaults = e;
-	if (c->running && !c->stopping && !c->no_events &&
-	    pthread_create(&e->th, NULL, subscribe, e) == 0)
-		e->started = 1;
+	c->n_vaults++;
 	return e->v;
 }
 
@@ -200,6 +205,23 @@ static cu_vaultc_t *vault_for(cu_scmk_t *c, const char *kid)
 	v = vault_locked(c, kid);
 	pthread_mutex_unlock(&c->mu);
 	return v;
+}
+
+/* With c->mu held: follow the event stream of v, whose key is now a
+ * root in force (only those: a request naming any vault must not leave
+ * a thread behind). */
+static void follow_locked(cu_scmk_t *c, cu_vaultc_t *v)
+{
+	for (struct vclient *e = c->vaults; e != NULL; e = e->next) {
+		if (e->v != v)
+			continue;
+		e->wanted = 1;
+		if (!e->started && c->running && !c->stopping &&
+		    !c->no_events &&
+		    pthread_create(&e->th, NULL, subscribe, e) == 0)
+			e->started = 1;
+		return;
+	}
 }
 
 /* A rootset over kids with algs; NULL on failure. refs = 1. */
@@ -222,6 +244,9 @@ static struct rootset *rootset_new(cu_scmk_t *c, size_t n,
 		}
 		copy(rs->kid[i], sizeof(rs->kid[i]), kids[i]);
 		rs->n = i + 1;
+		pthread_mutex_lock(&c->mu);
+		follow_locked(c, v);
+		pthread_mutex_unlock(&c->mu);
 	}
 	return rs;
 }
@@ -1345,7 +1370,7 @@ int cu_scmk_new(const struct cu_scmk_config *cfg, cu_scmk_t **out)
 	pthread_mutex_lock(&c->mu);
 	c->running = 1;
 	for (struct vclient *v = c->vaults; v != NULL; v = v->next)
-		if (!v->started && !c->no_events &&
+		if (v->wanted && !v->started && !c->no_events &&
 		    pthread_create(&v->th, NULL, subscribe, v) == 0)
 			v->started = 1;
 	pthread_mutex_unlock(&c->mu);

@@ -108,6 +108,13 @@ static const char *const migrations[] = {
      " type TEXT NOT NULL,"
      " detail TEXT NOT NULL);"
      "CREATE INDEX tenant_events_tenant ON tenant_events(tenant, seq);"),
+    /* 5: tenant readers: tokens (as SHA-256) that may read a tenant's
+     * settings and events, and change nothing */
+    ("CREATE TABLE reader_tokens ("
+     " tenant TEXT NOT NULL,"
+     " token_hash BLOB NOT NULL,"
+     " created INTEGER NOT NULL,"
+     " PRIMARY KEY (tenant, token_hash));"),
 };
 
 int cu_smeta_open(const char *path, cu_smeta_t **out)
@@ -1257,6 +1264,9 @@ int cu_smeta_tenant_delete(cu_smeta_t *m, const char *tenant)
 	    (rc = cu_db_run(m->db, NULL,
 	                    "DELETE FROM tenant_events WHERE tenant = ?1", "t",
 	                    tenant)) != 0 ||
+	    (rc = cu_db_run(m->db, NULL,
+	                    "DELETE FROM reader_tokens WHERE tenant = ?1", "t",
+	                    tenant)) != 0 ||
 	    (rc =
 	         cu_db_run(m->db, &changes, "DELETE FROM tenants WHERE id = ?1",
 	                   "t", tenant)) != 0)
@@ -1665,4 +1675,51 @@ out:
 	(void)cu_db_exec(m->db, "VACUUM;");
 	(void)cu_db_exec(m->db, "PRAGMA wal_checkpoint(TRUNCATE);");
 	return 0;
+}
+
+int cu_smeta_reader_add(cu_smeta_t *m, const char *tenant,
+                        const unsigned char hash[CU_SMETA_HASH_LEN],
+                        int64_t created)
+{
+	int rc;
+
+	if (m == NULL || tenant == NULL || hash == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	rc = cu_db_run(m->db, NULL,
+	               "INSERT INTO reader_tokens (tenant, token_hash, created)"
+	               " SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM tenants"
+	               " WHERE id = ?1)",
+	               "tbi", tenant, hash, (size_t)CU_SMETA_HASH_LEN, created);
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		return rc;
+	}
+	return cu_db_commit(m->db);
+}
+
+int cu_smeta_reader_check(cu_smeta_t *m, const char *tenant,
+                          const unsigned char hash[CU_SMETA_HASH_LEN])
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (m == NULL || tenant == NULL || hash == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	/* the hash is of a random 256-bit token: an index lookup on it
+	 * reveals nothing useful about other tokens */
+	rc = cu_db_query(m->db, &st,
+	                 "SELECT 1 FROM reader_tokens WHERE tenant = ?1 AND"
+	                 " token_hash = ?2",
+	                 "tb", tenant, hash, (size_t)CU_SMETA_HASH_LEN);
+	if (rc == 0) {
+		rc = cu_db_step(st);
+		rc = rc == 1 ? 0 : rc == 0 ? CU_ERR_NOTFOUND : rc;
+	}
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
+	return rc;
 }

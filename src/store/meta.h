@@ -249,6 +249,18 @@ int cu_smeta_event_list(cu_smeta_t *m, const char *tenant, int64_t since,
  * data files. Returns 0, CU_ERR_INVAL or CU_ERR_DB. */
 int cu_smeta_tenant_shred(cu_smeta_t *m, const char *tenant);
 
+/* cu_smeta_reader_add - a tenant reader token (its SHA-256): may read the
+ * tenant's settings and events. Returns 0, CU_ERR_EXISTS, CU_ERR_INVAL or
+ * CU_ERR_DB (no row is added for an unknown tenant). */
+int cu_smeta_reader_add(cu_smeta_t *m, const char *tenant,
+                        const unsigned char hash[CU_SMETA_HASH_LEN],
+                        int64_t created);
+
+/* cu_smeta_reader_check - 0 when hash is a reader token of the tenant,
+ * CU_ERR_NOTFOUND when not, or CU_ERR_DB. */
+int cu_smeta_reader_check(cu_smeta_t *m, const char *tenant,
+                          const unsigned char hash[CU_SMETA_HASH_LEN]);
+
 /* ---- buckets ------------------------------------------------------ */
 
 /* cu_smeta_bucket_create - a bucket of the tenant. Returns 0,

@@ -432,3 +432,37 @@ def test_polling_alone_revokes_within_one_lease(spawn, dev_pki, workdir):
     took = time.time() - t0
     print(f"polling: revocation {took:.3f} s (lease 3 s)")
     assert took <= 3 + 1.0, took
+
+
+def test_tenant_reader_reads_settings_and_events_only(cmk):
+    store = cmk.store
+    t = store.tenant("acme")
+    other = store.tenant("other")
+    base = f"/admin/v1/tenants/{t['id']}"
+    r = store.admin("POST", base + "/reader-tokens", token=t["admin_token"])
+    assert r.status_code == 201, r.text
+    reader = r.json()["reader_token"]
+    assert reader.startswith("cur_")
+    assert reader not in store.proc.log()
+    for path in ("", "/encryption", "/events"):
+        assert store.admin("GET", base + path,
+                           token=reader).status_code == 200, path
+    for method, path, body in (
+            ("PUT", "/encryption", {"mode": "system_managed"}),
+            ("POST", "/encryption/check", None),
+            ("POST", "/encryption/roll", None),
+            ("POST", "/purge", {"confirm": t["id"]}),
+            ("DELETE", "/purge", None),
+            ("GET", "/access-keys", None),
+            ("POST", "/access-keys", None),
+            ("POST", "/reader-tokens", None)):
+        r = store.admin(method, base + path, token=reader, json=body)
+        assert r.status_code == 403, (method, path, r.text)
+        assert r.json()["error"]["code"] == "ReadOnlyToken"
+    # another tenant's reader, or a made-up token: unauthorized
+    ro = store.admin("POST", f"/admin/v1/tenants/{other['id']}/reader-tokens",
+                     token=other["admin_token"]).json()["reader_token"]
+    assert store.admin("GET", base + "/encryption",
+                       token=ro).status_code == 401
+    assert store.admin("GET", base + "/encryption",
+                       token="cur_" + "A" * 43).status_code == 401

@@ -498,6 +498,21 @@ static void wraps_are_replaced_together_and_shredded(void **state)
 	assert_int_equal(n, 1);
 }
 
+static void reader_tokens_are_per_tenant(void **state)
+{
+	cu_smeta_t *m = *state;
+	unsigned char h1[CU_SMETA_HASH_LEN] = {9}, h2[CU_SMETA_HASH_LEN] = {8};
+
+	assert_int_equal(cu_smeta_reader_add(m, "ta", h1, 1), 0);
+	assert_int_equal(cu_smeta_reader_add(m, "ta", h1, 1), CU_ERR_EXISTS);
+	assert_int_equal(cu_smeta_reader_check(m, "ta", h1), 0);
+	assert_int_equal(cu_smeta_reader_check(m, "tb", h1), CU_ERR_NOTFOUND);
+	assert_int_equal(cu_smeta_reader_check(m, "ta", h2), CU_ERR_NOTFOUND);
+	/* no token for a tenant that does not exist */
+	assert_int_equal(cu_smeta_reader_add(m, "nope", h2, 1), 0);
+	assert_int_equal(cu_smeta_reader_check(m, "nope", h2), CU_ERR_NOTFOUND);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -520,6 +535,8 @@ int main(void)
 	        teardown),
 	    cmocka_unit_test_setup_teardown(
 	        wraps_are_replaced_together_and_shredded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(reader_tokens_are_per_tenant, setup,
+	                                    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
