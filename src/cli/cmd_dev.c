@@ -166,6 +166,12 @@ static int start_service(struct cu_sup *sup, const char *dir, const char *pki,
 		argv[i++] = ccert;
 		argv[i++] = "--client-key";
 		argv[i++] = ckey;
+		/* tenants' vaults chain to the local CA; a purge's grace is
+		 * a minute here, not the production day */
+		argv[i++] = "--vault-ca";
+		argv[i++] = ca;
+		argv[i++] = "--purge-grace-seconds";
+		argv[i++] = "60";
 	} else {
 		argv[i++] = "--client-ca";
 		argv[i++] = ca;
