@@ -71,7 +71,7 @@ FUZZ_SRC  := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN  := $(FUZZ_SRC:%.c=$(BUILD)/%)
 TEST_HELPERS := $(wildcard tests/unit/helpers/*.c)
 
-.PHONY: all deps run test unit e2e bench fuzz fuzz-build format check-style \
+.PHONY: all deps run demo test unit e2e bench fuzz fuzz-build format check-style \
         clean sanitize clang-build ci-unit-asan ci-e2e-asan tests
 
 all: $(BIN)
@@ -124,6 +124,10 @@ bench: $(BIN) $(BENCH_BIN)
 	@$(MAKE) -s NULL_CIPHER=1 BUILD=$(NULL_BUILD) $(NULL_BUILD)/custos
 	@CUSTOS_NULL_CIPHER_BIN=$(abspath $(NULL_BUILD)/custos) \
 	  scripts/run-bench.sh $(BUILD)
+
+demo: deps
+	$(MAKE) all
+	@CUSTOS=$(abspath $(BIN)) scripts/demo.sh
 
 fuzz-build:
 	$(MAKE) CC=clang SAN=fuzz BUILD=build-fuzz OPT='-O1 -g' $(FUZZ_SRC:%.c=build-fuzz/%)
