@@ -4,6 +4,7 @@
  * Where to connect: --url, --token or --token-file, --ca, or the
  * environment (CUSTOS_VAULT_URL, CUSTOS_VAULT_TOKEN, CUSTOS_CA_FILE). */
 #include "cli/cli.h"
+#include "cli/client.h"
 #include "core/b64.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -11,94 +12,26 @@
 #include "vault/audit.h"
 #include "vault/keystore.h"
 
-#include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define API       "?api-version=7.4"
-#define MAX_REPLY (4 * 1024 * 1024)
+#define API "?api-version=7.4"
 
 struct conn {
 	const char *url, *token, *ca;
 	char token_buf[600];
 };
 
-struct buf {
-	char *p;
-	size_t len;
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *arg)
-{
-	struct buf *b = arg;
-	size_t add = size * n;
-	char *g;
-
-	if (b->len + add > MAX_REPLY)
-		return 0;
-	if ((g = realloc(b->p, b->len + add + 1)) == NULL)
-		return 0;
-	b->p = g;
-	memcpy(b->p + b->len, p, add);
-	b->len += add;
-	b->p[b->len] = '\0';
-	return add;
-}
-
 /* One request; *reply (may be NULL on error) is the parsed JSON body.
  * Returns the HTTP status, or -1 when the request failed. */
 static long call(const struct conn *c, const char *method, const char *path,
                  json_t *body, json_t **reply)
 {
-	CURL *h = curl_easy_init();
-	struct curl_slist *hdr = NULL;
-	struct buf b = {0};
-	char url[2048], auth[700];
-	char *text = NULL;
-	long status = -1;
-	CURLcode rc;
-
-	*reply = NULL;
-	if (h == NULL)
-		return -1;
-	snprintf(url, sizeof(url), "%s%s", c->url, path);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
-	hdr = curl_slist_append(hdr, auth);
-	hdr = curl_slist_append(hdr, "Content-Type: application/json");
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(h, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
-	if (c->ca != NULL)
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
-	if (body != NULL) {
-		text = json_dumps(body, JSON_COMPACT);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, text ? text : "{}");
-	} else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-	}
-	rc = curl_easy_perform(h);
-	if (rc != CURLE_OK) {
-		fprintf(stderr, "custos: %s %s: %s\n", method, url,
-		        curl_easy_strerror(rc));
-		goto out;
-	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	if (b.len > 0)
-		*reply = json_loadb(b.p, b.len, 0, NULL);
-out:
-	free(text);
-	free(b.p);
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(h);
-	cu_memzero(auth, sizeof(auth));
-	return status;
+	return cu_client_call("custos", c->url, c->token, c->ca, method, path,
+	                      body, reply);
 }
 
 /* Print the reply (or the error) and turn the status into an exit code. */
@@ -116,14 +49,7 @@ static int finish(long status, json_t *reply, const char *member)
 			putchar('\n');
 		}
 	} else if (status > 0) {
-		json_t *e = json_object_get(reply, "error");
-		fprintf(stderr, "custos: HTTP %ld %s: %s\n", status,
-		        json_string_value(json_object_get(e, "code"))
-		            ? json_string_value(json_object_get(e, "code"))
-		            : "",
-		        json_string_value(json_object_get(e, "message"))
-		            ? json_string_value(json_object_get(e, "message"))
-		            : "");
+		cu_client_print_error("custos", status, reply);
 		rc = 1;
 	} else {
 		rc = 1;

@@ -1,18 +1,15 @@
 /* custos store - run the multi-tenant S3 store. */
 #include "cli/cli.h"
+#include "cli/serve.h"
 #include "core/err.h"
-#include "core/http/server.h"
 #include "core/log.h"
-#include "core/secmem.h"
 #include "store/store.h"
 
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SECMEM_ARENA     (1u << 20)
 #define STOP_DEADLINE_MS 10000
 
 static const char serve_usage[] =
@@ -77,35 +74,6 @@ static const char serve_usage[] =
     "  curl --cacert CA -H \"Authorization: Bearer $(cat TOKEN_FILE)\" \\\n"
     "       -d '{\"name\":\"acme\"}' https://ADDR:PORT/admin/v1/tenants\n";
 
-/* "127.0.0.1:8443" or "[::1]:8443" into addr (NUL-terminated) and port. */
-static int parse_listen(const char *s, char *addr, size_t cap, uint16_t *port)
-{
-	const char *colon = strrchr(s, ':');
-	const char *a = s;
-	size_t alen;
-	char *end = NULL;
-	unsigned long p;
-
-	if (colon == NULL || colon[1] == '\0')
-		return CU_ERR_INVAL;
-	alen = (size_t)(colon - s);
-	if (alen >= 2 && s[0] == '[' && s[alen - 1] == ']') {
-		a = s + 1;
-		alen -= 2;
-	}
-	if (alen == 0 || alen >= cap)
-		return CU_ERR_INVAL;
-	memcpy(addr, a, alen);
-	addr[alen] = '\0';
-	if (colon[1] == '-' || colon[1] == '+')
-		return CU_ERR_INVAL;
-	p = strtoul(colon + 1, &end, 10);
-	if (end == NULL || *end != '\0' || p > 65535)
-		return CU_ERR_INVAL;
-	*port = (uint16_t)p;
-	return 0;
-}
-
 static int parse_lease(const char *s, unsigned *out)
 {
 	char *end = NULL;
@@ -161,7 +129,7 @@ static int store_serve(int argc, char **argv)
 	cu_store_t *s = NULL;
 	const char *listen = NULL;
 	char addr[64];
-	int level = CU_LOG_INFO, o, rc, sig;
+	int level = CU_LOG_INFO, o, rc;
 
 	if (cu_cli_wants_help(argc, argv)) {
 		fputs(serve_usage, stdout);
@@ -252,13 +220,9 @@ static int store_serve(int argc, char **argv)
 				cfg.no_vault_events = strcmp(optarg, "no") == 0;
 			break;
 		case 'v':
-			if (cu_log_level_parse(optarg, &level) != 0) {
-				fprintf(stderr,
-				        "custos store serve: bad --log-level "
-				        "'%s'\n",
-				        optarg);
+			if (cu_serve_log_level("custos store serve", optarg,
+			                       &level) != 0)
 				return 2;
-			}
 			break;
 		default:
 			fputs(serve_usage, stderr);
@@ -277,7 +241,7 @@ static int store_serve(int argc, char **argv)
 		                "--client-key go together\n");
 		return 2;
 	}
-	if (parse_listen(listen, addr, sizeof(addr), &cfg.port) != 0) {
+	if (cu_serve_parse_listen(listen, addr, sizeof(addr), &cfg.port) != 0) {
 		fprintf(stderr,
 		        "custos store serve: bad --listen '%s' (want "
 		        "ADDR:PORT)\n",
@@ -286,31 +250,14 @@ static int store_serve(int argc, char **argv)
 	}
 	cfg.listen_addr = addr;
 
-	cu_log_init("store", level, 2);
-	if (cu_proc_harden() != 0) {
-		cu_log(CU_LOG_ERROR, "cannot disable core dumps", NULL);
+	if (cu_serve_prepare("store", level) != 0)
 		return 1;
-	}
-	if ((rc = cu_secmem_init(SECMEM_ARENA)) != 0)
-		cu_log(CU_LOG_WARN, "running without locked memory",
-		       json_pack("{s:s}", "error", cu_strerror(rc)));
-	/* before any thread exists, so every thread inherits the mask */
-	if (cu_http_signals_block() != 0) {
-		cu_log(CU_LOG_ERROR, "cannot block signals", NULL);
-		return 1;
-	}
 	if ((rc = cu_store_start(&cfg, &s)) != 0) {
 		cu_log(CU_LOG_ERROR, "store did not start",
 		       json_pack("{s:s}", "error", cu_strerror(rc)));
 		return 1;
 	}
-	cu_log(CU_LOG_INFO, "listening",
-	       json_pack("{s:s, s:i}", "url", cu_store_url(s), "port",
-	                 (int)cu_store_port(s)));
-	sig = cu_http_signals_wait();
-	cu_log(
-	    CU_LOG_INFO, "stopping",
-	    json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+	cu_serve_wait(cu_store_url(s), cu_store_port(s));
 	if (cu_store_stop(s, STOP_DEADLINE_MS) != 0)
 		cu_log(CU_LOG_WARN, "requests cut off at shutdown", NULL);
 	cu_store_free(s);

@@ -3,13 +3,13 @@
  * `debug-try-open`, an offline attempt to open object files with every
  * key material found in a store's data directory (the purge test). */
 #include "cli/cli.h"
+#include "cli/client.h"
 #include "core/crypto/keywrap.h"
 #include "core/crypto/seg.h"
 #include "core/err.h"
 #include "core/secmem.h"
 #include "store/keys.h"
 
-#include <curl/curl.h>
 #include <dirent.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_REPLY    (4 * 1024 * 1024)
 #define MAX_KEYS     2
 #define MAX_CANDS    4096
 #define MAX_OBJ_FILE (64 * 1024 * 1024)
@@ -54,98 +53,27 @@ struct conn {
 	const char *url, *token, *ca;
 };
 
-struct buf {
-	char *p;
-	size_t len;
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *arg)
-{
-	struct buf *b = arg;
-	size_t add = size * n;
-	char *g;
-
-	if (b->len + add > MAX_REPLY)
-		return 0;
-	if ((g = realloc(b->p, b->len + add + 1)) == NULL)
-		return 0;
-	b->p = g;
-	memcpy(b->p + b->len, p, add);
-	b->len += add;
-	b->p[b->len] = '\0';
-	return add;
-}
-
 /* One request; prints the reply (JSON) or the error. Returns the exit
  * status: 0 for 2xx, 1 otherwise. */
 static int call(const struct conn *c, const char *method, const char *path,
                 json_t *body)
 {
-	CURL *h = curl_easy_init();
-	struct curl_slist *hdr = NULL;
-	struct buf b = {0};
-	char url[2048], auth[700];
-	char *text = NULL;
 	json_t *reply = NULL;
-	long status = -1;
-	CURLcode rc;
+	long status;
 	int ret = 1;
 
-	if (h == NULL)
-		return 1;
-	snprintf(url, sizeof(url), "%s%s", c->url, path);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
-	hdr = curl_slist_append(hdr, auth);
-	hdr = curl_slist_append(hdr, "Content-Type: application/json");
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(h, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
-	if (c->ca != NULL)
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
-	if (body != NULL) {
-		text = json_dumps(body, JSON_COMPACT);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, text ? text : "{}");
-	} else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-	}
-	rc = curl_easy_perform(h);
-	if (rc != CURLE_OK) {
-		fprintf(stderr, "custos tenant: %s %s: %s\n", method, url,
-		        curl_easy_strerror(rc));
-		goto out;
-	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	if (b.len > 0)
-		reply = json_loadb(b.p, b.len, 0, NULL);
+	status = cu_client_call("custos tenant", c->url, c->token, c->ca,
+	                        method, path, body, &reply);
 	if (status >= 200 && status < 300) {
 		if (reply != NULL) {
 			json_dumpf(reply, stdout, JSON_INDENT(2));
 			putchar('\n');
 		}
 		ret = 0;
-	} else {
-		json_t *e = json_object_get(reply, "error");
-		const char *code =
-		    json_string_value(json_object_get(e, "code"));
-		const char *msg =
-		    json_string_value(json_object_get(e, "message"));
-
-		fprintf(stderr, "custos tenant: HTTP %ld %s: %s\n", status,
-		        code ? code : "", msg ? msg : "");
+	} else if (status >= 0) {
+		cu_client_print_error("custos tenant", status, reply);
 	}
-out:
-	if (text != NULL)
-		cu_memzero(text, strlen(text));
-	free(text);
-	free(b.p);
 	json_decref(reply);
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(h);
-	cu_memzero(auth, sizeof(auth));
 	return ret;
 }
 

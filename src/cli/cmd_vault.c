@@ -1,19 +1,16 @@
 /* custos vault - run a vault. */
 #include "cli/cli.h"
+#include "cli/serve.h"
 #include "core/err.h"
-#include "core/http/server.h"
 #include "core/log.h"
-#include "core/secmem.h"
 #include "vault/vault.h"
 
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define SECMEM_ARENA     (1u << 20)
 #define STOP_DEADLINE_MS 10000
 
 static const char serve_usage[] =
@@ -47,34 +44,6 @@ static const char serve_usage[] =
     "  --log-level LEVEL   debug, info (default), warn or error\n"
     "\n"
     "Logs are JSON lines on stderr, one per request.\n";
-
-/* "127.0.0.1:8443" or "[::1]:8443" into addr (NUL-terminated) and port. */
-static int parse_listen(const char *s, char *addr, size_t cap, uint16_t *port)
-{
-	const char *colon = strrchr(s, ':');
-	const char *a = s;
-	size_t alen;
-	char *end = NULL;
-	unsigned long p;
-
-	if (colon == NULL || colon[1] == '\0')
-		return CU_ERR_INVAL;
-	alen = (size_t)(colon - s);
-	if (alen >= 2 && s[0] == '[' && s[alen - 1] == ']') {
-		a = s + 1;
-		alen -= 2;
-	}
-	if (alen == 0 || alen >= cap)
-		return CU_ERR_INVAL;
-	memcpy(addr, a, alen);
-	addr[alen] = '\0';
-	p = strtoul(colon + 1, &end, 10);
-	if (end == NULL || *end != '\0' || p > 65535 || colon[1] == '-' ||
-	    colon[1] == '+')
-		return CU_ERR_INVAL;
-	*port = (uint16_t)p;
-	return 0;
-}
 
 /* Remove the files of a vault started without --data, and its directory.
  * dir NULL: nothing to do. */
@@ -117,7 +86,7 @@ static int vault_serve(int argc, char **argv)
 	cu_vault_t *v = NULL;
 	const char *listen = NULL;
 	char addr[64], tmpdir[] = "/tmp/custos-vault-XXXXXX";
-	int level = CU_LOG_INFO, o, rc, sig;
+	int level = CU_LOG_INFO, o, rc;
 
 	if (cu_cli_wants_help(argc, argv)) {
 		fputs(serve_usage, stdout);
@@ -160,13 +129,9 @@ static int vault_serve(int argc, char **argv)
 			cfg.public_url = optarg;
 			break;
 		case 'v':
-			if (cu_log_level_parse(optarg, &level) != 0) {
-				fprintf(stderr,
-				        "custos vault serve: bad --log-level "
-				        "'%s'\n",
-				        optarg);
+			if (cu_serve_log_level("custos vault serve", optarg,
+			                       &level) != 0)
 				return 2;
-			}
 			break;
 		default:
 			fputs(serve_usage, stderr);
@@ -180,7 +145,7 @@ static int vault_serve(int argc, char **argv)
 		fputs(serve_usage, stderr);
 		return 2;
 	}
-	if (parse_listen(listen, addr, sizeof(addr), &cfg.port) != 0) {
+	if (cu_serve_parse_listen(listen, addr, sizeof(addr), &cfg.port) != 0) {
 		fprintf(stderr,
 		        "custos vault serve: bad --listen '%s' (want "
 		        "ADDR:PORT)\n",
@@ -189,19 +154,8 @@ static int vault_serve(int argc, char **argv)
 	}
 	cfg.listen_addr = addr;
 
-	cu_log_init("vault", level, 2);
-	if (cu_proc_harden() != 0) {
-		cu_log(CU_LOG_ERROR, "cannot disable core dumps", NULL);
+	if (cu_serve_prepare("vault", level) != 0)
 		return 1;
-	}
-	if ((rc = cu_secmem_init(SECMEM_ARENA)) != 0)
-		cu_log(CU_LOG_WARN, "running without locked memory",
-		       json_pack("{s:s}", "error", cu_strerror(rc)));
-	/* before any thread exists, so every thread inherits the mask */
-	if (cu_http_signals_block() != 0) {
-		cu_log(CU_LOG_ERROR, "cannot block signals", NULL);
-		return 1;
-	}
 	if (cfg.data_dir == NULL) {
 		if (mkdtemp(tmpdir) == NULL) {
 			cu_log(CU_LOG_ERROR,
@@ -219,13 +173,7 @@ static int vault_serve(int argc, char **argv)
 		remove_ephemeral(cfg.data_dir == tmpdir ? tmpdir : NULL);
 		return 1;
 	}
-	cu_log(CU_LOG_INFO, "listening",
-	       json_pack("{s:s, s:i}", "url", cu_vault_url(v), "port",
-	                 (int)cu_vault_port(v)));
-	sig = cu_http_signals_wait();
-	cu_log(
-	    CU_LOG_INFO, "stopping",
-	    json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+	cu_serve_wait(cu_vault_url(v), cu_vault_port(v));
 	rc = cu_vault_stop(v, STOP_DEADLINE_MS);
 	if (rc != 0)
 		cu_log(CU_LOG_WARN, "requests cut off at shutdown", NULL);

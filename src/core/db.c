@@ -191,6 +191,12 @@ int cu_db_query(cu_db_t *db, sqlite3_stmt **out, const char *sql,
 	return r;
 }
 
+int cu_db_vquery(cu_db_t *db, sqlite3_stmt **out, const char *sql,
+                 const char *fmt, va_list ap)
+{
+	return vquery(db, out, sql, fmt, ap);
+}
+
 int cu_db_step(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
@@ -204,13 +210,22 @@ int cu_db_step(sqlite3_stmt *st)
 
 int cu_db_run(cu_db_t *db, int *changes, const char *sql, const char *fmt, ...)
 {
-	sqlite3_stmt *st = NULL;
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = vquery(db, &st, sql, fmt, ap);
+	r = cu_db_vrun(db, changes, sql, fmt, ap);
 	va_end(ap);
+	return r;
+}
+
+int cu_db_vrun(cu_db_t *db, int *changes, const char *sql, const char *fmt,
+               va_list ap)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = vquery(db, &st, sql, fmt, ap);
 	if (r != 0)
 		goto out;
 	while ((r = cu_db_step(st)) == 1)

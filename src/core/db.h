@@ -19,6 +19,7 @@
 #define CU_DB_H
 
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -89,10 +90,22 @@ int cu_db_exec(cu_db_t *db, const char *sql);
 int cu_db_query(cu_db_t *db, sqlite3_stmt **out, const char *sql,
                 const char *fmt, ...);
 
+/* cu_db_vquery - cu_db_query with the arguments as a va_list (for
+ * wrappers that take their own variadic arguments). The caller owns `ap`
+ * and ends it; same contract and returns as cu_db_query. */
+int cu_db_vquery(cu_db_t *db, sqlite3_stmt **out, const char *sql,
+                 const char *fmt, va_list ap);
+
 /* cu_db_run - prepare, bind, step to completion and finalize a statement
  * that returns no rows (INSERT, UPDATE, DELETE). *changes, when not NULL,
  * gets the number of rows changed. Returns 0 or a mapped error. */
 int cu_db_run(cu_db_t *db, int *changes, const char *sql, const char *fmt, ...);
+
+/* cu_db_vrun - cu_db_run with the arguments as a va_list (for wrappers
+ * that take their own variadic arguments). The caller owns `ap` and ends
+ * it; same returns as cu_db_run. */
+int cu_db_vrun(cu_db_t *db, int *changes, const char *sql, const char *fmt,
+               va_list ap);
 
 /* cu_db_step - step a statement: 1 when a row is ready, 0 when done, or
  * a mapped error. */

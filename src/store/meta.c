@@ -3,6 +3,7 @@
 #include "core/db.h"
 #include "core/err.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,6 +193,96 @@ static int bounded(const char *s, size_t max)
 	return s != NULL && s[0] != '\0' && strlen(s) <= max;
 }
 
+/* End a write transaction begun with cu_db_begin: commit when rc is 0,
+ * otherwise roll back and hand rc on. */
+static int txn_end(cu_smeta_t *m, int rc)
+{
+	if (rc != 0) {
+		cu_db_rollback(m->db);
+		return rc;
+	}
+	return cu_db_commit(m->db);
+}
+
+/* Inside a transaction: 1 when the query (cu_db_query's sql, fmt and
+ * arguments) returns a row, 0 when it returns none, or an error. */
+static int any_row(cu_smeta_t *m, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = cu_db_vquery(m->db, &st, sql, fmt, ap);
+	va_end(ap);
+	if (rc == 0)
+		rc = cu_db_step(st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Reads the current row into the caller's arg; returns 0 or an error. */
+typedef int (*row_fn)(sqlite3_stmt *st, void *arg);
+
+/* One row in its own read transaction (cu_db_query's sql, fmt and
+ * arguments): fn (NULL: nothing to read) gets it, no row is
+ * CU_ERR_NOTFOUND. Returns 0, fn's error, or a mapped error. */
+static int read_one(cu_smeta_t *m, row_fn fn, void *arg, const char *sql,
+                    const char *fmt, ...)
+{
+	sqlite3_stmt *st = NULL;
+	va_list ap;
+	int rc;
+
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	va_start(ap, fmt);
+	rc = cu_db_vquery(m->db, &st, sql, fmt, ap);
+	va_end(ap);
+	if (rc == 0) {
+		rc = cu_db_step(st);
+		if (rc == 1)
+			rc = fn != NULL ? fn(st, arg) : 0;
+		else if (rc == 0)
+			rc = CU_ERR_NOTFOUND;
+	}
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
+	return rc;
+}
+
+/* Where a blob column 0 goes (read_one with blob_row). */
+struct blob_out {
+	unsigned char *p;
+	size_t cap;
+	size_t *len;
+};
+
+static int blob_row(sqlite3_stmt *st, void *arg)
+{
+	struct blob_out *b = arg;
+
+	return col_blob(st, 0, b->p, b->cap, b->len);
+}
+
+/* One statement in its own write transaction (cu_db_run's sql, fmt and
+ * arguments). With must_change, no row changed is CU_ERR_NOTFOUND. */
+static int write_one(cu_smeta_t *m, int must_change, const char *sql,
+                     const char *fmt, ...)
+{
+	va_list ap;
+	int rc, changes = 0;
+
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	va_start(ap, fmt);
+	rc = cu_db_vrun(m->db, &changes, sql, fmt, ap);
+	va_end(ap);
+	if (rc == 0 && must_change && changes == 0)
+		rc = CU_ERR_NOTFOUND;
+	return txn_end(m, rc);
+}
+
 /* ---- tenants ------------------------------------------------------ */
 
 int cu_smeta_tenant_create(cu_smeta_t *m, const struct cu_smeta_tenant_new *t)
@@ -230,15 +321,12 @@ int cu_smeta_tenant_create(cu_smeta_t *m, const struct cu_smeta_tenant_new *t)
 	              "ttbi", t->id, t->root, t->tk_wrapped, t->tk_wrapped_len,
 	              (int64_t)t->created);
 out:
-	if (rc != 0) {
-		cu_db_rollback(m->db);
-		return rc;
-	}
-	return cu_db_commit(m->db);
+	return txn_end(m, rc);
 }
 
-static int tenant_row(sqlite3_stmt *st, struct cu_smeta_tenant *t)
+static int tenant_row(sqlite3_stmt *st, void *arg)
 {
+	struct cu_smeta_tenant *t = arg;
 	int rc;
 
 	memset(t, 0, sizeof(*t));
@@ -253,57 +341,28 @@ static int tenant_row(sqlite3_stmt *st, struct cu_smeta_tenant *t)
 int cu_smeta_tenant_get(cu_smeta_t *m, const char *id,
                         struct cu_smeta_tenant *out)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
-
 	if (m == NULL || id == NULL || out == NULL)
 		return CU_ERR_INVAL;
-	if ((rc = cu_db_begin_read(m->db)) != 0)
-		return rc;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT id, name, state, created FROM tenants"
-	                 " WHERE id = ?1",
-	                 "t", id);
-	if (rc != 0)
-		goto out;
-	rc = cu_db_step(st);
-	if (rc == 1)
-		rc = tenant_row(st, out);
-	else if (rc == 0)
-		rc = CU_ERR_NOTFOUND;
-out:
-	sqlite3_finalize(st);
-	cu_db_rollback(m->db);
-	return rc;
+	return read_one(m, tenant_row, out,
+	                "SELECT id, name, state, created FROM tenants"
+	                " WHERE id = ?1",
+	                "t", id);
 }
 
 int cu_smeta_tenant_token_hash(cu_smeta_t *m, const char *id,
                                unsigned char hash[CU_SMETA_HASH_LEN])
 {
-	sqlite3_stmt *st = NULL;
 	size_t n = 0;
+	struct blob_out b = {hash, CU_SMETA_HASH_LEN, &n};
 	int rc;
 
 	if (m == NULL || id == NULL || hash == NULL)
 		return CU_ERR_INVAL;
-	if ((rc = cu_db_begin_read(m->db)) != 0)
-		return rc;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT admin_token_hash FROM tenants WHERE id = ?1",
-	                 "t", id);
-	if (rc != 0)
-		goto out;
-	rc = cu_db_step(st);
-	if (rc == 1) {
-		rc = col_blob(st, 0, hash, CU_SMETA_HASH_LEN, &n);
-		if (rc == 0 && n != CU_SMETA_HASH_LEN)
-			rc = CU_ERR_DB;
-	} else if (rc == 0) {
-		rc = CU_ERR_NOTFOUND;
-	}
-out:
-	sqlite3_finalize(st);
-	cu_db_rollback(m->db);
+	rc = read_one(m, blob_row, &b,
+	              "SELECT admin_token_hash FROM tenants WHERE id = ?1", "t",
+	              id);
+	if (rc == 0 && n != CU_SMETA_HASH_LEN)
+		rc = CU_ERR_DB;
 	return rc;
 }
 
@@ -418,23 +477,14 @@ out:
 int cu_smeta_tk_put(cu_smeta_t *m, const char *tenant, uint32_t version,
                     const void *wrapped, size_t len, const char *root)
 {
-	int rc;
-
 	if (m == NULL || tenant == NULL || version == 0 || wrapped == NULL ||
 	    len == 0 || len > CU_SMETA_BLOB_MAX || root == NULL)
 		return CU_ERR_INVAL;
-	if ((rc = cu_db_begin(m->db)) != 0)
-		return rc;
-	rc =
-	    cu_db_run(m->db, NULL,
-	              "INSERT INTO tenant_keys (tenant, version, root, wrapped,"
-	              " created) VALUES (?1, ?2, ?3, ?4, strftime('%s','now'))",
-	              "titb", tenant, (int64_t)version, root, wrapped, len);
-	if (rc != 0) {
-		cu_db_rollback(m->db);
-		return rc;
-	}
-	return cu_db_commit(m->db);
+	return write_one(
+	    m, 0,
+	    "INSERT INTO tenant_keys (tenant, version, root, wrapped,"
+	    " created) VALUES (?1, ?2, ?3, ?4, strftime('%s','now'))",
+	    "titb", tenant, (int64_t)version, root, wrapped, len);
 }
 
 /* ---- buckets ------------------------------------------------------ */
@@ -442,21 +492,12 @@ int cu_smeta_tk_put(cu_smeta_t *m, const char *tenant, uint32_t version,
 int cu_smeta_bucket_create(cu_smeta_t *m, const char *tenant, const char *name,
                            int64_t created)
 {
-	int rc;
-
 	if (m == NULL || tenant == NULL || !bounded(name, CU_SMETA_BUCKET_MAX))
 		return CU_ERR_INVAL;
-	if ((rc = cu_db_begin(m->db)) != 0)
-		return rc;
-	rc = cu_db_run(m->db, NULL,
-	               "INSERT INTO buckets (tenant, name, created)"
-	               " VALUES (?1, ?2, ?3)",
-	               "tti", tenant, name, created);
-	if (rc != 0) {
-		cu_db_rollback(m->db);
-		return rc;
-	}
-	return cu_db_commit(m->db);
+	return write_one(m, 0,
+	                 "INSERT INTO buckets (tenant, name, created)"
+	                 " VALUES (?1, ?2, ?3)",
+	                 "tti", tenant, name, created);
 }
 
 /* Inside a transaction: 0 when the bucket exists. */
@@ -500,7 +541,6 @@ int cu_smeta_bucket_get(cu_smeta_t *m, const char *tenant, const char *name,
 
 int cu_smeta_bucket_delete(cu_smeta_t *m, const char *tenant, const char *name)
 {
-	sqlite3_stmt *st = NULL;
 	int rc, changes = 0;
 
 	if (m == NULL || tenant == NULL || name == NULL)
@@ -509,27 +549,15 @@ int cu_smeta_bucket_delete(cu_smeta_t *m, const char *tenant, const char *name)
 		return rc;
 	if ((rc = bucket_exists(m, tenant, name, NULL)) != 0)
 		goto out;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT 1 FROM objects WHERE tenant = ?1 AND"
-	                 " bucket = ?2 LIMIT 1",
-	                 "tt", tenant, name);
-	if (rc != 0)
-		goto out;
-	rc = cu_db_step(st);
-	sqlite3_finalize(st);
-	st = NULL;
-	if (rc == 1)
-		rc = CU_ERR_STATE;
-	if (rc != 0)
-		goto out;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT 1 FROM uploads WHERE tenant = ?1 AND"
-	                 " bucket = ?2 LIMIT 1",
-	                 "tt", tenant, name);
-	if (rc != 0)
-		goto out;
-	rc = cu_db_step(st);
-	sqlite3_finalize(st);
+	rc = any_row(m,
+	             "SELECT 1 FROM objects WHERE tenant = ?1 AND"
+	             " bucket = ?2 LIMIT 1",
+	             "tt", tenant, name);
+	if (rc == 0)
+		rc = any_row(m,
+		             "SELECT 1 FROM uploads WHERE tenant = ?1 AND"
+		             " bucket = ?2 LIMIT 1",
+		             "tt", tenant, name);
 	if (rc == 1)
 		rc = CU_ERR_STATE;
 	if (rc != 0)
@@ -538,11 +566,7 @@ int cu_smeta_bucket_delete(cu_smeta_t *m, const char *tenant, const char *name)
 	               "DELETE FROM buckets WHERE tenant = ?1 AND name = ?2",
 	               "tt", tenant, name);
 out:
-	if (rc != 0) {
-		cu_db_rollback(m->db);
-		return rc;
-	}
-	return cu_db_commit(m->db);
+	return txn_end(m, rc);
 }
 
 int cu_smeta_bucket_list(cu_smeta_t *m, const char *tenant,
@@ -621,6 +645,11 @@ static int object_row(sqlite3_stmt *st, struct cu_smeta_object *o,
 	return 0;
 }
 
+static int object_row_full(sqlite3_stmt *st, void *arg)
+{
+	return object_row(st, arg, 1);
+}
+
 void cu_smeta_object_clear(struct cu_smeta_object *o)
 {
 	if (o == NULL)
@@ -633,29 +662,16 @@ int cu_smeta_object_get(cu_smeta_t *m, const char *tenant, const char *bucket,
                         const char *key, size_t key_len,
                         struct cu_smeta_object *o)
 {
-	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if (m == NULL || tenant == NULL || bucket == NULL || key == NULL ||
 	    o == NULL)
 		return CU_ERR_INVAL;
 	memset(o, 0, sizeof(*o));
-	if ((rc = cu_db_begin_read(m->db)) != 0)
-		return rc;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT " OBJ_COLS " FROM objects WHERE tenant = ?1"
-	                 " AND bucket = ?2 AND key = ?3",
-	                 "ttT", tenant, bucket, key, key_len);
-	if (rc != 0)
-		goto out;
-	rc = cu_db_step(st);
-	if (rc == 1)
-		rc = object_row(st, o, 1);
-	else if (rc == 0)
-		rc = CU_ERR_NOTFOUND;
-out:
-	sqlite3_finalize(st);
-	cu_db_rollback(m->db);
+	rc = read_one(m, object_row_full, o,
+	              "SELECT " OBJ_COLS " FROM objects WHERE tenant = ?1"
+	              " AND bucket = ?2 AND key = ?3",
+	              "ttT", tenant, bucket, key, key_len);
 	if (rc != 0)
 		cu_smeta_object_clear(o);
 	return rc;
@@ -862,11 +878,7 @@ int cu_smeta_upload_create(cu_smeta_t *m, const char *tenant,
 	               u->meta_sealed_len, (int64_t)u->tk_version, u->path,
 	               u->created);
 out:
-	if (rc != 0) {
-		cu_db_rollback(m->db);
-		return rc;
-	}
-	return cu_db_commit(m->db);
+	return txn_end(m, rc);
 }
 
 void cu_smeta_upload_clear(struct cu_smeta_upload *u)
@@ -1157,22 +1169,13 @@ out:
 int cu_smeta_akey_add(cu_smeta_t *m, const char *tenant, const char *akid,
                       const void *sealed, size_t len, int64_t created)
 {
-	int rc;
-
 	if (m == NULL || tenant == NULL || !bounded(akid, CU_SMETA_ID_MAX) ||
 	    sealed == NULL || len == 0 || len > CU_SMETA_BLOB_MAX)
 		return CU_ERR_INVAL;
-	if ((rc = cu_db_begin(m->db)) != 0)
-		return rc;
-	rc = cu_db_run(m->db, NULL,
-	               "INSERT INTO access_keys (id, tenant, secret_sealed,"
-	               " created) VALUES (?1, ?2, ?3, ?4)",
-	               "ttbi", akid, tenant, sealed, len, created);
-	if (rc != 0) {
-		cu_db_rollback(m->db);
-		return rc;
-	}
-	return cu_db_commit(m->db);
+	return write_one(m, 0,
+	                 "INSERT INTO access_keys (id, tenant, secret_sealed,"
+	                 " created) VALUES (?1, ?2, ?3, ?4)",
+	                 "ttbi", akid, tenant, sealed, len, created);
 }
 
 int cu_smeta_akey_list(cu_smeta_t *m, const char *tenant, cu_smeta_akey_fn fn,
@@ -1209,42 +1212,26 @@ out:
 
 int cu_smeta_akey_revoke(cu_smeta_t *m, const char *tenant, const char *akid)
 {
-	int rc, changes = 0;
-
 	if (m == NULL || tenant == NULL || akid == NULL)
 		return CU_ERR_INVAL;
-	if ((rc = cu_db_begin(m->db)) != 0)
-		return rc;
 	/* the sealed secret goes too: a revoked key can never come back */
-	rc = cu_db_run(m->db, &changes,
-	               "UPDATE access_keys SET active = 0, secret_sealed = x''"
-	               " WHERE id = ?1 AND tenant = ?2 AND active = 1",
-	               "tt", akid, tenant);
-	if (rc == 0 && changes == 0)
-		rc = CU_ERR_NOTFOUND;
-	if (rc != 0) {
-		cu_db_rollback(m->db);
-		return rc;
-	}
-	return cu_db_commit(m->db);
+	return write_one(
+	    m, 1,
+	    "UPDATE access_keys SET active = 0, secret_sealed = x''"
+	    " WHERE id = ?1 AND tenant = ?2 AND active = 1",
+	    "tt", akid, tenant);
 }
 
 int cu_smeta_tenant_delete(cu_smeta_t *m, const char *tenant)
 {
-	sqlite3_stmt *st = NULL;
 	int rc, changes = 0;
 
 	if (m == NULL || tenant == NULL)
 		return CU_ERR_INVAL;
 	if ((rc = cu_db_begin(m->db)) != 0)
 		return rc;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT 1 FROM buckets WHERE tenant = ?1 LIMIT 1", "t",
-	                 tenant);
-	if (rc != 0)
-		goto out;
-	rc = cu_db_step(st);
-	sqlite3_finalize(st);
+	rc = any_row(m, "SELECT 1 FROM buckets WHERE tenant = ?1 LIMIT 1", "t",
+	             tenant);
 	if (rc == 1)
 		rc = CU_ERR_STATE;
 	if (rc != 0)
@@ -1274,11 +1261,7 @@ int cu_smeta_tenant_delete(cu_smeta_t *m, const char *tenant)
 	if (changes == 0)
 		rc = CU_ERR_NOTFOUND;
 out:
-	if (rc != 0) {
-		cu_db_rollback(m->db);
-		return rc;
-	}
-	return cu_db_commit(m->db);
+	return txn_end(m, rc);
 }
 
 int cu_smeta_path_in_use(cu_smeta_t *m, const char *path, int *in_use)
@@ -1397,28 +1380,15 @@ int cu_smeta_tk_wrap_get(cu_smeta_t *m, const char *tenant, uint32_t version,
                          const char *root, unsigned char *out, size_t cap,
                          size_t *len)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
+	struct blob_out b = {out, cap, len};
 
 	if (m == NULL || tenant == NULL || root == NULL || out == NULL ||
 	    len == NULL)
 		return CU_ERR_INVAL;
-	if ((rc = cu_db_begin_read(m->db)) != 0)
-		return rc;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT wrapped FROM tk_wraps WHERE tenant = ?1 AND"
-	                 " version = ?2 AND root = ?3",
-	                 "tit", tenant, (int64_t)version, root);
-	if (rc == 0) {
-		rc = cu_db_step(st);
-		if (rc == 1)
-			rc = col_blob(st, 0, out, cap, len);
-		else if (rc == 0)
-			rc = CU_ERR_NOTFOUND;
-	}
-	sqlite3_finalize(st);
-	cu_db_rollback(m->db);
-	return rc;
+	return read_one(m, blob_row, &b,
+	                "SELECT wrapped FROM tk_wraps WHERE tenant = ?1 AND"
+	                " version = ?2 AND root = ?3",
+	                "tit", tenant, (int64_t)version, root);
 }
 
 /* With a write transaction open: store one wrap (see cu_smeta_tk_set_wraps). */
@@ -1468,11 +1438,7 @@ int cu_smeta_tk_set_wraps(cu_smeta_t *m, const char *tenant,
 		if ((rc = put_wrap(m, tenant, &w[i])) != 0)
 			goto out;
 out:
-	if (rc != 0) {
-		cu_db_rollback(m->db);
-		return rc;
-	}
-	return cu_db_commit(m->db);
+	return txn_end(m, rc);
 }
 
 int cu_smeta_tk_add(cu_smeta_t *m, const char *tenant, uint32_t version,
@@ -1496,61 +1462,35 @@ int cu_smeta_tk_add(cu_smeta_t *m, const char *tenant, uint32_t version,
 		else
 			rc = put_wrap(m, tenant, &w[i]);
 	}
-	if (rc != 0) {
-		cu_db_rollback(m->db);
-		return rc;
-	}
-	return cu_db_commit(m->db);
+	return txn_end(m, rc);
 }
 
 int cu_smeta_tenant_set_state(cu_smeta_t *m, const char *tenant,
                               const char *state)
 {
-	int rc, changes = 0;
-
 	if (m == NULL || tenant == NULL || !bounded(state, CU_SMETA_STATE_MAX))
 		return CU_ERR_INVAL;
-	if ((rc = cu_db_begin(m->db)) != 0)
-		return rc;
-	rc = cu_db_run(m->db, &changes,
-	               "UPDATE tenants SET state = ?2 WHERE id = ?1", "tt",
-	               tenant, state);
-	if (rc == 0 && changes == 0)
-		rc = CU_ERR_NOTFOUND;
-	if (rc != 0) {
-		cu_db_rollback(m->db);
-		return rc;
-	}
-	return cu_db_commit(m->db);
+	return write_one(m, 1, "UPDATE tenants SET state = ?2 WHERE id = ?1",
+	                 "tt", tenant, state);
+}
+
+static int doc_row(sqlite3_stmt *st, void *arg)
+{
+	const unsigned char *t = sqlite3_column_text(st, 0);
+	char **doc = arg;
+
+	*doc = strdup(t != NULL ? (const char *)t : "");
+	return *doc != NULL ? 0 : CU_ERR_NOMEM;
 }
 
 int cu_smeta_cmk_get(cu_smeta_t *m, const char *tenant, char **doc)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
-
 	if (m == NULL || tenant == NULL || doc == NULL)
 		return CU_ERR_INVAL;
 	*doc = NULL;
-	if ((rc = cu_db_begin_read(m->db)) != 0)
-		return rc;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT doc FROM tenant_cmk WHERE tenant = ?1", "t",
-	                 tenant);
-	if (rc == 0) {
-		rc = cu_db_step(st);
-		if (rc == 1) {
-			const unsigned char *t = sqlite3_column_text(st, 0);
-
-			*doc = strdup(t != NULL ? (const char *)t : "");
-			rc = *doc != NULL ? 0 : CU_ERR_NOMEM;
-		} else if (rc == 0) {
-			rc = CU_ERR_NOTFOUND;
-		}
-	}
-	sqlite3_finalize(st);
-	cu_db_rollback(m->db);
-	return rc;
+	return read_one(m, doc_row, doc,
+	                "SELECT doc FROM tenant_cmk WHERE tenant = ?1", "t",
+	                tenant);
 }
 
 int cu_smeta_cmk_put(cu_smeta_t *m, const char *tenant, const char *doc,
@@ -1572,31 +1512,18 @@ int cu_smeta_cmk_put(cu_smeta_t *m, const char *tenant, const char *doc,
 		               "tt", tenant, state);
 	if (rc == 0 && changes == 0)
 		rc = CU_ERR_NOTFOUND;
-	if (rc != 0) {
-		cu_db_rollback(m->db);
-		return rc;
-	}
-	return cu_db_commit(m->db);
+	return txn_end(m, rc);
 }
 
 int cu_smeta_event_add(cu_smeta_t *m, const char *tenant, int64_t ts,
                        const char *type, const char *detail)
 {
-	int rc;
-
 	if (m == NULL || tenant == NULL || type == NULL || detail == NULL)
 		return CU_ERR_INVAL;
-	if ((rc = cu_db_begin(m->db)) != 0)
-		return rc;
-	rc = cu_db_run(m->db, NULL,
-	               "INSERT INTO tenant_events (tenant, ts, type, detail)"
-	               " VALUES (?1, ?2, ?3, ?4)",
-	               "titt", tenant, ts, type, detail);
-	if (rc != 0) {
-		cu_db_rollback(m->db);
-		return rc;
-	}
-	return cu_db_commit(m->db);
+	return write_one(m, 0,
+	                 "INSERT INTO tenant_events (tenant, ts, type, detail)"
+	                 " VALUES (?1, ?2, ?3, ?4)",
+	                 "titt", tenant, ts, type, detail);
 }
 
 int cu_smeta_event_list(cu_smeta_t *m, const char *tenant, int64_t since,
@@ -1681,45 +1608,25 @@ int cu_smeta_reader_add(cu_smeta_t *m, const char *tenant,
                         const unsigned char hash[CU_SMETA_HASH_LEN],
                         int64_t created)
 {
-	int rc;
-
 	if (m == NULL || tenant == NULL || hash == NULL)
 		return CU_ERR_INVAL;
-	if ((rc = cu_db_begin(m->db)) != 0)
-		return rc;
-	rc = cu_db_run(m->db, NULL,
-	               "INSERT INTO reader_tokens (tenant, token_hash, created)"
-	               " SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM tenants"
-	               " WHERE id = ?1)",
-	               "tbi", tenant, hash, (size_t)CU_SMETA_HASH_LEN, created);
-	if (rc != 0) {
-		cu_db_rollback(m->db);
-		return rc;
-	}
-	return cu_db_commit(m->db);
+	return write_one(
+	    m, 0,
+	    "INSERT INTO reader_tokens (tenant, token_hash, created)"
+	    " SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM tenants"
+	    " WHERE id = ?1)",
+	    "tbi", tenant, hash, (size_t)CU_SMETA_HASH_LEN, created);
 }
 
 int cu_smeta_reader_check(cu_smeta_t *m, const char *tenant,
                           const unsigned char hash[CU_SMETA_HASH_LEN])
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
-
 	if (m == NULL || tenant == NULL || hash == NULL)
 		return CU_ERR_INVAL;
-	if ((rc = cu_db_begin_read(m->db)) != 0)
-		return rc;
 	/* the hash is of a random 256-bit token: an index lookup on it
 	 * reveals nothing useful about other tokens */
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT 1 FROM reader_tokens WHERE tenant = ?1 AND"
-	                 " token_hash = ?2",
-	                 "tb", tenant, hash, (size_t)CU_SMETA_HASH_LEN);
-	if (rc == 0) {
-		rc = cu_db_step(st);
-		rc = rc == 1 ? 0 : rc == 0 ? CU_ERR_NOTFOUND : rc;
-	}
-	sqlite3_finalize(st);
-	cu_db_rollback(m->db);
-	return rc;
+	return read_one(m, NULL, NULL,
+	                "SELECT 1 FROM reader_tokens WHERE tenant = ?1 AND"
+	                " token_hash = ?2",
+	                "tb", tenant, hash, (size_t)CU_SMETA_HASH_LEN);
 }

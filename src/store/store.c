@@ -24,7 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_PEM_FILE   (1024 * 1024)
 #define MAX_TOKEN_FILE 4096
 #define TOKEN_BYTES    32
 #define SWEEP_INTERVAL 1 /* seconds between lease sweeps */
@@ -174,21 +173,6 @@ static int operator_token(const char *path, unsigned char hash[32])
 out:
 	cu_memzero(raw, sizeof(raw));
 	cu_memzero(tok, sizeof(tok));
-	return rc;
-}
-
-static int load(const char *what, const char *path, char **out)
-{
-	int rc;
-
-	*out = NULL;
-	if (path == NULL)
-		return 0;
-	rc = cu_pki_read_file(path, MAX_PEM_FILE, out, NULL);
-	if (rc != 0)
-		cu_log(CU_LOG_ERROR, "cannot read a TLS file",
-		       json_pack("{s:s, s:s, s:s}", "file", what, "path", path,
-		                 "error", cu_strerror(rc)));
 	return rc;
 }
 
@@ -369,10 +353,14 @@ int cu_store_start(const struct cu_store_config *cfg, cu_store_t **out)
 	pthread_cond_init(&s->cv, NULL);
 	if ((rc = open_data(s, cfg)) != 0)
 		goto out;
-	if ((rc = load("tls-cert", cfg->tls_cert_file, &cert)) != 0 ||
-	    (rc = load("tls-key", cfg->tls_key_file, &key)) != 0 ||
-	    (rc = load("client-cert", cfg->client_cert_file, &ccert)) != 0 ||
-	    (rc = load("client-key", cfg->client_key_file, &ckey)) != 0)
+	if ((rc = cu_http_tls_file_read("tls-cert", cfg->tls_cert_file,
+	                                &cert)) != 0 ||
+	    (rc = cu_http_tls_file_read("tls-key", cfg->tls_key_file, &key)) !=
+	        0 ||
+	    (rc = cu_http_tls_file_read("client-cert", cfg->client_cert_file,
+	                                &ccert)) != 0 ||
+	    (rc = cu_http_tls_file_read("client-key", cfg->client_key_file,
+	                                &ckey)) != 0)
 		goto out;
 	addr = cfg->listen_addr != NULL ? cfg->listen_addr : "127.0.0.1";
 	hc.bind_addr = addr;
@@ -393,17 +381,7 @@ int cu_store_start(const struct cu_store_config *cfg, cu_store_t **out)
 		goto out;
 	if ((rc = cu_http_server_start(s->srv)) != 0)
 		goto out;
-	{
-		const char *scheme = cert != NULL ? "https" : "http";
-		unsigned port = cu_http_server_port(s->srv);
-
-		if (strchr(addr, ':') != NULL)
-			snprintf(s->url, sizeof(s->url), "%s://[%s]:%u", scheme,
-			         addr, port);
-		else
-			snprintf(s->url, sizeof(s->url), "%s://%s:%u", scheme,
-			         addr, port);
-	}
+	cu_http_server_url(s->srv, cert != NULL, addr, s->url, sizeof(s->url));
 	if (pthread_create(&s->sweeper, NULL, sweep, s) != 0) {
 		rc = CU_ERR_NOMEM;
 		goto out;

@@ -532,11 +532,10 @@ out:
 	"k.scheduled_purge, v.sealed FROM key_versions v JOIN keys k ON "      \
 	"k.name = v.name "
 
-static int row_to_key(sqlite3_stmt *st, struct cu_vks_key *k)
+/* Columns 0-10 of both KCOLS and USE_COLS: the version's
+ * name, attributes and times. */
+static void version_cols(sqlite3_stmt *st, struct cu_vks_key *k)
 {
-	const char *tags, *pub;
-
-	memset(k, 0, sizeof(*k));
 	snprintf(k->name, sizeof(k->name), "%s", cu_db_col_text(st, 0));
 	snprintf(k->version, sizeof(k->version), "%s", cu_db_col_text(st, 1));
 	k->kty = sqlite3_column_int(st, 2);
@@ -548,6 +547,14 @@ static int row_to_key(sqlite3_stmt *st, struct cu_vks_key *k)
 	k->exp = sqlite3_column_int64(st, 8);
 	k->created = sqlite3_column_int64(st, 9);
 	k->updated = sqlite3_column_int64(st, 10);
+}
+
+static int row_to_key(sqlite3_stmt *st, struct cu_vks_key *k)
+{
+	const char *tags, *pub;
+
+	memset(k, 0, sizeof(*k));
+	version_cols(st, k);
 	tags = cu_db_col_text(st, 11);
 	pub = cu_db_col_text(st, 12);
 	k->deleted_date = sqlite3_column_int64(st, 13);
@@ -1073,17 +1080,7 @@ out:
 
 static void use_row(sqlite3_stmt *st, struct cu_vks_key *m)
 {
-	snprintf(m->name, sizeof(m->name), "%s", cu_db_col_text(st, 0));
-	snprintf(m->version, sizeof(m->version), "%s", cu_db_col_text(st, 1));
-	m->kty = sqlite3_column_int(st, 2);
-	m->hsm = sqlite3_column_int(st, 3);
-	m->size = sqlite3_column_int(st, 4);
-	m->ops = (unsigned)sqlite3_column_int(st, 5);
-	m->enabled = sqlite3_column_int(st, 6);
-	m->nbf = sqlite3_column_int64(st, 7);
-	m->exp = sqlite3_column_int64(st, 8);
-	m->created = sqlite3_column_int64(st, 9);
-	m->updated = sqlite3_column_int64(st, 10);
+	version_cols(st, m);
 	m->settings.retention_days = sqlite3_column_int(st, 11);
 	m->settings.purge_protection = sqlite3_column_int(st, 12);
 }

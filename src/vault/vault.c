@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_PEM_FILE (1024 * 1024)
-
 struct cu_vault {
 	cu_http_server_t *srv;
 	cu_vks_t *vks;
@@ -121,21 +119,6 @@ static int open_store(cu_vault_t *v, const struct cu_vault_config *cfg)
 	return cu_vapi_new(v->vks, &v->api);
 }
 
-static int load(const char *what, const char *path, char **out)
-{
-	int rc;
-
-	*out = NULL;
-	if (path == NULL)
-		return 0;
-	rc = cu_pki_read_file(path, MAX_PEM_FILE, out, NULL);
-	if (rc != 0)
-		cu_log(CU_LOG_ERROR, "cannot read a TLS file",
-		       json_pack("{s:s, s:s, s:s}", "file", what, "path", path,
-		                 "error", cu_strerror(rc)));
-	return rc;
-}
-
 int cu_vault_start(const struct cu_vault_config *cfg, cu_vault_t **out)
 {
 	struct cu_http_config hc = {0};
@@ -167,9 +150,12 @@ int cu_vault_start(const struct cu_vault_config *cfg, cu_vault_t **out)
 		       json_pack("{s:s}", "url", cfg->public_url));
 		goto out;
 	}
-	if ((rc = load("tls-cert", cfg->tls_cert_file, &cert)) != 0 ||
-	    (rc = load("tls-key", cfg->tls_key_file, &key)) != 0 ||
-	    (rc = load("client-ca", cfg->client_ca_file, &ca)) != 0)
+	if ((rc = cu_http_tls_file_read("tls-cert", cfg->tls_cert_file,
+	                                &cert)) != 0 ||
+	    (rc = cu_http_tls_file_read("tls-key", cfg->tls_key_file, &key)) !=
+	        0 ||
+	    (rc = cu_http_tls_file_read("client-ca", cfg->client_ca_file,
+	                                &ca)) != 0)
 		goto out;
 	addr = cfg->listen_addr != NULL ? cfg->listen_addr : "127.0.0.1";
 	hc.bind_addr = addr;
@@ -189,16 +175,7 @@ int cu_vault_start(const struct cu_vault_config *cfg, cu_vault_t **out)
 		goto out;
 	if ((rc = cu_http_server_start(v->srv)) != 0)
 		goto out;
-	{
-		const char *scheme = cert != NULL ? "https" : "http";
-		unsigned port = cu_http_server_port(v->srv);
-		if (strchr(addr, ':') != NULL) /* IPv6 */
-			snprintf(v->url, sizeof(v->url), "%s://[%s]:%u", scheme,
-			         addr, port);
-		else
-			snprintf(v->url, sizeof(v->url), "%s://%s:%u", scheme,
-			         addr, port);
-	}
+	cu_http_server_url(v->srv, cert != NULL, addr, v->url, sizeof(v->url));
 	if (pthread_create(&v->maint, NULL, maintain, v) != 0) {
 		rc = CU_ERR_NOMEM;
 		goto out;

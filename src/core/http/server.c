@@ -37,6 +37,7 @@
 #include "core/crypto/rand.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/pki.h"
 #include "core/secmem.h"
 
 #include <arpa/inet.h>
@@ -58,6 +59,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/* the largest TLS PEM file cu_http_tls_file_read takes */
+#define MAX_PEM_FILE (1024 * 1024)
 
 #define DEFAULT_MAX_CONNECTIONS 1024
 #define DEFAULT_MAX_HEADER      (32 * 1024)
@@ -1540,6 +1544,33 @@ int cu_http_server_start(cu_http_server_t *s)
 uint16_t cu_http_server_port(const cu_http_server_t *s)
 {
 	return s != NULL ? s->port : 0;
+}
+
+void cu_http_server_url(const cu_http_server_t *s, int tls, const char *addr,
+                        char *buf, size_t cap)
+{
+	const char *scheme = tls ? "https" : "http";
+	unsigned port = cu_http_server_port(s);
+
+	if (strchr(addr, ':') != NULL) /* IPv6 */
+		snprintf(buf, cap, "%s://[%s]:%u", scheme, addr, port);
+	else
+		snprintf(buf, cap, "%s://%s:%u", scheme, addr, port);
+}
+
+int cu_http_tls_file_read(const char *what, const char *path, char **out)
+{
+	int rc;
+
+	*out = NULL;
+	if (path == NULL)
+		return 0;
+	rc = cu_pki_read_file(path, MAX_PEM_FILE, out, NULL);
+	if (rc != 0)
+		cu_log(CU_LOG_ERROR, "cannot read a TLS file",
+		       json_pack("{s:s, s:s, s:s}", "file", what, "path", path,
+		                 "error", cu_strerror(rc)));
+	return rc;
 }
 
 cu_metrics_t *cu_http_server_metrics(cu_http_server_t *s)

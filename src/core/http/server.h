@@ -163,6 +163,19 @@ int cu_http_server_start(cu_http_server_t *s);
  * 0 before start. */
 uint16_t cu_http_server_port(const cu_http_server_t *s);
 
+/* cu_http_server_url - write "SCHEME://ADDR:PORT" for a started server
+ * into buf (cap bytes, NUL-terminated, truncated if short): SCHEME is
+ * https when tls is nonzero, else http; an IPv6 addr goes in brackets;
+ * PORT is the port bound. */
+void cu_http_server_url(const cu_http_server_t *s, int tls, const char *addr,
+                        char *buf, size_t cap);
+
+/* cu_http_tls_file_read - read the PEM file at path for the TLS setting
+ * `what` ("tls-cert"; named in the log) into *out (NUL-terminated, at
+ * most 1 MiB; the caller frees it with cu_pki_pem_free). path NULL: *out
+ * NULL and 0. Returns 0, or cu_pki_read_file's error after logging it. */
+int cu_http_tls_file_read(const char *what, const char *path, char **out);
+
 /* cu_http_server_metrics - the registry the server records into (the
  * config's or its own); handlers may add their own series to it. */
 cu_metrics_t *cu_http_server_metrics(cu_http_server_t *s);
