@@ -1,5 +1,6 @@
 """custos store with Debian's aws CLI (/usr/bin/aws)."""
 import os
+import time
 
 import pytest
 
@@ -55,9 +56,15 @@ def test_s3api_head_and_get_with_range(store, acme, workdir):
 def test_sync_uploads_a_tree(store, acme, workdir):
     tree = os.path.join(workdir, "tree")
     os.makedirs(os.path.join(tree, "a", "b"))
+    # sync re-uploads a file whose mtime is newer than the listed
+    # LastModified; S3 lists whole seconds, so a file written in the same
+    # second as its upload would look newer (real S3 alike): date the
+    # files a few seconds back, as any file not written just now is.
+    past = time.time() - 5
     for p in ("x.txt", "a/y.txt", "a/b/z.txt"):
         with open(os.path.join(tree, p), "w") as f:
             f.write(p)
+        os.utime(os.path.join(tree, p), (past, past))
     store.aws(acme, "s3", "mb", "s3://sync-bucket")
     store.aws(acme, "s3", "sync", tree, "s3://sync-bucket/t")
     out = store.aws(acme, "s3", "ls", "--recursive", "s3://sync-bucket").stdout
