@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define WRAP_CAP     (CU_VAULTC_WRAPPED_MAX + CU_VROOT_HEADER + 64)
@@ -1223,7 +1224,7 @@ static size_t on_event(cu_scmk_t *c, cu_vaultc_t *v,
 			    strcmp(k.origin, origin) != 0)
 				continue;
 			if (role || ev->key[0] == '\0' ||
-			    strcmp(ev->key, k.name) == 0) {
+			    strcasecmp(ev->key, k.name) == 0) {
 				t->next_check_ms = 0;
 				n++;
 				break;

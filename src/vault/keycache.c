@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 struct entry {
@@ -158,7 +159,7 @@ void cu_vkc_drop(cu_vkc_t *c, const char *name)
 	pthread_mutex_lock(&c->mu);
 	for (size_t i = 0; i < c->max; i++)
 		if (c->e[i].key != NULL &&
-		    (name == NULL || strcmp(c->e[i].name, name) == 0))
+		    (name == NULL || strcasecmp(c->e[i].name, name) == 0))
 			clear(c, &c->e[i]);
 	pthread_mutex_unlock(&c->mu);
 }

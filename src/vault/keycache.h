@@ -61,7 +61,8 @@ int cu_vkc_get(cu_vkc_t *c, const char *name, const char *version,
 int cu_vkc_put(cu_vkc_t *c, const char *name, const char *version,
                const unsigned char *sealed, size_t sealed_len, cu_vko_t *k);
 
-/* cu_vkc_drop - forget every version of key `name` (NULL: every key),
+/* cu_vkc_drop - forget every version of key `name` in any case (key
+ * names ignore case; NULL: every key),
  * e.g. when it is deleted or purged. */
 void cu_vkc_drop(cu_vkc_t *c, const char *name);
 

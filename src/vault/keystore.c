@@ -81,6 +81,13 @@ static const char *const schema[] = {
     "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     " ts INTEGER NOT NULL, type TEXT NOT NULL, key TEXT NOT NULL,"
     " version TEXT NOT NULL, detail TEXT NOT NULL);",
+    /* Key names are case-insensitive, as Azure Key Vault's: a name is
+     * stored as first given, and every lookup and the uniqueness of a
+     * name ignore ASCII case. (Fails on a database that holds two names
+     * differing only in case: such a vault must rename one first.) */
+    "CREATE UNIQUE INDEX keys_name_nocase ON keys(name COLLATE NOCASE);"
+    "CREATE INDEX key_versions_name_nocase ON"
+    " key_versions(name COLLATE NOCASE, seq);",
 };
 
 static const char *const op_names[] = {
@@ -585,12 +592,14 @@ static int read_version_tx(cu_vks_t *vks, const char *name, const char *version,
 		return CU_ERR_NOTFOUND;
 	if (latest)
 		r = cu_db_query(vks->db, &st,
-		                KCOLS "WHERE v.name = ?1 AND (k.deleted_date "
+		                KCOLS "WHERE v.name = ?1 COLLATE NOCASE AND "
+		                      "(k.deleted_date "
 		                      "!= 0) = ?2 ORDER BY v.seq DESC LIMIT 1",
 		                "ti", name, (int64_t)deleted);
 	else
 		r = cu_db_query(vks->db, &st,
-		                KCOLS "WHERE v.name = ?1 AND (k.deleted_date "
+		                KCOLS "WHERE v.name = ?1 COLLATE NOCASE AND "
+		                      "(k.deleted_date "
 		                      "!= 0) = ?2 AND v.version = ?3",
 		                "tit", name, (int64_t)deleted, version);
 	if (r != 0)
@@ -630,6 +639,7 @@ int cu_vks_create(cu_vks_t *vks, const char *name, const struct cu_vks_new *n,
                   const cu_vko_t *material, struct cu_vks_key *out)
 {
 	char version[CU_VKS_VERSION_LEN + 1], aad[256];
+	char cname[CU_VKS_NAME_MAX + 1];
 	cu_vko_t *gen = NULL;
 	const cu_vko_t *k = material;
 	unsigned char *raw = NULL, *sealed = NULL;
@@ -657,10 +667,6 @@ int cu_vks_create(cu_vks_t *vks, const char *name, const struct cu_vks_new *n,
 	ops = n->ops ? n->ops : cu_vks_ops_default(cu_vko_kty(k));
 	if ((r = cu_rand_hex(version, CU_VKS_VERSION_LEN / 2)) != 0)
 		goto out;
-	if ((aad_len = aad_for(name, version, aad, sizeof(aad))) < 0) {
-		r = aad_len;
-		goto out;
-	}
 	if ((r = cu_vko_serialize(k, &raw, &raw_len)) != 0)
 		goto out;
 	sealed_len = raw_len + CU_AEAD_OVERHEAD;
@@ -668,9 +674,6 @@ int cu_vks_create(cu_vks_t *vks, const char *name, const struct cu_vks_new *n,
 		r = CU_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = cu_aead_seal(vks->mk, aad, (size_t)aad_len, raw, raw_len,
-	                      sealed, sealed_len, &sealed_len)) != 0)
-		goto out;
 	if ((pub = json_object()) == NULL) {
 		r = CU_ERR_NOMEM;
 		goto out;
@@ -686,15 +689,20 @@ int cu_vks_create(cu_vks_t *vks, const char *name, const struct cu_vks_new *n,
 	if ((r = cu_db_begin(vks->db)) != 0)
 		goto out;
 	in_tx = 1;
+	/* a new version goes under the name as first given, whatever the
+	 * case of this request's */
+	snprintf(cname, sizeof(cname), "%s", name);
 	if ((r = cu_db_query(vks->db, &st,
-	                     "SELECT deleted_date FROM keys WHERE name = ?1",
+	                     "SELECT name, deleted_date FROM keys WHERE "
+	                     "name = ?1 COLLATE NOCASE",
 	                     "t", name)) != 0)
 		goto out;
 	if ((r = cu_db_step(st)) < 0)
 		goto out;
 	if (r == 1) {
 		exists = 1;
-		deleted = sqlite3_column_int64(st, 0);
+		snprintf(cname, sizeof(cname), "%s", cu_db_col_text(st, 0));
+		deleted = sqlite3_column_int64(st, 1);
 	}
 	sqlite3_finalize(st);
 	st = NULL;
@@ -702,28 +710,36 @@ int cu_vks_create(cu_vks_t *vks, const char *name, const struct cu_vks_new *n,
 		r = CU_ERR_EXISTS;
 		goto out;
 	}
+	/* the material is sealed to the name it is stored under */
+	if ((aad_len = aad_for(cname, version, aad, sizeof(aad))) < 0) {
+		r = aad_len;
+		goto out;
+	}
+	if ((r = cu_aead_seal(vks->mk, aad, (size_t)aad_len, raw, raw_len,
+	                      sealed, sealed_len, &sealed_len)) != 0)
+		goto out;
 	if (!exists &&
 	    (r = cu_db_run(vks->db, NULL,
 	                   "INSERT INTO keys(name, created) VALUES(?1, ?2)",
-	                   "ti", name, now)) != 0)
+	                   "ti", cname, now)) != 0)
 		goto out;
 	r = cu_db_run(vks->db, NULL,
 	              "INSERT INTO key_versions(name, version, kty, hsm, size, "
 	              "ops, enabled, nbf, exp, created, updated, tags, pub, "
 	              "sealed) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
 	              "?10, ?11, ?12, ?13)",
-	              "ttiiiiiiiittb", name, version, (int64_t)cu_vko_kty(k),
+	              "ttiiiiiiiittb", cname, version, (int64_t)cu_vko_kty(k),
 	              (int64_t)(n->hsm != 0), (int64_t)cu_vko_size(k),
 	              (int64_t)ops, (int64_t)(n->enabled != 0), n->nbf, n->exp,
 	              now, tags_s, pub_s, sealed, sealed_len);
 	if (r != 0)
 		goto out;
 	if ((r = cu_vaudit_event_add(
-	         vks->db, exists ? CU_VEV_NEW_VERSION : CU_VEV_CREATED, name,
+	         vks->db, exists ? CU_VEV_NEW_VERSION : CU_VEV_CREATED, cname,
 	         version, NULL)) != 0)
 		goto out;
 	if (out != NULL &&
-	    (r = read_version_tx(vks, name, version, 0, out, NULL, NULL)) != 0)
+	    (r = read_version_tx(vks, cname, version, 0, out, NULL, NULL)) != 0)
 		goto out;
 	r = cu_db_commit(vks->db);
 	in_tx = 0;
@@ -807,7 +823,8 @@ int cu_vks_list(cu_vks_t *vks, const char *name, int64_t skip, int64_t max,
 			goto out;
 		cu_vks_key_clear(&tmp);
 		r = cu_db_query(vks->db, &st,
-		                KCOLS "WHERE v.name = ?1 ORDER BY v.seq "
+		                KCOLS "WHERE v.name = ?1 COLLATE NOCASE "
+		                      "ORDER BY v.seq "
 		                      "LIMIT ?2 OFFSET ?3",
 		                "tii", name, max + 1, skip);
 	}
@@ -879,16 +896,16 @@ int cu_vks_update(cu_vks_t *vks, const char *name, const char *version,
 	    "expiry_notified ELSE 0 END WHERE name = ?8 AND version = "
 	    "?9",
 	    "iiiiititt", (int64_t)enabled, nbf, exp, (int64_t)ops,
-	    (int64_t)(u->tags != NULL), tags_s, now_s(), name, cur.version);
+	    (int64_t)(u->tags != NULL), tags_s, now_s(), cur.name, cur.version);
 	if (r != 0)
 		goto out;
 	if (enabled != cur.enabled &&
 	    (r = cu_vaudit_event_add(vks->db,
 	                             enabled ? CU_VEV_ENABLED : CU_VEV_DISABLED,
-	                             name, cur.version, NULL)) != 0)
+	                             cur.name, cur.version, NULL)) != 0)
 		goto out;
-	if (out != NULL && (r = read_version_tx(vks, name, cur.version, 0, out,
-	                                        NULL, NULL)) != 0)
+	if (out != NULL && (r = read_version_tx(vks, cur.name, cur.version, 0,
+	                                        out, NULL, NULL)) != 0)
 		goto out;
 out:
 	free(tags_s);
@@ -906,19 +923,45 @@ out:
 	return r;
 }
 
-/* Run body(vks, name, out) in a write transaction, commit, notify. */
+/* The name a key is stored under for name in any case (into canon, of
+ * CU_VKS_NAME_MAX + 1 bytes), inside a transaction; name itself when no
+ * key, live or deleted, has it. Returns 0 or CU_ERR_DB. */
+static int canon_tx(cu_vks_t *vks, const char *name, char *canon)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	snprintf(canon, CU_VKS_NAME_MAX + 1, "%s", name);
+	if ((r = cu_db_query(vks->db, &st,
+	                     "SELECT name FROM keys WHERE name = ?1 COLLATE "
+	                     "NOCASE",
+	                     "t", name)) != 0)
+		return r;
+	if ((r = cu_db_step(st)) == 1)
+		snprintf(canon, CU_VKS_NAME_MAX + 1, "%s",
+		         cu_db_col_text(st, 0));
+	sqlite3_finalize(st);
+	return r < 0 ? r : 0;
+}
+
+/* Run body(vks, name as stored, out) in a write transaction, commit,
+ * notify. */
 static int write_tx(cu_vks_t *vks, const char *name, struct cu_vks_key *out,
                     int (*body)(cu_vks_t *, const char *, struct cu_vks_key *))
 {
+	char canon[CU_VKS_NAME_MAX + 1];
 	struct cu_vks_key tmp;
 	int r;
 
 	if (out == NULL)
 		out = &tmp;
 	memset(out, 0, sizeof(*out));
+	if (name == NULL || !cu_vks_name_valid(name, strlen(name)))
+		return CU_ERR_NOTFOUND;
 	if ((r = cu_db_begin(vks->db)) != 0)
 		return r;
-	if ((r = body(vks, name, out)) != 0) {
+	if ((r = canon_tx(vks, name, canon)) != 0 ||
+	    (r = body(vks, canon, out)) != 0) {
 		cu_db_rollback(vks->db);
 	} else if ((r = cu_db_commit(vks->db)) == 0) {
 		cu_vks_notify(vks);
@@ -1075,7 +1118,8 @@ out:
 	"SELECT v.name, v.version, v.kty, v.hsm, v.size, v.ops, v.enabled, "   \
 	"v.nbf, v.exp, v.created, v.updated, s.retention_days, "               \
 	"s.purge_protection, v.sealed FROM key_versions v JOIN keys k ON "     \
-	"k.name = v.name JOIN settings s ON s.id = 1 WHERE v.name = ?1 AND "   \
+	"k.name = v.name JOIN settings s ON s.id = 1 WHERE v.name = ?1 "       \
+	"COLLATE NOCASE AND "                                                  \
 	"k.deleted_date = 0 "
 
 static void use_row(sqlite3_stmt *st, struct cu_vks_key *m)
@@ -1221,9 +1265,10 @@ int cu_vks_backup(cu_vks_t *vks, const char *name, unsigned char **blob,
 	if ((r = cu_db_query(vks->db, &st,
 	                     "SELECT v.version, v.kty, v.hsm, v.size, v.ops, "
 	                     "v.enabled, v.nbf, v.exp, v.created, v.updated, "
-	                     "v.tags, v.pub, v.sealed, k.created, k.policy "
-	                     "FROM key_versions v JOIN keys k ON k.name = "
-	                     "v.name WHERE v.name = ?1 AND k.deleted_date = 0 "
+	                     "v.tags, v.pub, v.sealed, k.created, k.policy, "
+	                     "k.name FROM key_versions v JOIN keys k ON "
+	                     "k.name = v.name WHERE v.name = ?1 COLLATE "
+	                     "NOCASE AND k.deleted_date = 0 "
 	                     "ORDER BY v.seq",
 	                     "t", name)) != 0)
 		goto out;
@@ -1234,10 +1279,11 @@ int cu_vks_backup(cu_vks_t *vks, const char *name, unsigned char **blob,
 	while ((r = cu_db_step(st)) == 1) {
 		json_t *v;
 		if (doc == NULL &&
-		    (doc = json_pack(
-		         "{s:i,s:s,s:I,s:s}", "v", 1, "name", name, "created",
-		         (json_int_t)sqlite3_column_int64(st, 13), "policy",
-		         cu_db_col_text(st, 14))) == NULL) {
+		    (doc = json_pack("{s:i,s:s,s:I,s:s}", "v", 1, "name",
+		                     cu_db_col_text(st, 15), "created",
+		                     (json_int_t)sqlite3_column_int64(st, 13),
+		                     "policy", cu_db_col_text(st, 14))) ==
+		        NULL) {
 			r = CU_ERR_NOMEM;
 			goto out;
 		}
@@ -1412,7 +1458,8 @@ int cu_vks_policy_get(cu_vks_t *vks, const char *name, json_t **policy)
 	if ((r = cu_db_begin_read(vks->db)) != 0)
 		return r;
 	if ((r = cu_db_query(vks->db, &st,
-	                     "SELECT policy FROM keys WHERE name = ?1 AND "
+	                     "SELECT policy FROM keys WHERE name = ?1 "
+	                     "COLLATE NOCASE AND "
 	                     "deleted_date = 0",
 	                     "t", name)) != 0)
 		goto out;
@@ -1442,7 +1489,8 @@ int cu_vks_policy_set(cu_vks_t *vks, const char *name, const json_t *policy)
 		return r;
 	}
 	r = cu_db_run(vks->db, &changes,
-	              "UPDATE keys SET policy = ?1 WHERE name = ?2 AND "
+	              "UPDATE keys SET policy = ?1 WHERE name = ?2 "
+	              "COLLATE NOCASE AND "
 	              "deleted_date = 0",
 	              "tt", text, name);
 	free(text);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <unistd.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define ALL_KEY_PERMS                                                          \
@@ -411,7 +412,7 @@ int cu_vrbac_check(cu_vks_t *vks, const char *principal, unsigned perm,
 		int in_scope =
 		    strcmp(scope, "/") == 0 ||
 		    (key != NULL && strncmp(scope, "/keys/", 6) == 0 &&
-		     strcmp(scope + 6, key) == 0);
+		     strcasecmp(scope + 6, key) == 0); /* names ignore case */
 		if (in_scope &&
 		    (cu_vrbac_role_perms(cu_db_col_text(st, 0)) & perm) == perm)
 			allowed = 1;

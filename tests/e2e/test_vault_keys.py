@@ -1,5 +1,6 @@
 """custos vault: key management through the real Azure SDK for Python
 (azure.keyvault.keys.KeyClient), unchanged, with a static bearer token."""
+import base64
 import datetime
 
 import pytest
@@ -182,3 +183,48 @@ def test_import_rsa_ec_and_oct(vault):
     with pytest.raises(HttpResponseError) as e:
         kc.import_key("imp-bad", bad)
     assert e.value.status_code == 400
+
+
+def test_key_names_ignore_case_as_azure_does(vault):
+    """Azure compares object identifiers case-insensitively: a name in
+    any spelling is the key first created, which keeps its spelling."""
+    kc = vault.key_client()
+    V32 = base64.urlsafe_b64encode(b"k" * 32).rstrip(b"=").decode()
+    k = kc.create_oct_key("CaseKey", size=256)
+    assert k.name == "CaseKey"
+    got = kc.get_key("casekey")
+    assert got.id == k.id and got.name == "CaseKey"
+    k2 = kc.create_oct_key("CASEKEY", size=256)  # a new version, not a key
+    assert k2.name == "CaseKey"
+    assert [p.name for p in kc.list_properties_of_keys()].count(
+        "CaseKey") == 1
+    assert len(list(kc.list_properties_of_key_versions("cAsEkEy"))) == 2
+    # unwrap through a lower-case kid, with a role scoped to another
+    # spelling
+    token = vault.principal("svc-case", "Key Vault Crypto Service "
+                            "Encryption User", "/keys/CASEKEY")
+    wrap = vault.request("POST", "/keys/casekey//wrapkey?api-version=7.4",
+                         token=token,
+                         json={"alg": "A256KW", "value": V32})
+    assert wrap.status_code == 200, wrap.text
+    assert wrap.json()["kid"] == k2.id
+    un = vault.request("POST",
+                       f"/keys/caseKEY/{k2.properties.version}/unwrapkey"
+                       "?api-version=7.4", token=token,
+                       json={"alg": "A256KW", "value": wrap.json()["value"]})
+    assert un.status_code == 200, un.text
+    assert un.json()["value"] == V32
+    # disabling through one spelling refuses every spelling
+    kc.update_key_properties("CASEKEY", k2.properties.version,
+                             enabled=False)
+    r = vault.request("POST", "/keys/CaseKey//wrapkey?api-version=7.4",
+                      token=token, json={"alg": "A256KW", "value": V32})
+    assert r.status_code == 403, r.text
+    assert "disabled" in r.json()["error"]["message"]
+    # delete and recover through other spellings
+    kc.begin_delete_key("casekey", **POLL).wait()
+    with pytest.raises(ResourceExistsError):
+        kc.create_oct_key("CASEKEY", size=256)
+    assert kc.get_deleted_key("CASEKEY").name == "CaseKey"
+    assert kc.begin_recover_deleted_key("cAsEkEy", **POLL).result().name \
+        == "CaseKey"

@@ -387,6 +387,70 @@ static void backup_restores_only_when_the_name_is_free(void **state)
 	                 CU_ERR_NOTFOUND);
 }
 
+static void names_ignore_case_and_keep_their_first_spelling(void **state)
+{
+	struct fx *f = *state;
+	struct cu_vks_new n = {.kty = CU_VKO_OCT, .size = 256, .enabled = 1};
+	struct cu_vks_key a, b, g;
+	struct cu_vks_update u = {.has_enabled = 1, .enabled = 0};
+	unsigned char *blob = NULL;
+	size_t len = 0;
+	cu_vko_t *k = NULL;
+	int cnt = 0, more = 0;
+
+	assert_int_equal(cu_vks_create(f->vks, "MyKey", &n, NULL, &a), 0);
+	/* another spelling is the same key: a new version under MyKey */
+	assert_int_equal(cu_vks_create(f->vks, "MYKEY", &n, NULL, &b), 0);
+	assert_string_equal(b.name, "MyKey");
+	assert_int_equal(cu_vks_get(f->vks, "mykey", NULL, &g), 0);
+	assert_string_equal(g.name, "MyKey");
+	assert_string_equal(g.version, b.version);
+	cu_vks_key_clear(&g);
+	assert_int_equal(
+	    cu_vks_list(f->vks, NULL, 0, 25, count_fn, &cnt, &more), 0);
+	assert_int_equal(cnt, 1);
+	cnt = 0;
+	assert_int_equal(
+	    cu_vks_list(f->vks, "mYkEy", 0, 25, count_fn, &cnt, &more), 0);
+	assert_int_equal(cnt, 2);
+	/* the old version opens through any spelling (sealed to MyKey) */
+	assert_int_equal(cu_vks_use(f->vks, "mykey", a.version,
+	                            CU_VKS_OP_UNWRAP, time(NULL), &k, NULL,
+	                            NULL),
+	                 0);
+	cu_vko_free(k);
+	/* disabling through one spelling refuses the key through all */
+	assert_int_equal(cu_vks_update(f->vks, "MYKEY", b.version, &u, &g), 0);
+	assert_string_equal(g.name, "MyKey");
+	cu_vks_key_clear(&g);
+	assert_int_equal(cu_vks_use(f->vks, "MyKey", NULL, CU_VKS_OP_UNWRAP,
+	                            time(NULL), &k, NULL, NULL),
+	                 CU_ERR_STATE);
+	/* backup keeps the first spelling; restore over any spelling is a
+	 * conflict; delete, recover and purge take any spelling */
+	assert_int_equal(cu_vks_backup(f->vks, "mykey", &blob, &len), 0);
+	assert_int_equal(cu_vks_restore(f->vks, blob, len, NULL),
+	                 CU_ERR_EXISTS);
+	assert_int_equal(cu_vks_delete(f->vks, "mykey", &g), 0);
+	assert_string_equal(g.name, "MyKey");
+	cu_vks_key_clear(&g);
+	assert_int_equal(cu_vks_create(f->vks, "MYKEY", &n, NULL, NULL),
+	                 CU_ERR_EXISTS);
+	assert_int_equal(cu_vks_get_deleted(f->vks, "MYKEY", &g), 0);
+	cu_vks_key_clear(&g);
+	assert_int_equal(cu_vks_recover(f->vks, "MYKEY", &g), 0);
+	assert_string_equal(g.name, "MyKey");
+	cu_vks_key_clear(&g);
+	assert_int_equal(cu_vks_delete(f->vks, "MyKey", NULL), 0);
+	assert_int_equal(cu_vks_purge(f->vks, "mykey"), 0);
+	assert_int_equal(cu_vks_restore(f->vks, blob, len, &g), 0);
+	assert_string_equal(g.name, "MyKey");
+	cu_vks_key_clear(&g);
+	free(blob);
+	cu_vks_key_clear(&a);
+	cu_vks_key_clear(&b);
+}
+
 static void paging_reports_more(void **state)
 {
 	struct fx *f = *state;
@@ -502,6 +566,7 @@ int main(void)
 	    T(soft_delete_recover_and_purge),
 	    T(purge_protection_refuses_purge_and_cannot_be_undone),
 	    T(backup_restores_only_when_the_name_is_free),
+	    T(names_ignore_case_and_keep_their_first_spelling),
 	    T(paging_reports_more),
 	    T(events_record_the_key_lifecycle),
 	    T(rotation_policy_rotates_when_due),
