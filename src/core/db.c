@@ -11,10 +11,30 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Prepared statements kept for the handle's life (see
+ * cu_db_query_cached): parsing a statement cost more than running it in
+ * the store's per-request lookups. */
+#define STMT_CACHE 64
+
+struct cached {
+	const char *key; /* the caller's sql pointer: compared, never read */
+	sqlite3_stmt *st;
+	int busy; /* handed out and not yet released */
+};
+
+/* the transaction statements, prepared once */
+enum { TX_BEGIN, TX_BEGIN_READ, TX_COMMIT, TX_ROLLBACK, TX_N };
+
+static const char *const tx_sql[TX_N] = {"BEGIN IMMEDIATE", "BEGIN DEFERRED",
+                                         "COMMIT", "ROLLBACK"};
+
 struct cu_db {
 	sqlite3 *conn;
 	pthread_mutex_t mu;
 	int memory;
+	sqlite3_stmt *tx[TX_N]; /* NULL until first used */
+	struct cached cache[STMT_CACHE];
+	size_t n_cached;
 };
 
 int cu_db_err(int rc)
@@ -66,12 +86,29 @@ int cu_db_exec(cu_db_t *db, const char *sql)
 	return conn_err(db->conn, rc);
 }
 
-static int tx_start(cu_db_t *db, const char *sql)
+/* Run one of the transaction statements, prepared on first use. */
+static int tx_run(cu_db_t *db, int which)
+{
+	sqlite3_stmt *st = db->tx[which];
+	int rc, r;
+
+	if (st == NULL) {
+		rc = sqlite3_prepare_v2(db->conn, tx_sql[which], -1, &st, NULL);
+		if (rc != SQLITE_OK)
+			return conn_err(db->conn, rc);
+		db->tx[which] = st;
+	}
+	r = conn_err(db->conn, sqlite3_step(st));
+	(void)sqlite3_reset(st);
+	return r;
+}
+
+static int tx_start(cu_db_t *db, int which)
 {
 	int r;
 
 	pthread_mutex_lock(&db->mu);
-	r = cu_db_exec(db, sql);
+	r = tx_run(db, which);
 	if (r != 0)
 		pthread_mutex_unlock(&db->mu);
 	return r;
@@ -79,20 +116,20 @@ static int tx_start(cu_db_t *db, const char *sql)
 
 int cu_db_begin(cu_db_t *db)
 {
-	return tx_start(db, "BEGIN IMMEDIATE");
+	return tx_start(db, TX_BEGIN);
 }
 
 int cu_db_begin_read(cu_db_t *db)
 {
-	return tx_start(db, "BEGIN DEFERRED");
+	return tx_start(db, TX_BEGIN_READ);
 }
 
 int cu_db_commit(cu_db_t *db)
 {
-	int r = cu_db_exec(db, "COMMIT");
+	int r = tx_run(db, TX_COMMIT);
 
 	if (r != 0 && !sqlite3_get_autocommit(db->conn))
-		(void)sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+		(void)tx_run(db, TX_ROLLBACK);
 	pthread_mutex_unlock(&db->mu);
 	return r;
 }
@@ -100,7 +137,7 @@ int cu_db_commit(cu_db_t *db)
 void cu_db_rollback(cu_db_t *db)
 {
 	if (!sqlite3_get_autocommit(db->conn))
-		(void)sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+		(void)tx_run(db, TX_ROLLBACK);
 	pthread_mutex_unlock(&db->mu);
 }
 
@@ -197,6 +234,92 @@ int cu_db_vquery(cu_db_t *db, sqlite3_stmt **out, const char *sql,
 	return vquery(db, out, sql, fmt, ap);
 }
 
+/* The cached statement for sql, prepared and kept on first use; NULL
+ * (with *rc 0) when the cache is full or the statement is handed out
+ * already (the caller prepares its own). */
+static sqlite3_stmt *cache_take(cu_db_t *db, const char *sql, int *rc)
+{
+	struct cached *c = NULL;
+	sqlite3_stmt *st = NULL;
+
+	*rc = 0;
+	for (size_t i = 0; i < db->n_cached; i++) {
+		/* the pointer finds the entry, the text (SQLite's own
+		 * copy) confirms it: sql may be a reused buffer */
+		if (db->cache[i].key == sql &&
+		    strcmp(sqlite3_sql(db->cache[i].st), sql) == 0) {
+			c = &db->cache[i];
+			break;
+		}
+	}
+	if (c == NULL) {
+		if (db->n_cached == STMT_CACHE)
+			return NULL;
+		int prc = sqlite3_prepare_v3(
+		    db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+		if (prc != SQLITE_OK) {
+			*rc = conn_err(db->conn, prc);
+			sqlite3_finalize(st);
+			return NULL;
+		}
+		c = &db->cache[db->n_cached++];
+		c->key = sql;
+		c->st = st;
+		c->busy = 0;
+	}
+	if (c->busy)
+		return NULL;
+	c->busy = 1;
+	return c->st;
+}
+
+int cu_db_vquery_cached(cu_db_t *db, sqlite3_stmt **out, const char *sql,
+                        const char *fmt, va_list ap)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	*out = NULL;
+	st = cache_take(db, sql, &r);
+	if (r != 0)
+		return r;
+	if (st == NULL)
+		return vquery(db, out, sql, fmt, ap);
+	if ((r = bind_args(st, fmt, ap)) != 0) {
+		cu_db_release(db, st);
+		return r;
+	}
+	*out = st;
+	return 0;
+}
+
+int cu_db_query_cached(cu_db_t *db, sqlite3_stmt **out, const char *sql,
+                       const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = cu_db_vquery_cached(db, out, sql, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void cu_db_release(cu_db_t *db, sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < db->n_cached; i++) {
+		if (db->cache[i].st == st) {
+			(void)sqlite3_reset(st);
+			(void)sqlite3_clear_bindings(st);
+			db->cache[i].busy = 0;
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
+
 int cu_db_step(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
@@ -225,7 +348,7 @@ int cu_db_vrun(cu_db_t *db, int *changes, const char *sql, const char *fmt,
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = vquery(db, &st, sql, fmt, ap);
+	r = cu_db_vquery_cached(db, &st, sql, fmt, ap);
 	if (r != 0)
 		goto out;
 	while ((r = cu_db_step(st)) == 1)
@@ -233,7 +356,7 @@ int cu_db_vrun(cu_db_t *db, int *changes, const char *sql, const char *fmt,
 	if (r == 0 && changes != NULL)
 		*changes = sqlite3_changes(db->conn);
 out:
-	sqlite3_finalize(st);
+	cu_db_release(db, st);
 	return r;
 }
 
@@ -393,6 +516,10 @@ void cu_db_close(cu_db_t *db)
 {
 	if (db == NULL)
 		return;
+	for (size_t i = 0; i < db->n_cached; i++)
+		sqlite3_finalize(db->cache[i].st);
+	for (size_t i = 0; i < TX_N; i++)
+		sqlite3_finalize(db->tx[i]);
 	if (db->conn != NULL)
 		sqlite3_close_v2(db->conn);
 	pthread_mutex_destroy(&db->mu);

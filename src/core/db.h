@@ -9,7 +9,8 @@
  * transaction (cu_db_begin or cu_db_begin_read ... cu_db_commit or
  * cu_db_rollback), which holds the mutex from begin to end, so statements
  * of two threads never interleave inside one transaction. Statements
- * prepared inside a transaction must be finalized before it ends.
+ * prepared inside a transaction must be finalized (cached ones released)
+ * before it ends; the mutex also guards the handle's statement cache.
  *
  * Schema: the caller passes an array of migrations; migration i (0-based)
  * moves PRAGMA user_version from i to i+1 and runs in its own transaction
@@ -96,9 +97,30 @@ int cu_db_query(cu_db_t *db, sqlite3_stmt **out, const char *sql,
 int cu_db_vquery(cu_db_t *db, sqlite3_stmt **out, const char *sql,
                  const char *fmt, va_list ap);
 
+/* cu_db_query_cached - as cu_db_query, with a statement the handle
+ * prepares once and keeps (up to a few dozen distinct sql texts; past
+ * that, or when the same text is handed out already, a fresh statement
+ * is prepared as by cu_db_query). Step it with cu_db_step and end it
+ * with cu_db_release, not sqlite3_finalize, still inside the
+ * transaction. For the statements run on every request. Same returns
+ * as cu_db_query (*out NULL on failure). */
+int cu_db_query_cached(cu_db_t *db, sqlite3_stmt **out, const char *sql,
+                       const char *fmt, ...);
+
+/* cu_db_vquery_cached - cu_db_query_cached with a va_list (the caller
+ * owns and ends `ap`). */
+int cu_db_vquery_cached(cu_db_t *db, sqlite3_stmt **out, const char *sql,
+                        const char *fmt, va_list ap);
+
+/* cu_db_release - end a statement from cu_db_query_cached: a kept one
+ * is reset (its bindings cleared) for the next use, any other
+ * finalized. NULL is accepted. */
+void cu_db_release(cu_db_t *db, sqlite3_stmt *st);
+
 /* cu_db_run - prepare, bind, step to completion and finalize a statement
  * that returns no rows (INSERT, UPDATE, DELETE). *changes, when not NULL,
- * gets the number of rows changed. Returns 0 or a mapped error. */
+ * gets the number of rows changed; the statement is kept as by
+ * cu_db_query_cached. Returns 0 or a mapped error. */
 int cu_db_run(cu_db_t *db, int *changes, const char *sql, const char *fmt, ...);
 
 /* cu_db_vrun - cu_db_run with the arguments as a va_list (for wrappers

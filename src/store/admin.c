@@ -424,6 +424,8 @@ static int revoke_key(cu_http_req_t *req, void *arg)
 		                           "No such active access key.");
 	if (rc != 0)
 		return rc;
+	if (akid != NULL)
+		cu_skcache_forget(s3->skcache, akid, strlen(akid));
 	cu_log(CU_LOG_INFO, "access key revoked",
 	       json_pack("{s:s,s:s,s:s}", "request_id", cu_http_req_id(req),
 	                 "tenant", id, "access_key_id", akid));

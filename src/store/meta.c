@@ -213,11 +213,11 @@ static int any_row(cu_smeta_t *m, const char *sql, const char *fmt, ...)
 	int rc;
 
 	va_start(ap, fmt);
-	rc = cu_db_vquery(m->db, &st, sql, fmt, ap);
+	rc = cu_db_vquery_cached(m->db, &st, sql, fmt, ap);
 	va_end(ap);
 	if (rc == 0)
 		rc = cu_db_step(st);
-	sqlite3_finalize(st);
+	cu_db_release(m->db, st);
 	return rc;
 }
 
@@ -237,7 +237,7 @@ static int read_one(cu_smeta_t *m, row_fn fn, void *arg, const char *sql,
 	if ((rc = cu_db_begin_read(m->db)) != 0)
 		return rc;
 	va_start(ap, fmt);
-	rc = cu_db_vquery(m->db, &st, sql, fmt, ap);
+	rc = cu_db_vquery_cached(m->db, &st, sql, fmt, ap);
 	va_end(ap);
 	if (rc == 0) {
 		rc = cu_db_step(st);
@@ -246,7 +246,7 @@ static int read_one(cu_smeta_t *m, row_fn fn, void *arg, const char *sql,
 		else if (rc == 0)
 			rc = CU_ERR_NOTFOUND;
 	}
-	sqlite3_finalize(st);
+	cu_db_release(m->db, st);
 	cu_db_rollback(m->db);
 	return rc;
 }
@@ -376,10 +376,10 @@ int cu_smeta_tenant_list(cu_smeta_t *m, cu_smeta_tenant_fn fn, void *arg)
 		return CU_ERR_INVAL;
 	if ((rc = cu_db_begin_read(m->db)) != 0)
 		return rc;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT id, name, state, created FROM tenants"
-	                 " ORDER BY created, id",
-	                 "");
+	rc = cu_db_query_cached(m->db, &st,
+	                        "SELECT id, name, state, created FROM tenants"
+	                        " ORDER BY created, id",
+	                        "");
 	if (rc != 0)
 		goto out;
 	while ((rc = cu_db_step(st)) == 1) {
@@ -387,7 +387,7 @@ int cu_smeta_tenant_list(cu_smeta_t *m, cu_smeta_tenant_fn fn, void *arg)
 			break;
 	}
 out:
-	sqlite3_finalize(st);
+	cu_db_release(m->db, st);
 	cu_db_rollback(m->db);
 	return rc;
 }
@@ -408,10 +408,10 @@ int cu_smeta_akey_get(cu_smeta_t *m, const char *akid, size_t akid_len,
 		return CU_ERR_NOTFOUND;
 	if ((rc = cu_db_begin_read(m->db)) != 0)
 		return rc;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT tenant, secret_sealed FROM access_keys"
-	                 " WHERE id = ?1 AND active = 1",
-	                 "T", akid, akid_len);
+	rc = cu_db_query_cached(m->db, &st,
+	                        "SELECT tenant, secret_sealed FROM access_keys"
+	                        " WHERE id = ?1 AND active = 1",
+	                        "T", akid, akid_len);
 	if (rc != 0)
 		goto out;
 	rc = cu_db_step(st);
@@ -423,7 +423,7 @@ int cu_smeta_akey_get(cu_smeta_t *m, const char *akid, size_t akid_len,
 		rc = CU_ERR_NOTFOUND;
 	}
 out:
-	sqlite3_finalize(st);
+	cu_db_release(m->db, st);
 	cu_db_rollback(m->db);
 	return rc;
 }
@@ -442,16 +442,18 @@ int cu_smeta_tk_get(cu_smeta_t *m, const char *tenant, uint32_t version,
 	if ((rc = cu_db_begin_read(m->db)) != 0)
 		return rc;
 	if (version == 0)
-		rc = cu_db_query(m->db, &st,
-		                 "SELECT version, wrapped FROM tenant_keys"
-		                 " WHERE tenant = ?1 ORDER BY version DESC"
-		                 " LIMIT 1",
-		                 "t", tenant);
+		rc = cu_db_query_cached(
+		    m->db, &st,
+		    "SELECT version, wrapped FROM tenant_keys"
+		    " WHERE tenant = ?1 ORDER BY version DESC"
+		    " LIMIT 1",
+		    "t", tenant);
 	else
-		rc = cu_db_query(m->db, &st,
-		                 "SELECT version, wrapped FROM tenant_keys"
-		                 " WHERE tenant = ?1 AND version = ?2",
-		                 "ti", tenant, (int64_t)version);
+		rc = cu_db_query_cached(
+		    m->db, &st,
+		    "SELECT version, wrapped FROM tenant_keys"
+		    " WHERE tenant = ?1 AND version = ?2",
+		    "ti", tenant, (int64_t)version);
 	if (rc != 0)
 		goto out;
 	rc = cu_db_step(st);
@@ -469,7 +471,7 @@ int cu_smeta_tk_get(cu_smeta_t *m, const char *tenant, uint32_t version,
 		rc = CU_ERR_NOTFOUND;
 	}
 out:
-	sqlite3_finalize(st);
+	cu_db_release(m->db, st);
 	cu_db_rollback(m->db);
 	return rc;
 }
@@ -507,10 +509,10 @@ static int bucket_exists(cu_smeta_t *m, const char *tenant, const char *name,
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT created FROM buckets WHERE tenant = ?1"
-	                 " AND name = ?2",
-	                 "tt", tenant, name);
+	rc = cu_db_query_cached(m->db, &st,
+	                        "SELECT created FROM buckets WHERE tenant = ?1"
+	                        " AND name = ?2",
+	                        "tt", tenant, name);
 	if (rc != 0)
 		return rc;
 	rc = cu_db_step(st);
@@ -521,7 +523,7 @@ static int bucket_exists(cu_smeta_t *m, const char *tenant, const char *name,
 	} else if (rc == 0) {
 		rc = CU_ERR_NOTFOUND;
 	}
-	sqlite3_finalize(st);
+	cu_db_release(m->db, st);
 	return rc;
 }
 
@@ -579,10 +581,11 @@ int cu_smeta_bucket_list(cu_smeta_t *m, const char *tenant,
 		return CU_ERR_INVAL;
 	if ((rc = cu_db_begin_read(m->db)) != 0)
 		return rc;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT name, created FROM buckets WHERE tenant = ?1"
-	                 " ORDER BY name",
-	                 "t", tenant);
+	rc = cu_db_query_cached(
+	    m->db, &st,
+	    "SELECT name, created FROM buckets WHERE tenant = ?1"
+	    " ORDER BY name",
+	    "t", tenant);
 	if (rc != 0)
 		goto out;
 	while ((rc = cu_db_step(st)) == 1) {
@@ -591,7 +594,7 @@ int cu_smeta_bucket_list(cu_smeta_t *m, const char *tenant,
 			break;
 	}
 out:
-	sqlite3_finalize(st);
+	cu_db_release(m->db, st);
 	cu_db_rollback(m->db);
 	return rc;
 }
@@ -691,10 +694,11 @@ static int current_path(cu_smeta_t *m, const char *tenant, const char *bucket,
 
 	*found = 0;
 	old_path[0] = '\0';
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT path, version_id, parts FROM objects"
-	                 " WHERE tenant = ?1 AND bucket = ?2 AND key = ?3",
-	                 "ttT", tenant, bucket, key, key_len);
+	rc = cu_db_query_cached(
+	    m->db, &st,
+	    "SELECT path, version_id, parts FROM objects"
+	    " WHERE tenant = ?1 AND bucket = ?2 AND key = ?3",
+	    "ttT", tenant, bucket, key, key_len);
 	if (rc != 0)
 		return rc;
 	rc = cu_db_step(st);
@@ -705,7 +709,7 @@ static int current_path(cu_smeta_t *m, const char *tenant, const char *bucket,
 		parts = sqlite3_column_int64(st, 2);
 		*found = rc == 0;
 	}
-	sqlite3_finalize(st);
+	cu_db_release(m->db, st);
 	if (rc == 0 && *found && parts > 0)
 		rc = cu_db_run(m->db, NULL,
 		               "DELETE FROM object_parts WHERE tenant = ?1 AND"
@@ -831,13 +835,13 @@ int cu_smeta_object_list(cu_smeta_t *m, const char *tenant, const char *bucket,
 	upper[plen] = (char)0xff;
 	if ((rc = cu_db_begin_read(m->db)) != 0)
 		goto done;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT " OBJ_COLS " FROM objects WHERE tenant = ?1"
-	                 " AND bucket = ?2 AND key > ?3 AND key >= ?4"
-	                 " AND key < ?5 ORDER BY key LIMIT ?6",
-	                 "ttTTTi", tenant, bucket, alen > 0 ? after : "", alen,
-	                 plen > 0 ? prefix : "", plen, upper, plen + 1,
-	                 (int64_t)limit);
+	rc = cu_db_query_cached(
+	    m->db, &st,
+	    "SELECT " OBJ_COLS " FROM objects WHERE tenant = ?1"
+	    " AND bucket = ?2 AND key > ?3 AND key >= ?4"
+	    " AND key < ?5 ORDER BY key LIMIT ?6",
+	    "ttTTTi", tenant, bucket, alen > 0 ? after : "", alen,
+	    plen > 0 ? prefix : "", plen, upper, plen + 1, (int64_t)limit);
 	if (rc != 0)
 		goto out;
 	while ((rc = cu_db_step(st)) == 1) {
@@ -846,7 +850,7 @@ int cu_smeta_object_list(cu_smeta_t *m, const char *tenant, const char *bucket,
 			break;
 	}
 out:
-	sqlite3_finalize(st);
+	cu_db_release(m->db, st);
 	cu_db_rollback(m->db);
 done:
 	free(upper);
@@ -898,11 +902,12 @@ static int upload_owned(cu_smeta_t *m, const char *tenant, const char *bucket,
 
 	if (u != NULL)
 		memset(u, 0, sizeof(*u));
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT upload_id, key, content_type, meta_sealed,"
-	                 " tk_version, path, created FROM uploads WHERE"
-	                 " upload_id = ?1 AND tenant = ?2 AND bucket = ?3",
-	                 "ttt", upload_id, tenant, bucket);
+	rc = cu_db_query_cached(
+	    m->db, &st,
+	    "SELECT upload_id, key, content_type, meta_sealed,"
+	    " tk_version, path, created FROM uploads WHERE"
+	    " upload_id = ?1 AND tenant = ?2 AND bucket = ?3",
+	    "ttt", upload_id, tenant, bucket);
 	if (rc != 0)
 		return rc;
 	rc = cu_db_step(st);
@@ -941,7 +946,7 @@ static int upload_owned(cu_smeta_t *m, const char *tenant, const char *bucket,
 		}
 	}
 out:
-	sqlite3_finalize(st);
+	cu_db_release(m->db, st);
 	if (rc != 0 && u != NULL)
 		cu_smeta_upload_clear(u);
 	return rc;
@@ -981,10 +986,11 @@ int cu_smeta_part_put(cu_smeta_t *m, const char *tenant, const char *bucket,
 		return rc;
 	if ((rc = upload_owned(m, tenant, bucket, upload_id, NULL)) != 0)
 		goto out;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT file FROM upload_parts WHERE upload_id = ?1"
-	                 " AND number = ?2",
-	                 "ti", upload_id, (int64_t)p->number);
+	rc = cu_db_query_cached(
+	    m->db, &st,
+	    "SELECT file FROM upload_parts WHERE upload_id = ?1"
+	    " AND number = ?2",
+	    "ti", upload_id, (int64_t)p->number);
 	if (rc != 0)
 		goto out;
 	rc = cu_db_step(st);
@@ -992,7 +998,7 @@ int cu_smeta_part_put(cu_smeta_t *m, const char *tenant, const char *bucket,
 		rc = col_copy(st, 0, old_file, CU_SMETA_VID_MAX + 1, NULL);
 		*replaced = rc == 0;
 	}
-	sqlite3_finalize(st);
+	cu_db_release(m->db, st);
 	if (rc != 0)
 		goto out;
 	rc = cu_db_run(m->db, NULL,
@@ -1041,11 +1047,12 @@ int cu_smeta_part_list(cu_smeta_t *m, const char *upload_id, uint32_t after,
 		return CU_ERR_INVAL;
 	if ((rc = cu_db_begin_read(m->db)) != 0)
 		return rc;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT number, size, etag, file, created FROM"
-	                 " upload_parts WHERE upload_id = ?1 AND number > ?2"
-	                 " ORDER BY number LIMIT ?3",
-	                 "tii", upload_id, (int64_t)after, (int64_t)limit);
+	rc = cu_db_query_cached(
+	    m->db, &st,
+	    "SELECT number, size, etag, file, created FROM"
+	    " upload_parts WHERE upload_id = ?1 AND number > ?2"
+	    " ORDER BY number LIMIT ?3",
+	    "tii", upload_id, (int64_t)after, (int64_t)limit);
 	if (rc != 0)
 		goto out;
 	while ((rc = cu_db_step(st)) == 1) {
@@ -1053,7 +1060,7 @@ int cu_smeta_part_list(cu_smeta_t *m, const char *upload_id, uint32_t after,
 			break;
 	}
 out:
-	sqlite3_finalize(st);
+	cu_db_release(m->db, st);
 	cu_db_rollback(m->db);
 	return rc;
 }
@@ -1147,11 +1154,12 @@ int cu_smeta_object_parts(cu_smeta_t *m, const char *tenant, const char *bucket,
 		return CU_ERR_INVAL;
 	if ((rc = cu_db_begin_read(m->db)) != 0)
 		return rc;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT number, size, etag, file, 0 FROM object_parts"
-	                 " WHERE tenant = ?1 AND bucket = ?2 AND"
-	                 " version_id = ?3 ORDER BY number",
-	                 "ttt", tenant, bucket, version_id);
+	rc = cu_db_query_cached(
+	    m->db, &st,
+	    "SELECT number, size, etag, file, 0 FROM object_parts"
+	    " WHERE tenant = ?1 AND bucket = ?2 AND"
+	    " version_id = ?3 ORDER BY number",
+	    "ttt", tenant, bucket, version_id);
 	if (rc != 0)
 		goto out;
 	while ((rc = cu_db_step(st)) == 1) {
@@ -1159,7 +1167,7 @@ int cu_smeta_object_parts(cu_smeta_t *m, const char *tenant, const char *bucket,
 			break;
 	}
 out:
-	sqlite3_finalize(st);
+	cu_db_release(m->db, st);
 	cu_db_rollback(m->db);
 	return rc;
 }
@@ -1189,10 +1197,11 @@ int cu_smeta_akey_list(cu_smeta_t *m, const char *tenant, cu_smeta_akey_fn fn,
 		return CU_ERR_INVAL;
 	if ((rc = cu_db_begin_read(m->db)) != 0)
 		return rc;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT id, active, created FROM access_keys WHERE"
-	                 " tenant = ?1 ORDER BY created, id",
-	                 "t", tenant);
+	rc = cu_db_query_cached(
+	    m->db, &st,
+	    "SELECT id, active, created FROM access_keys WHERE"
+	    " tenant = ?1 ORDER BY created, id",
+	    "t", tenant);
 	if (rc != 0)
 		goto out;
 	while ((rc = cu_db_step(st)) == 1) {
@@ -1205,7 +1214,7 @@ int cu_smeta_akey_list(cu_smeta_t *m, const char *tenant, cu_smeta_akey_fn fn,
 			break;
 	}
 out:
-	sqlite3_finalize(st);
+	cu_db_release(m->db, st);
 	cu_db_rollback(m->db);
 	return rc;
 }
@@ -1274,10 +1283,11 @@ int cu_smeta_path_in_use(cu_smeta_t *m, const char *path, int *in_use)
 	*in_use = 1; /* on any failure, keep the file */
 	if ((rc = cu_db_begin_read(m->db)) != 0)
 		return rc;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT 1 FROM objects WHERE path = ?1 UNION ALL"
-	                 " SELECT 1 FROM uploads WHERE path = ?1 LIMIT 1",
-	                 "t", path);
+	rc =
+	    cu_db_query_cached(m->db, &st,
+	                       "SELECT 1 FROM objects WHERE path = ?1 UNION ALL"
+	                       " SELECT 1 FROM uploads WHERE path = ?1 LIMIT 1",
+	                       "t", path);
 	if (rc == 0) {
 		rc = cu_db_step(st);
 		if (rc >= 0) {
@@ -1285,7 +1295,7 @@ int cu_smeta_path_in_use(cu_smeta_t *m, const char *path, int *in_use)
 			rc = 0;
 		}
 	}
-	sqlite3_finalize(st);
+	cu_db_release(m->db, st);
 	cu_db_rollback(m->db);
 	return rc;
 }
@@ -1311,14 +1321,14 @@ int cu_smeta_upload_list(cu_smeta_t *m, const char *tenant, const char *bucket,
 	upper[plen] = (char)0xff; /* as in cu_smeta_object_list */
 	if ((rc = cu_db_begin_read(m->db)) != 0)
 		goto done;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT upload_id, key, created FROM uploads WHERE"
-	                 " tenant = ?1 AND bucket = ?2 AND key > ?3 AND"
-	                 " key >= ?4 AND key < ?5 ORDER BY key, upload_id"
-	                 " LIMIT ?6",
-	                 "ttTTTi", tenant, bucket, alen > 0 ? after : "", alen,
-	                 plen > 0 ? prefix : "", plen, upper, plen + 1,
-	                 (int64_t)limit);
+	rc = cu_db_query_cached(
+	    m->db, &st,
+	    "SELECT upload_id, key, created FROM uploads WHERE"
+	    " tenant = ?1 AND bucket = ?2 AND key > ?3 AND"
+	    " key >= ?4 AND key < ?5 ORDER BY key, upload_id"
+	    " LIMIT ?6",
+	    "ttTTTi", tenant, bucket, alen > 0 ? after : "", alen,
+	    plen > 0 ? prefix : "", plen, upper, plen + 1, (int64_t)limit);
 	if (rc != 0)
 		goto out;
 	while ((rc = cu_db_step(st)) == 1) {
@@ -1333,7 +1343,7 @@ int cu_smeta_upload_list(cu_smeta_t *m, const char *tenant, const char *bucket,
 			break;
 	}
 out:
-	sqlite3_finalize(st);
+	cu_db_release(m->db, st);
 	cu_db_rollback(m->db);
 done:
 	free(upper);
@@ -1353,10 +1363,11 @@ int cu_smeta_tk_versions(cu_smeta_t *m, const char *tenant, uint32_t *out,
 	*n = 0;
 	if ((rc = cu_db_begin_read(m->db)) != 0)
 		return rc;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT version FROM tenant_keys WHERE tenant = ?1"
-	                 " ORDER BY version",
-	                 "t", tenant);
+	rc = cu_db_query_cached(
+	    m->db, &st,
+	    "SELECT version FROM tenant_keys WHERE tenant = ?1"
+	    " ORDER BY version",
+	    "t", tenant);
 	while (rc == 0 && (rc = cu_db_step(st)) == 1) {
 		int64_t v = sqlite3_column_int64(st, 0);
 
@@ -1371,7 +1382,7 @@ int cu_smeta_tk_versions(cu_smeta_t *m, const char *tenant, uint32_t *out,
 		out[(*n)++] = (uint32_t)v;
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	cu_db_release(m->db, st);
 	cu_db_rollback(m->db);
 	return rc;
 }
@@ -1536,11 +1547,12 @@ int cu_smeta_event_list(cu_smeta_t *m, const char *tenant, int64_t since,
 		return CU_ERR_INVAL;
 	if ((rc = cu_db_begin_read(m->db)) != 0)
 		return rc;
-	rc = cu_db_query(m->db, &st,
-	                 "SELECT seq, ts, type, detail FROM tenant_events"
-	                 " WHERE tenant = ?1 AND seq > ?2 ORDER BY seq"
-	                 " LIMIT ?3",
-	                 "tii", tenant, since, (int64_t)limit);
+	rc =
+	    cu_db_query_cached(m->db, &st,
+	                       "SELECT seq, ts, type, detail FROM tenant_events"
+	                       " WHERE tenant = ?1 AND seq > ?2 ORDER BY seq"
+	                       " LIMIT ?3",
+	                       "tii", tenant, since, (int64_t)limit);
 	while (rc == 0 && (rc = cu_db_step(st)) == 1) {
 		const unsigned char *type = sqlite3_column_text(st, 2);
 		const unsigned char *detail = sqlite3_column_text(st, 3);
@@ -1550,7 +1562,7 @@ int cu_smeta_event_list(cu_smeta_t *m, const char *tenant, int64_t since,
 		        type != NULL ? (const char *)type : "",
 		        detail != NULL ? (const char *)detail : "{}");
 	}
-	sqlite3_finalize(st);
+	cu_db_release(m->db, st);
 	cu_db_rollback(m->db);
 	return rc;
 }

@@ -319,8 +319,13 @@ struct cu_sobj_reader {
 	size_t header_len;
 	uint64_t pt_size;
 	uint64_t seg_count;
-	unsigned char *ct; /* one ciphertext segment */
-	unsigned char *pt; /* its plaintext */
+	/* one allocation: the plaintext of one segment, then room for its
+	 * ciphertext; sized for this object's largest segment, so a small
+	 * object does not pay for (and fault in) two 64 KiB buffers */
+	unsigned char *buf;
+	size_t seg_max;    /* plaintext bytes of the largest segment */
+	unsigned char *ct; /* one ciphertext segment: buf + seg_max */
+	unsigned char *pt; /* its plaintext: buf */
 	uint64_t pt_index; /* which segment pt holds */
 	size_t pt_len;     /* valid bytes in pt */
 	int pt_valid;
@@ -413,11 +418,14 @@ int cu_sobj_reader_open(const char *data_dir, const char *relpath,
 	} else {
 		r->seg_count = 1;
 	}
-	if ((r->ct = malloc(CU_SEG_CT_SEGMENT_SIZE)) == NULL ||
-	    (r->pt = malloc(CU_SEG_SEGMENT_SIZE)) == NULL) {
+	r->seg_max = pt_size < CU_SEG_SEGMENT_SIZE ? (size_t)pt_size
+	                                           : CU_SEG_SEGMENT_SIZE;
+	if ((r->buf = malloc(2 * r->seg_max + CU_SEG_TAG_LEN)) == NULL) {
 		rc = CU_ERR_NOMEM;
 		goto out;
 	}
+	r->pt = r->buf;
+	r->ct = r->buf + r->seg_max;
 	*out = r;
 	r = NULL;
 	rc = 0;
@@ -443,12 +451,14 @@ static int load_segment(cu_sobj_reader_t *r, uint64_t idx)
 	} else {
 		want = CU_SEG_CT_SEGMENT_SIZE;
 	}
+	if (want > r->seg_max + CU_SEG_TAG_LEN)
+		return CU_ERR_AUTH; /* not a segment of this object */
 	if ((rc = read_at(r->fd, r->ct, want, off, &got)) != 0)
 		return rc;
 	if (got != want)
 		return CU_ERR_AUTH;
 	rc = cu_seg_dec_segment(r->dec, idx, last, r->ct, want, r->pt,
-	                        CU_SEG_SEGMENT_SIZE, &r->pt_len);
+	                        r->seg_max, &r->pt_len);
 	if (rc != 0)
 		return rc == CU_ERR_PARSE ? CU_ERR_AUTH : rc;
 	r->pt_index = idx;
@@ -493,10 +503,9 @@ void cu_sobj_reader_free(cu_sobj_reader_t *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	cu_seg_dec_free(r->dec);
-	if (r->pt != NULL) {
-		cu_memzero(r->pt, CU_SEG_SEGMENT_SIZE);
-		free(r->pt);
+	if (r->buf != NULL) {
+		cu_memzero(r->pt, r->seg_max);
+		free(r->buf);
 	}
-	free(r->ct);
 	free(r);
 }

@@ -25,6 +25,7 @@
 #include "store/keys.h"
 #include "store/meta.h"
 #include "store/sigv4.h"
+#include "store/skcache.h"
 
 #define CU_S3_MAX_OBJECT   (5ull * 1024 * 1024 * 1024) /* single PUT */
 #define CU_S3_MAX_USERMETA 2048 /* bytes of x-amz-meta-* (S3's limit) */
@@ -45,6 +46,8 @@ struct cu_s3 {
 	cu_metric_t *tamper_metric;
 	/* customer-managed keys (NULL in tests without them) */
 	cu_scmk_t *cmk;
+	/* derived SigV4 signing keys (NULL: none kept) */
+	cu_skcache_t *skcache;
 };
 
 /* cu_s3_sse_headers - x-amz-server-side-encryption: aws:kms and

@@ -266,6 +266,52 @@ static int secret_cb(void *arg, const char *akid, size_t akid_len,
 	return rc;
 }
 
+/* SigV4: the signing key for akid's secret on date8 in region/service.
+ * The access key's row is read for every request (a disabled key is
+ * refused at once); its derived key comes from the cache when the
+ * sealed secret is the one it was derived from (store/skcache.h). */
+static int signing_key_cb(void *arg, const char *akid, size_t akid_len,
+                          const char *date8, const char *region,
+                          const char *service,
+                          unsigned char key[CU_SIGV4_KEY_LEN])
+{
+	struct auth_arg *a = arg;
+	unsigned char sealed[CU_SIGV4_MAX_SECRET + CU_AEAD_OVERHEAD];
+	unsigned char secret[CU_SIGV4_MAX_SECRET];
+	struct cu_skcache_id id;
+	size_t slen = 0, sec_len = 0;
+	int rc;
+
+	rc = cu_smeta_akey_get(a->s3->meta, akid, akid_len, a->tenant, sealed,
+	                       sizeof(sealed), &slen);
+	if (rc == CU_ERR_RANGE)
+		rc = CU_ERR_NOTFOUND;
+	if (rc != 0)
+		return rc;
+	id = (struct cu_skcache_id){.akid = akid,
+	                            .akid_len = akid_len,
+	                            .sealed = sealed,
+	                            .sealed_len = slen,
+	                            .date8 = date8,
+	                            .region = region,
+	                            .service = service};
+	if (cu_skcache_get(a->s3->skcache, &id, key))
+		return 0;
+	rc = cu_s3_open_secret(a->s3, akid, akid_len, sealed, slen, secret,
+	                       sizeof(secret), &sec_len);
+	if (rc != 0) {
+		cu_log(CU_LOG_ERROR, "an access key's secret does not open",
+		       json_pack("{s:s}", "tenant", a->tenant));
+		goto out;
+	}
+	rc = cu_sigv4_derive_key(secret, sec_len, date8, region, service, key);
+	if (rc == 0)
+		cu_skcache_put(a->s3->skcache, &id, key);
+out:
+	cu_memzero(secret, sizeof(secret));
+	return rc;
+}
+
 static void add_name(struct s3ctx *c, const char *p, size_t n)
 {
 	if (n == 0 || n > MAX_HNAME || c->n_names >= MAX_HEADERS)
@@ -362,7 +408,8 @@ static int authenticate(cu_http_req_t *req, struct s3ctx *c)
 	sr.now = (int64_t)time(NULL);
 	op.service = "s3";
 	op.allow_v2 = 1;
-	op.secret = secret_cb;
+	op.secret = secret_cb; /* SigV2 */
+	op.signing_key = signing_key_cb;
 	op.secret_arg = &a;
 
 	rc = cu_sigv4_verify(&sr, &op, &res);

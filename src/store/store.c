@@ -288,7 +288,7 @@ static int open_data(cu_store_t *s, const struct cu_store_config *cfg)
 	s->s3.keys = s->keys;
 	s->s3.data_dir = s->data_dir;
 	s->s3.master_key = s->master;
-	return 0;
+	return cu_skcache_new(&s->s3.skcache);
 }
 
 /* Customer-managed keys: the worker, per-tenant roots, the AvK. */
@@ -427,6 +427,7 @@ void cu_store_free(cu_store_t *s)
 	cu_skeys_free(s->keys);
 	cu_smeta_close(s->meta);
 	cu_secmem_free(s->master, CU_SKEYS_KEY_LEN);
+	cu_skcache_free(s->s3.skcache);
 	cu_memzero(s->s3.operator_hash, sizeof(s->s3.operator_hash));
 	free(s->data_dir);
 	pthread_mutex_destroy(&s->mu);

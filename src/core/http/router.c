@@ -412,19 +412,27 @@ int cu_http_query_find(const char *q, size_t qlen, const char *name, char **out)
 		 * encoding shorter than the name cannot match */
 		if (alen == 0 || klen < nlen)
 			continue;
-		buf = malloc(klen + 1);
-		if (buf == NULL) {
-			rc = CU_ERR_NOMEM;
-			goto out;
-		}
-		if (cu_http_url_decode(a, klen, buf, &dlen) != 0 ||
-		    dlen != nlen || memcmp(buf, name, nlen) != 0) {
+		/* without a '%' the decoded name is the name as sent: no copy
+		 * (a request asks for a dozen names that are not there, and
+		 * a presigned query has a dozen parameters) */
+		if (memchr(a, '%', klen) == NULL) {
+			if (klen != nlen || memcmp(a, name, nlen) != 0)
+				continue;
+		} else {
+			buf = malloc(klen + 1);
+			if (buf == NULL) {
+				rc = CU_ERR_NOMEM;
+				goto out;
+			}
+			if (cu_http_url_decode(a, klen, buf, &dlen) != 0 ||
+			    dlen != nlen || memcmp(buf, name, nlen) != 0) {
+				free(buf);
+				buf = NULL;
+				continue;
+			}
 			free(buf);
 			buf = NULL;
-			continue;
 		}
-		free(buf);
-		buf = NULL;
 		const char *v = eq != NULL ? eq + 1 : a + alen;
 		size_t vlen = eq != NULL ? alen - klen - 1 : 0;
 		buf = malloc(vlen + 1);

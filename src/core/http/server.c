@@ -450,6 +450,7 @@ int cu_http_reply_stream(cu_http_req_t *req, int status, uint64_t size,
 {
 	struct stream *st = NULL;
 	struct MHD_Response *resp;
+	size_t block;
 	int rc;
 
 	if (req == NULL || reader == NULL || status < 100 || status > 599) {
@@ -470,9 +471,15 @@ int cu_http_reply_stream(cu_http_req_t *req, int status, uint64_t size,
 	st->fn = reader;
 	st->arg = arg;
 	st->free_fn = free_fn;
+	/* MHD callocs the block with every response: a small body of known
+	 * size gets a block its size, not STREAM_BLOCK (64 KiB zeroed,
+	 * freed and trimmed per request was a large part of a small GET) */
+	block = STREAM_BLOCK;
+	if (size != CU_HTTP_SIZE_UNKNOWN && size < STREAM_BLOCK)
+		block = size > 0 ? (size_t)size : 1;
 	resp = MHD_create_response_from_callback(
-	    size == CU_HTTP_SIZE_UNKNOWN ? MHD_SIZE_UNKNOWN : size,
-	    STREAM_BLOCK, stream_read, st, stream_done);
+	    size == CU_HTTP_SIZE_UNKNOWN ? MHD_SIZE_UNKNOWN : size, block,
+	    stream_read, st, stream_done);
 	if (resp == NULL) {
 		rc = CU_ERR_NOMEM;
 		goto fail;

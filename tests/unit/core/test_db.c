@@ -259,6 +259,142 @@ static void error_mapping_covers_the_codes(void **state)
 	assert_int_equal(cu_db_err(SQLITE_CORRUPT), CU_ERR_DB);
 }
 
+static const char sel_parent[] = "SELECT name FROM parent WHERE id = ?1";
+
+static void a_cached_statement_is_prepared_once_and_reused(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3_stmt *st = NULL, *first = NULL, *nested = NULL;
+
+	assert_int_equal(cu_db_begin(f->db), 0);
+	assert_int_equal(
+	    cu_db_run(f->db, NULL,
+	              "INSERT INTO parent(id, name) VALUES(?1, ?2)", "it",
+	              (int64_t)1, "one"),
+	    0);
+	assert_int_equal(
+	    cu_db_run(f->db, NULL,
+	              "INSERT INTO parent(id, name) VALUES(?1, ?2)", "it",
+	              (int64_t)2, "two"),
+	    0);
+	assert_int_equal(cu_db_commit(f->db), 0);
+
+	assert_int_equal(cu_db_begin_read(f->db), 0);
+	assert_int_equal(
+	    cu_db_query_cached(f->db, &st, sel_parent, "i", (int64_t)1), 0);
+	first = st;
+	assert_int_equal(cu_db_step(st), 1);
+	assert_string_equal(cu_db_col_text(st, 0), "one");
+	/* the same text while it is handed out: a statement of its own */
+	assert_int_equal(
+	    cu_db_query_cached(f->db, &nested, sel_parent, "i", (int64_t)2), 0);
+	assert_ptr_not_equal(nested, first);
+	assert_int_equal(cu_db_step(nested), 1);
+	assert_string_equal(cu_db_col_text(nested, 0), "two");
+	cu_db_release(f->db, nested);
+	cu_db_release(f->db, st);
+	cu_db_rollback(f->db);
+
+	/* released: the next transaction gets the same statement, reset,
+	 * with its new bindings */
+	assert_int_equal(cu_db_begin_read(f->db), 0);
+	assert_int_equal(
+	    cu_db_query_cached(f->db, &st, sel_parent, "i", (int64_t)2), 0);
+	assert_ptr_equal(st, first);
+	assert_int_equal(cu_db_step(st), 1);
+	assert_string_equal(cu_db_col_text(st, 0), "two");
+	assert_int_equal(cu_db_step(st), 0);
+	cu_db_release(f->db, st);
+	cu_db_release(f->db, NULL);
+	cu_db_rollback(f->db);
+}
+
+static void a_cached_statement_is_found_by_its_text_not_its_buffer(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3_stmt *st = NULL;
+	char sql[64];
+
+	/* one buffer, two texts: the second must not run the first */
+	assert_int_equal(cu_db_begin(f->db), 0);
+	snprintf(sql, sizeof(sql), "INSERT INTO parent(name) VALUES(?1)");
+	assert_int_equal(cu_db_run(f->db, NULL, sql, "t", "a"), 0);
+	snprintf(sql, sizeof(sql), "DELETE FROM parent WHERE name = ?1");
+	assert_int_equal(cu_db_run(f->db, NULL, sql, "t", "a"), 0);
+	assert_int_equal(cu_db_commit(f->db), 0);
+	assert_int_equal(cu_db_begin_read(f->db), 0);
+	assert_int_equal(
+	    cu_db_query_cached(f->db, &st, "SELECT count(*) FROM parent", ""),
+	    0);
+	assert_int_equal(cu_db_step(st), 1);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	cu_db_release(f->db, st);
+	cu_db_rollback(f->db);
+}
+
+static void more_statements_than_kept_still_run(void **state)
+{
+	struct fixture *f = *state;
+	char sql[100][64];
+
+	assert_int_equal(cu_db_begin_read(f->db), 0);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 100; i++) {
+			sqlite3_stmt *st = NULL;
+
+			snprintf(sql[i], sizeof(sql[i]), "SELECT %d + ?1", i);
+			assert_int_equal(cu_db_query_cached(f->db, &st, sql[i],
+			                                    "i",
+			                                    (int64_t)round),
+			                 0);
+			assert_int_equal(cu_db_step(st), 1);
+			assert_int_equal(sqlite3_column_int(st, 0), i + round);
+			cu_db_release(f->db, st);
+		}
+	}
+	cu_db_rollback(f->db);
+}
+
+static void a_cached_statement_sees_schema_changes(void **state)
+{
+	struct fixture *f = *state;
+	static const char sql[] = "SELECT * FROM parent";
+	sqlite3_stmt *st = NULL;
+
+	assert_int_equal(cu_db_begin_read(f->db), 0);
+	assert_int_equal(cu_db_query_cached(f->db, &st, sql, ""), 0);
+	assert_int_equal(sqlite3_column_count(st), 2);
+	cu_db_release(f->db, st);
+	cu_db_rollback(f->db);
+	assert_int_equal(cu_db_begin(f->db), 0);
+	assert_int_equal(
+	    cu_db_exec(f->db, "ALTER TABLE parent ADD COLUMN extra TEXT"), 0);
+	assert_int_equal(cu_db_commit(f->db), 0);
+	assert_int_equal(cu_db_begin_read(f->db), 0);
+	assert_int_equal(cu_db_query_cached(f->db, &st, sql, ""), 0);
+	assert_int_equal(cu_db_step(st), 0);
+	assert_int_equal(sqlite3_column_count(st), 3);
+	cu_db_release(f->db, st);
+	cu_db_rollback(f->db);
+}
+
+static void a_bad_bind_on_a_cached_statement_leaves_it_usable(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3_stmt *st = NULL;
+
+	assert_int_equal(cu_db_begin_read(f->db), 0);
+	assert_int_equal(cu_db_query_cached(f->db, &st, sel_parent, "ii",
+	                                    (int64_t)1, (int64_t)2),
+	                 CU_ERR_INVAL);
+	assert_null(st);
+	assert_int_equal(
+	    cu_db_query_cached(f->db, &st, sel_parent, "i", (int64_t)1), 0);
+	assert_int_equal(cu_db_step(st), 0);
+	cu_db_release(f->db, st);
+	cu_db_rollback(f->db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -279,6 +415,19 @@ int main(void)
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(bad_bind_formats_are_refused, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        a_cached_statement_is_prepared_once_and_reused, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        a_cached_statement_is_found_by_its_text_not_its_buffer, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(more_statements_than_kept_still_run,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        a_cached_statement_sees_schema_changes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        a_bad_bind_on_a_cached_statement_leaves_it_usable, setup,
+	        teardown),
 	    cmocka_unit_test(open_refuses_bad_arguments_and_unopenable_paths),
 	    cmocka_unit_test(error_mapping_covers_the_codes),
 	};

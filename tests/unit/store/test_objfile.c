@@ -95,8 +95,9 @@ static unsigned char *write_obj(struct fx *f, const char *vid, size_t size,
 static void random_access_reads_match(void **state)
 {
 	struct fx *f = *state;
-	static const size_t sizes[] = {0,   1,       SEG - 1,
-	                               SEG, SEG + 1, 3 * SEG + 5};
+	/* buffers are sized for the largest segment: small objects too */
+	static const size_t sizes[] = {0,       1,   100,     4096,
+	                               SEG - 1, SEG, SEG + 1, 3 * SEG + 5};
 	char rel[256], vid[40];
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {

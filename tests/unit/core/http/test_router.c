@@ -251,6 +251,13 @@ static void query_arguments_are_found_and_decoded(void **state)
 	assert_int_equal(cu_http_query_find(q, strlen(q), "nope", &v),
 	                 CU_ERR_NOTFOUND);
 	assert_int_equal(cu_http_query_find("", 0, "x", &v), CU_ERR_NOTFOUND);
+	/* a name sent encoded and one sent as it is match alike */
+	assert_int_equal(cu_http_query_find("fo=1&f%6Fo=2", 12, "foo", &v), 0);
+	assert_string_equal(v, "2");
+	free(v);
+	assert_int_equal(cu_http_query_find("foox=1&fo=2", 11, "fo", &v), 0);
+	assert_string_equal(v, "2");
+	free(v);
 	assert_int_equal(cu_http_query_find("&&=&", 4, "", &v), 0);
 	free(v);
 }

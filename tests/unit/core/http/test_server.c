@@ -684,6 +684,33 @@ static void download_of_256_mib_is_streamed(void **state)
 	curl_easy_cleanup(c);
 }
 
+static void streamed_replies_around_the_block_size_arrive_whole(void **state)
+{
+	/* a known size under 64 KiB gets a block its size */
+	static const uint64_t sizes[] = {
+	    0, 1, 4096, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 200 * 1024};
+	CURL *c = curl_easy_init();
+	char u[160];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct down d = {0};
+		long status = 0;
+
+		snprintf(u, sizeof(u), "%s/download?size=%llu", base,
+		         (unsigned long long)sizes[i]);
+		curl_easy_setopt(c, CURLOPT_URL, u);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, down_write);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &d);
+		assert_int_equal(curl_easy_perform(c), CURLE_OK);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		assert_int_equal(status, 200);
+		assert_int_equal(d.pos, sizes[i]);
+		assert_int_equal(d.bad, 0);
+	}
+	curl_easy_cleanup(c);
+}
+
 static size_t counting_read(char *buf, size_t sz, size_t n, void *arg)
 {
 	uint64_t *sent = arg;
@@ -1204,6 +1231,8 @@ int main(void)
 	    cmocka_unit_test_teardown(
 	        upload_of_256_mib_is_streamed_not_buffered, idle),
 	    cmocka_unit_test_teardown(download_of_256_mib_is_streamed, idle),
+	    cmocka_unit_test_teardown(
+	        streamed_replies_around_the_block_size_arrive_whole, idle),
 	    cmocka_unit_test_teardown(early_reply_comes_before_the_body_is_read,
 	                              idle),
 	    cmocka_unit_test_teardown(expect_100_continue_is_honoured, idle),
