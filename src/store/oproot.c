@@ -8,17 +8,23 @@
 #include "store/root_vault.h"
 #include "store/vaultc.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* A vault root with the store's reading of its errors. */
 struct oproot {
 	struct cu_skeys_root inner; /* cu_vroot_new */
 	enum cu_oproot_which which;
 	char kid[CU_VAULTC_KID_MAX + 1];
+	pthread_mutex_t mu; /* guards hold_until_ms, hold_rc */
+	int64_t hold_until_ms;
+	int hold_rc;
 };
 
 static const char *what(enum cu_oproot_which w)
@@ -48,11 +54,44 @@ __attribute__((format(printf, 3, 4))) static void msgf(char *dst, size_t cap,
 	va_end(ap);
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* After a denial or an outage every tenant's unwrap would ask the vault
+ * again (and, with a vault that does not answer, hold a request thread
+ * for the connect timeout): for CU_OPROOT_HOLD_MS the same answer is
+ * given at once. Returns it, or 0 when the vault should be asked. */
+static int held(struct oproot *o)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&o->mu);
+	if (o->hold_rc != 0 && mono_ms() < o->hold_until_ms)
+		rc = o->hold_rc;
+	pthread_mutex_unlock(&o->mu);
+	return rc;
+}
+
+static void hold(struct oproot *o, int rc)
+{
+	pthread_mutex_lock(&o->mu);
+	o->hold_rc = rc;
+	o->hold_until_ms = rc != 0 ? mono_ms() + CU_OPROOT_HOLD_MS : 0;
+	pthread_mutex_unlock(&o->mu);
+}
+
 /* The inner root's error r, classified and logged once per failure. */
 static int outcome(struct oproot *o, const char *op, int r)
 {
 	struct cu_vaultc_result res = {0};
 
+	if (r == 0)
+		hold(o, 0);
 	if (r == 0 || r == CU_ERR_RANGE || r == CU_ERR_NOMEM)
 		return r;
 	(void)cu_vroot_last(&o->inner, &res, NULL);
@@ -68,14 +107,17 @@ static int outcome(struct oproot *o, const char *op, int r)
 		                 "kid", o->kid, "op", op, "status",
 		                 (int)res.status, "reason",
 		                 cu_vaultc_reason_name(res.reason)));
+		hold(o, CU_ERR_DENIED);
 		return CU_ERR_DENIED;
 	}
-	if (r == CU_ERR_UNAVAILABLE || r == CU_ERR_TIMEOUT)
+	if (r == CU_ERR_UNAVAILABLE || r == CU_ERR_TIMEOUT) {
 		cu_log(CU_LOG_WARN, "the operator's vault does not answer",
 		       json_pack("{s:s,s:s,s:s,s:s,s:s}", "event",
 		                 "operator_vault_unreachable", "root",
 		                 what(o->which), "kid", o->kid, "op", op,
 		                 "reason", cu_vaultc_reason_name(res.reason)));
+		hold(o, r);
+	}
 	return r;
 }
 
@@ -83,7 +125,11 @@ static int op_wrap(void *ctx, const unsigned char *in, size_t in_len,
                    unsigned char *out, size_t cap, size_t *out_len)
 {
 	struct oproot *o = ctx;
+	int r;
 
+	*out_len = 0;
+	if ((r = held(o)) != 0)
+		return r;
 	return outcome(
 	    o, "wrapKey",
 	    o->inner.wrap(o->inner.ctx, in, in_len, out, cap, out_len));
@@ -93,7 +139,11 @@ static int op_unwrap(void *ctx, const unsigned char *in, size_t in_len,
                      unsigned char *out, size_t cap, size_t *out_len)
 {
 	struct oproot *o = ctx;
+	int r;
 
+	*out_len = 0;
+	if ((r = held(o)) != 0)
+		return r;
 	return outcome(
 	    o, "unwrapKey",
 	    o->inner.unwrap(o->inner.ctx, in, in_len, out, cap, out_len));
@@ -107,6 +157,7 @@ static void op_free(void *ctx)
 		return;
 	if (o->inner.free != NULL)
 		o->inner.free(o->inner.ctx);
+	pthread_mutex_destroy(&o->mu);
 	free(o);
 }
 
@@ -166,6 +217,7 @@ static int adapt(enum cu_oproot_which which, const char *kid,
 	}
 	o->inner = *inner;
 	o->which = which;
+	pthread_mutex_init(&o->mu, NULL);
 	snprintf(o->kid, sizeof(o->kid), "%s", kid);
 	memset(root, 0, sizeof(*root));
 	root->name = root_name(which);

@@ -20,7 +20,12 @@
  * CU_ERR_DENIED, logged as a security event (`security: the operator's
  * vault denied ...`, event operator_key_denied); a value the vault says
  * does not decrypt stays CU_ERR_AUTH; no answer is CU_ERR_UNAVAILABLE or
- * CU_ERR_TIMEOUT, logged as a warning. Nothing here logs key material.
+ * CU_ERR_TIMEOUT, logged as a warning. For CU_OPROOT_HOLD_MS after a
+ * denial or an outage the root gives the same answer without asking the
+ * vault (a refusing or silent vault must not hold one request thread per
+ * tenant, nor be asked once per request); the first call after that asks
+ * again, so restoring access takes effect within that bound. Nothing here
+ * logs key material.
  *
  * Switching roots (cu_oproot_adopt). The metadata records which root the
  * wraps are under (setting "system_key" / "availability_key": "file" or
@@ -41,6 +46,7 @@
 #include "store/meta.h"
 
 #define CU_OPROOT_MSG_MAX 768
+#define CU_OPROOT_HOLD_MS 1000   /* a denial or outage answered at once */
 #define CU_OPROOT_FILE    "file" /* identity of a key-file root */
 
 /* Which root, for messages and the metadata record. */
