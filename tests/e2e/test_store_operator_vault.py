@@ -188,7 +188,7 @@ def test_operator_vault_outage_serves_the_lease_then_503_then_recovers(
         spawn, dev_pki, workdir):
     op = OpVault(spawn, dev_pki, workdir)
     store = start_store(spawn, dev_pki, os.path.join(workdir, "store-data"),
-                        "--lease-seconds", "3", *op.store_args())
+                        "--lease-seconds", "5", *op.store_args())
     t = store.tenant("acme")
     s3 = store.s3(t)
     data = fill(s3, n=1)
@@ -198,7 +198,7 @@ def test_operator_vault_outage_serves_the_lease_then_503_then_recovers(
     while time.time() - t0 < 1.5:  # well within the lease
         assert get_code(s3, "o0", data["o0"]) == "OK"
         time.sleep(0.2)
-    deadline = time.time() + 10
+    deadline = time.time() + 15
     while time.time() < deadline and get_code(s3) == "OK":
         time.sleep(0.2)
     try:
