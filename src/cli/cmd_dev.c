@@ -1,7 +1,9 @@
 /* custos dev - a whole local deployment for newcomers and the e2e tests:
  * a local CA, the operator's vault, one tenant vault and the store, each a
  * separate process of this binary on 127.0.0.1 with TLS (DESIGN.md
- * section 7 fixes what it starts and the variables it exports). */
+ * section 7 fixes what it starts and the variables it exports). The
+ * vaults start first: the store validates its system key and
+ * availability key in the operator's vault when it starts. */
 #include "cli/cli.h"
 #include "cli/supervise.h"
 #include "core/err.h"
@@ -42,7 +44,10 @@ struct tenant {
 	char admin_token[160];
 };
 
-#define DEMO_TENANT "demo"
+#define DEMO_TENANT          "demo"
+#define DEV_SYSTEM_KEY       "system-key"
+#define DEV_AVAILABILITY_KEY "availability-key"
+#define CSEU_ROLE            "Key Vault Crypto Service Encryption User"
 
 static void usage(FILE *f)
 {
@@ -51,7 +56,11 @@ static void usage(FILE *f)
 	        "\n"
 	        "Start a complete local custos on 127.0.0.1 with TLS from a "
 	        "fresh local CA:\n"
-	        "the operator's vault, one tenant vault (soft delete and purge "
+	        "the operator's vault (the store's system key and availability "
+	        "key, the store\n"
+	        "its principal custos-store with Key Vault Crypto Service "
+	        "Encryption User on\n"
+	        "each), one tenant vault (soft delete and purge "
 	        "protection on,\n"
 	        "the store registered as principal custos-store by its client "
 	        "certificate,\n"
@@ -128,11 +137,11 @@ static int setup_pki(const char *pki)
 }
 
 static int start_service(struct cu_sup *sup, const char *dir, const char *pki,
-                         struct service *svc)
+                         struct service *svc, const struct service *opvault)
 {
 	char listen[64], cert[1024], key[1024], ca[1024], data[1024], log[1024],
-	    tokfile[1100], ccert[1024], ckey[1024];
-	char *argv[24];
+	    tokfile[1100], ccert[1024], ckey[1024], sk[200], avk[200];
+	char *argv[32];
 	int i = 0;
 
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", svc->port);
@@ -172,13 +181,27 @@ static int start_service(struct cu_sup *sup, const char *dir, const char *pki,
 		argv[i++] = ca;
 		argv[i++] = "--purge-grace-seconds";
 		argv[i++] = "60";
+		/* the system key and the availability key live in the
+		 * operator's vault, which the store reaches by its
+		 * certificate as the tenants' vaults */
+		if (opvault != NULL) {
+			snprintf(sk, sizeof(sk), "%s/keys/%s", opvault->url,
+			         DEV_SYSTEM_KEY);
+			snprintf(avk, sizeof(avk), "%s/keys/%s", opvault->url,
+			         DEV_AVAILABILITY_KEY);
+			argv[i++] = "--system-key";
+			argv[i++] = sk;
+			argv[i++] = "--availability-key";
+			argv[i++] = avk;
+		}
 	} else {
 		argv[i++] = "--client-ca";
 		argv[i++] = ca;
 		argv[i++] = "--public-url";
 		argv[i++] = svc->url;
-		if (svc->kind == TENANT_VAULT)
-			argv[i++] = "--purge-protection";
+		/* both vaults: the tenant's for CMK validation, the
+		 * operator's because the store requires it of its own keys */
+		argv[i++] = "--purge-protection";
 	}
 	argv[i] = NULL;
 	return cu_sup_spawn(sup, svc->name, argv, log);
@@ -279,6 +302,66 @@ static int register_store(const struct service *vault, const char *pki,
 	                            "certificate_sha256", fp),
 	                  NULL);
 	return code >= 200 && code < 300 ? 0 : CU_ERR_DENIED;
+}
+
+/* The operator's vault holds the store's system key and availability
+ * key: purge protection on (the store refuses its own keys without it),
+ * each key made once, the store registered by certificate and granted
+ * Crypto Service Encryption User on each key. Idempotent: a second run
+ * over the same DIR changes nothing. */
+static int setup_operator_vault(const struct service *vault, const char *pki,
+                                const char *ca)
+{
+	static const struct {
+		const char *name, *body;
+	} keys[] = {
+	    {DEV_SYSTEM_KEY, "{\"kty\":\"RSA\",\"key_size\":3072}"},
+	    {DEV_AVAILABILITY_KEY, "{\"kty\":\"oct\",\"key_size\":256}"},
+	};
+	char url[256];
+	long code;
+	int r;
+
+	snprintf(url, sizeof(url), "%s/admin/v1/settings", vault->url);
+	code = admin_call("PUT", url, ca, vault->token,
+	                  json_pack("{s:b}", "purge_protection", 1), NULL);
+	if (code != 200)
+		return CU_ERR_DENIED;
+	if ((r = register_store(vault, pki, ca)) != 0)
+		return r;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(url, sizeof(url), "%s/keys/%s?api-version=7.4",
+		         vault->url, keys[i].name);
+		code = admin_call("GET", url, ca, vault->token, NULL, NULL);
+		if (code == 404) {
+			snprintf(url, sizeof(url),
+			         "%s/keys/%s/create?api-version=7.4",
+			         vault->url, keys[i].name);
+			code =
+			    admin_call("POST", url, ca, vault->token,
+			               json_loads(keys[i].body, 0, NULL), NULL);
+		}
+		if (code != 200)
+			return CU_ERR_DENIED;
+		snprintf(url, sizeof(url),
+		         "%s/admin/v1/role-assignments/store-%s", vault->url,
+		         keys[i].name);
+		{
+			char scope[160];
+
+			snprintf(scope, sizeof(scope), "/keys/%s",
+			         keys[i].name);
+			code =
+			    admin_call("PUT", url, ca, vault->token,
+			               json_pack("{s:s,s:s,s:s}", "principal",
+			                         "custos-store", "role",
+			                         CSEU_ROLE, "scope", scope),
+			               NULL);
+		}
+		if (code < 200 || code >= 300)
+			return CU_ERR_DENIED;
+	}
+	return 0;
 }
 
 static int copy_field(json_t *obj, const char *name, char *out, size_t cap)
@@ -398,47 +481,75 @@ static int write_env(const char *dir, const char *ca,
 	return rename(tmp, path) == 0 ? 0 : CU_ERR_IO;
 }
 
-/* After every service answers: tokens, the store's principal, the demo
- * tenant. Reports its own errors. */
-static int bootstrap(const char *dir, const char *pki, const char *ca,
-                     const char *logs, struct service *svcs, int n,
-                     struct tenant *t)
+/* Once the service answers: its token and, for a vault, the store's
+ * principal (and in the operator's vault the store's keys and roles).
+ * Reports its own errors. */
+static int bootstrap_service(const char *dir, const char *pki, const char *ca,
+                             const char *logs, struct service *svc)
 {
 	char path[1024];
-	struct service *store = NULL;
+	int r = 0;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, svc->name,
+	         svc->kind == STORE ? "operator.token" : "admin.token");
+	if ((r = read_line_file(path, svc->token, sizeof(svc->token))) != 0) {
+		fprintf(stderr, "custos dev: no token in %s (%s)\n", path,
+		        cu_strerror(r));
+		return r;
+	}
+	if (svc->kind == TENANT_VAULT)
+		r = register_store(svc, pki, ca);
+	else if (svc->kind == OPERATOR_VAULT)
+		r = setup_operator_vault(svc, pki, ca);
+	if (r != 0)
+		fprintf(stderr,
+		        "custos dev: cannot set up principal custos-store in "
+		        "the %s: %s; see %s/%s.log\n",
+		        svc->label, cu_strerror(r), logs, svc->name);
+	return r;
+}
+
+/* Start the services of one phase (vaults, then the store, which needs
+ * its keys in the operator's vault), wait until each answers, and
+ * bootstrap it. */
+static int start_phase(struct cu_sup *sup, const char *dir, const char *pki,
+                       const char *ca, const char *logs, struct service *svcs,
+                       int n, long base, int store_phase)
+{
+	const struct service *opvault = NULL;
+	char url[128];
 	int r;
 
+	for (int i = 0; i < n; i++)
+		if (svcs[i].kind == OPERATOR_VAULT)
+			opvault = &svcs[i];
 	for (int i = 0; i < n; i++) {
-		if (svcs[i].kind == STORE) {
-			store = &svcs[i];
-			snprintf(path, sizeof(path), "%s/%s/operator.token",
-			         dir, svcs[i].name);
-		} else {
-			snprintf(path, sizeof(path), "%s/%s/admin.token", dir,
-			         svcs[i].name);
+		if ((svcs[i].kind == STORE) != store_phase)
+			continue;
+		svcs[i].port = base ? (int)base + 1 + i : free_port();
+		if (svcs[i].port <= 0 ||
+		    (r = start_service(sup, dir, pki, &svcs[i], opvault)) !=
+		        0) {
+			fprintf(stderr, "custos dev: cannot start the %s\n",
+			        svcs[i].label);
+			return CU_ERR_IO;
 		}
-		if ((r = read_line_file(path, svcs[i].token,
-		                        sizeof(svcs[i].token))) != 0) {
-			fprintf(stderr, "custos dev: no token in %s (%s)\n",
-			        path, cu_strerror(r));
-			return r;
-		}
-		if (svcs[i].kind == TENANT_VAULT &&
-		    (r = register_store(&svcs[i], pki, ca)) != 0) {
+	}
+	for (int i = 0; i < n; i++) {
+		if ((svcs[i].kind == STORE) != store_phase)
+			continue;
+		snprintf(url, sizeof(url), "%s/healthz", svcs[i].url);
+		r = cu_sup_wait_http(sup, svcs[i].name, url, ca, 60000);
+		if (r != 0) {
 			fprintf(stderr,
-			        "custos dev: cannot register principal "
-			        "custos-store in the %s: %s; see %s/%s.log\n",
+			        "custos dev: the %s did not come up (%s); see "
+			        "%s/%s.log\n",
 			        svcs[i].label, cu_strerror(r), logs,
 			        svcs[i].name);
 			return r;
 		}
-	}
-	if (store != NULL && (r = demo_tenant(dir, store, ca, t)) != 0) {
-		fprintf(stderr,
-		        "custos dev: cannot create the demo tenant: %s; see "
-		        "%s/%s.log\n",
-		        cu_strerror(r), logs, store->name);
-		return r;
+		if ((r = bootstrap_service(dir, pki, ca, logs, &svcs[i])) != 0)
+			return r;
 	}
 	return 0;
 }
@@ -518,7 +629,7 @@ int cu_cli_dev(int argc, char **argv)
 	const int nsvc = (int)(sizeof(svcs) / sizeof(svcs[0]));
 	struct cu_sup sup = {0};
 	struct tenant t = {0};
-	char dir[512], pki[600], logs[600], ca[700], url[128];
+	char dir[512], pki[600], logs[600], ca[700];
 	long base = 8440;
 	int r, status = 1;
 
@@ -531,29 +642,16 @@ int cu_cli_dev(int argc, char **argv)
 		return 1;
 
 	cu_sup_block_signals();
-	for (int i = 0; i < nsvc; i++) {
-		svcs[i].port = base ? (int)base + 1 + i : free_port();
-		if (svcs[i].port <= 0 ||
-		    (r = start_service(&sup, dir, pki, &svcs[i])) != 0) {
-			fprintf(stderr, "custos dev: cannot start the %s\n",
-			        svcs[i].label);
-			goto out;
-		}
-	}
-	for (int i = 0; i < nsvc; i++) {
-		snprintf(url, sizeof(url), "%s/healthz", svcs[i].url);
-		r = cu_sup_wait_http(&sup, svcs[i].name, url, ca, 30000);
-		if (r != 0) {
-			fprintf(stderr,
-			        "custos dev: the %s did not come up (%s); see "
-			        "%s/%s.log\n",
-			        svcs[i].label, cu_strerror(r), logs,
-			        svcs[i].name);
-			goto out;
-		}
-	}
-	if (bootstrap(dir, pki, ca, logs, svcs, nsvc, &t) != 0)
+	if (start_phase(&sup, dir, pki, ca, logs, svcs, nsvc, base, 0) != 0 ||
+	    start_phase(&sup, dir, pki, ca, logs, svcs, nsvc, base, 1) != 0)
 		goto out;
+	if ((r = demo_tenant(dir, &svcs[nsvc - 1], ca, &t)) != 0) {
+		fprintf(stderr,
+		        "custos dev: cannot create the demo tenant: %s; see "
+		        "%s/%s.log\n",
+		        cu_strerror(r), logs, svcs[nsvc - 1].name);
+		goto out;
+	}
 	if ((r = write_env(dir, ca, svcs, nsvc, &t)) != 0) {
 		fprintf(stderr, "custos dev: cannot write %s/env: %s\n", dir,
 		        cu_strerror(r));

@@ -24,10 +24,12 @@ static const char serve_usage[] =
     "                          [--allow-revert-to-system-managed yes|no]\n"
     "                          [--vault-events yes|no] "
     "[--inaccessible-purge-days D]\n"
+    "                          [--system-key KID] [--availability-key KID]\n"
     "\n"
     "Run a custos store (S3 API and admin API, one HTTPS origin) until\n"
     "SIGTERM or SIGINT. Objects are encrypted at rest under per-tenant\n"
-    "keys wrapped by the system key in DIR/system.key.\n"
+    "keys wrapped by the system key: a key in the operator's vault\n"
+    "(--system-key) or else the key file DIR/system.key.\n"
     "\n"
     "  --listen ADDR:PORT         address to listen on: 127.0.0.1:9443,\n"
     "                             [::1]:9443; port 0 picks a free one\n"
@@ -69,6 +71,25 @@ static const char serve_usage[] =
     "days\n"
     "                             (fractions allowed; default 0 = "
     "never)\n"
+    "  --system-key KID           the system key in the operator's vault,\n"
+    "                             https://HOST:PORT/keys/NAME[/VERSION]; "
+    "the\n"
+    "                             store signs in with --client-cert and\n"
+    "                             trusts --vault-ca (default: the key "
+    "file\n"
+    "                             DIR/system.key)\n"
+    "  --availability-key KID     the availability key in the operator's\n"
+    "                             vault (default: DIR/availability.key)\n"
+    "\n"
+    "With a KID the store checks at start that the key exists, is "
+    "enabled and\n"
+    "that it may wrap and unwrap with it (its principal needs the role Key\n"
+    "Vault Crypto Service Encryption User on the key), and exits 1 with "
+    "what\n"
+    "to fix otherwise. Tenant keys wrapped under another root before (the "
+    "key\n"
+    "file, another kid) are re-wrapped at start; objects are never "
+    "touched.\n"
     "\n"
     "Create a tenant (the reply shows its S3 keys once):\n"
     "  curl --cacert CA -H \"Authorization: Bearer $(cat TOKEN_FILE)\" \\\n"
@@ -122,6 +143,8 @@ static int store_serve(int argc, char **argv)
 	    {"allow-revert-to-system-managed", required_argument, NULL, 'R'},
 	    {"vault-events", required_argument, NULL, 'E'},
 	    {"inaccessible-purge-days", required_argument, NULL, 'D'},
+	    {"system-key", required_argument, NULL, 'S'},
+	    {"availability-key", required_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -171,6 +194,23 @@ static int store_serve(int argc, char **argv)
 			break;
 		case 'A':
 			cfg.vault_ca_file = optarg;
+			break;
+		case 'S':
+		case 'V':
+			if (strncmp(optarg, "https://", 8) != 0) {
+				fprintf(
+				    stderr,
+				    "custos store serve: %s takes a key "
+				    "identifier "
+				    "https://HOST:PORT/keys/NAME[/VERSION]\n",
+				    o == 'S' ? "--system-key"
+				             : "--availability-key");
+				return 2;
+			}
+			if (o == 'S')
+				cfg.system_key_kid = optarg;
+			else
+				cfg.availability_key_kid = optarg;
 			break;
 		case 'G':
 		case 'P':
@@ -239,6 +279,14 @@ static int store_serve(int argc, char **argv)
 	if ((cfg.client_cert_file == NULL) != (cfg.client_key_file == NULL)) {
 		fprintf(stderr, "custos store serve: --client-cert and "
 		                "--client-key go together\n");
+		return 2;
+	}
+	if ((cfg.system_key_kid != NULL || cfg.availability_key_kid != NULL) &&
+	    cfg.client_cert_file == NULL) {
+		fprintf(stderr, "custos store serve: --system-key and "
+		                "--availability-key need --client-cert and "
+		                "--client-key (the store's identity in the "
+		                "operator's vault)\n");
 		return 2;
 	}
 	if (cu_serve_parse_listen(listen, addr, sizeof(addr), &cfg.port) != 0) {

@@ -83,6 +83,7 @@ struct cu_scmk {
 	double lockout_purge_s;
 	struct cu_skeys_root avk;
 	int has_avk;
+	char *sk_kid; /* the system key in the operator's vault, or NULL */
 	pthread_mutex_t mu;    /* tenants, vaults, every trec field */
 	pthread_mutex_t op_mu; /* one re-wrap, roll, check or purge at once */
 	pthread_mutex_t save_mu;
@@ -1311,8 +1312,16 @@ int cu_scmk_new(const struct cu_scmk_config *cfg, cu_scmk_t **out)
 	if (cfg == NULL || cfg->meta == NULL || cfg->keys == NULL ||
 	    cfg->data_dir == NULL)
 		return CU_ERR_INVAL;
-	if ((c = calloc(1, sizeof(*c))) == NULL)
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		if (cfg->availability_root != NULL &&
+		    cfg->availability_root->free != NULL) {
+			cfg->availability_root->free(
+			    cfg->availability_root->ctx);
+			memset(cfg->availability_root, 0,
+			       sizeof(*cfg->availability_root));
+		}
 		return CU_ERR_NOMEM;
+	}
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->op_mu, NULL);
 	pthread_mutex_init(&c->save_mu, NULL);
@@ -1330,10 +1339,18 @@ int cu_scmk_new(const struct cu_scmk_config *cfg, cu_scmk_t **out)
 	c->refuse_revert = cfg->refuse_revert;
 	c->no_events = cfg->no_events;
 	c->lockout_purge_s = cfg->lockout_purge_s;
+	c->sk_kid = dup_or_null(cfg->system_key_kid, &fail);
 	rc = CU_ERR_NOMEM;
+	if (cfg->availability_root != NULL) {
+		/* taken, even when this fails */
+		c->avk = *cfg->availability_root;
+		memset(cfg->availability_root, 0,
+		       sizeof(*cfg->availability_root));
+		c->has_avk = 1;
+	}
 	if (fail)
 		goto out;
-	if (cfg->availability_key_file != NULL) {
+	if (!c->has_avk && cfg->availability_key_file != NULL) {
 		if ((rc = cu_skeys_root_file(cfg->availability_key_file,
 		                             &c->avk)) != 0)
 			goto out;
@@ -1445,6 +1462,7 @@ void cu_scmk_free(cu_scmk_t *c)
 	if (c->has_avk && c->avk.free != NULL)
 		c->avk.free(c->avk.ctx);
 	free(c->data_dir);
+	free(c->sk_kid);
 	free(c->ca);
 	free(c->cert);
 	free(c->key);
@@ -1911,8 +1929,15 @@ int cu_scmk_gate(cu_scmk_t *c, const char *tenant, enum cu_scmk_op op,
 		        "cancel during the grace period.");
 		return 403;
 	}
-	if (!cmk)
-		return 0;
+	if (!cmk) {
+		/* a system key in the operator's vault: make the tenant key
+		 * usable first, so a refusal is a clear error here rather
+		 * than a failed read later */
+		if (c->sk_kid == NULL)
+			return 0;
+		return cu_scmk_key_error(
+		    c, tenant, cu_skeys_tk_touch(c->keys, tenant), err);
+	}
 	rc = strcmp(state, "inaccessible") == 0
 	         ? CU_ERR_DENIED
 	         : cu_skeys_tk_touch(c->keys, tenant);
@@ -1955,4 +1980,49 @@ int cu_scmk_sse_kid(cu_scmk_t *c, const char *tenant, char *kid, size_t cap)
 	}
 	pthread_mutex_unlock(&c->mu);
 	return r;
+}
+
+int cu_scmk_key_error(cu_scmk_t *c, const char *tenant, int rc,
+                      struct cu_scmk_error *err)
+{
+	char msg[CU_SCMK_ERR_MSG];
+	struct trec *t;
+	int cmk;
+
+	if (c == NULL || (rc != CU_ERR_DENIED && rc != CU_ERR_UNAVAILABLE &&
+	                  rc != CU_ERR_TIMEOUT))
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	t = trec_locked(c, tenant);
+	cmk = t != NULL && t->cmk && t->rs != NULL;
+	pthread_mutex_unlock(&c->mu);
+	if (cmk) {
+		if (rc == CU_ERR_UNAVAILABLE || rc == CU_ERR_TIMEOUT) {
+			set_err(
+			    err, 503, "KeyVaultUnavailable",
+			    "The vault of the tenant's customer-managed key "
+			    "does not answer; retry later.");
+			return 503;
+		}
+		set_err(err, 403, "CustomerKeyInaccessible",
+		        "The tenant's customer-managed key is not accessible "
+		        "to the store; the tenant's data cannot be read or "
+		        "written until access is restored.");
+		return 403;
+	}
+	if (rc == CU_ERR_UNAVAILABLE || rc == CU_ERR_TIMEOUT)
+		msgf(msg, sizeof(msg),
+		     "The operator's vault holding the system key %s does not "
+		     "answer; the tenant's data is unavailable until it does. "
+		     "Retry later.",
+		     c->sk_kid != NULL ? c->sk_kid : "(key file)");
+	else
+		msgf(msg, sizeof(msg),
+		     "The operator's vault refuses the store the system key "
+		     "%s (the store's role or the key was changed); the "
+		     "tenant's data is unavailable until the operator restores "
+		     "access. Retry later.",
+		     c->sk_kid != NULL ? c->sk_kid : "(key file)");
+	set_err(err, 503, "SystemKeyUnavailable", msg);
+	return 503;
 }

@@ -8,9 +8,10 @@
  * TK version once under each customer key (store/root_vault.h over
  * store/vaultc.h, pinned or following the latest version) and, when the
  * tenant chose it, under the availability key (AvK, an operator-held
- * root: a key file). The system-key wraps are then emptied. Swapping
- * keys, a new key version and leaving customer-managed keys re-wrap the
- * TK versions the same way: objects are never touched.
+ * root: a key file or a key in the operator's vault, store/oproot.h). The
+ * system-key wraps are then emptied. Swapping keys, a new key version and
+ * leaving customer-managed keys re-wrap the TK versions the same way: objects
+ * are never touched.
  *
  * Unwrap (the keys.h callback this module installs): the customer keys
  * in order, the first that answers wins. Every key denying (role
@@ -60,8 +61,15 @@ struct cu_scmk_config {
 	const char *vault_ca_file; /* NULL = the system's CA store */
 	const char *client_cert_file;
 	const char *client_key_file;
-	/* the availability key's file (created when missing); NULL = none */
+	/* the availability key: a root (store/oproot.h; taken, even on
+	 * failure), or else its key file (created when missing); both NULL
+	 * = none */
+	struct cu_skeys_root *availability_root;
 	const char *availability_key_file;
+	/* the system key's kid when it is in the operator's vault (data
+	 * operations of system-managed tenants are then gated on it);
+	 * NULL = a key file */
+	const char *system_key_kid;
 	unsigned outage_grace_s; /* serve on after a lease during an outage */
 	unsigned purge_grace_s;  /* 0 = CU_SCMK_DEFAULT_PURGE */
 	unsigned check_s;        /* key re-check interval; 0 = default */
@@ -150,9 +158,20 @@ enum cu_scmk_op { CU_SCMK_OP_META = 0, CU_SCMK_OP_DATA };
  * data operation the tenant's latest TK is made usable first (through
  * its vault when the lease has ended). Returns 0, or an HTTP status
  * (403 CustomerKeyInaccessible naming the key, 403 TenantPurged..., 503
- * KeyVaultUnavailable) with *err filled. */
+ * KeyVaultUnavailable; for a system-managed tenant while the system key
+ * is in the operator's vault, 503 SystemKeyUnavailable) with *err
+ * filled. */
 int cu_scmk_gate(cu_scmk_t *c, const char *tenant, enum cu_scmk_op op,
                  struct cu_scmk_error *err);
+
+/* cu_scmk_key_error - the answer for a tenant whose key operation
+ * failed with rc (a keys.h error): 0 when rc is not about the key's
+ * availability, else an HTTP status with *err filled: 403
+ * CustomerKeyInaccessible or 503 KeyVaultUnavailable for a
+ * customer-managed tenant; 503 SystemKeyUnavailable for a system-managed
+ * one (the operator's vault refuses or does not answer). */
+int cu_scmk_key_error(cu_scmk_t *c, const char *tenant, int rc,
+                      struct cu_scmk_error *err);
 
 /* cu_scmk_sse_kid - 1 and the tenant's first customer key id in kid
  * (cap bytes) while it is customer-managed, else 0. */

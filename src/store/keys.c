@@ -434,6 +434,12 @@ static int unwrap_tk(cu_skeys_t *k, const char *tenant, uint32_t version,
 		rc = CU_ERR_NOMEM;
 		goto out;
 	}
+	if (avk && wlen != 0) {
+		/* the availability key serves customer-managed tenants
+		 * only; a system-key outage is not retried */
+		rc = CU_ERR_UNAVAILABLE;
+		goto out;
+	}
 	if (wlen == 0) {
 		/* customer-managed: the tenant's own roots */
 		rc = CU_ERR_NOTFOUND;

@@ -29,8 +29,8 @@
 
 #include "store/meta.h"
 
-#define CU_SKEYS_KEY_LEN       32 /* SK, TK, DEK: AES-256 */
-#define CU_SKEYS_WRAPPED_MAX   512
+#define CU_SKEYS_KEY_LEN       32  /* SK, TK, DEK: AES-256 */
+#define CU_SKEYS_WRAPPED_MAX   544 /* RSA-4096 vault root + header */
 #define CU_SKEYS_DEK_WRAPPED   (CU_SKEYS_KEY_LEN + 28) /* nonce + tag */
 #define CU_SKEYS_DEFAULT_LEASE 60                      /* seconds */
 #define CU_SKEYS_MAX_CACHED    4096                    /* TKs held at once */

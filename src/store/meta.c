@@ -116,6 +116,11 @@ static const char *const migrations[] = {
      " token_hash BLOB NOT NULL,"
      " created INTEGER NOT NULL,"
      " PRIMARY KEY (tenant, token_hash));"),
+    /* 6: store-wide settings: which operator root (key file or vault
+     * key) the system-key and availability-key wraps are under */
+    ("CREATE TABLE settings ("
+     " name TEXT PRIMARY KEY,"
+     " value TEXT NOT NULL);"),
 };
 
 int cu_smeta_open(const char *path, cu_smeta_t **out)
@@ -1641,4 +1646,139 @@ int cu_smeta_reader_check(cu_smeta_t *m, const char *tenant,
 	                "SELECT 1 FROM reader_tokens WHERE tenant = ?1 AND"
 	                " token_hash = ?2",
 	                "tb", tenant, hash, (size_t)CU_SMETA_HASH_LEN);
+}
+
+/* ---- store settings and operator-root wraps ----------------------- */
+
+struct text_out {
+	char *p;
+	size_t cap;
+};
+
+static int text_row(sqlite3_stmt *st, void *arg)
+{
+	struct text_out *t = arg;
+	const unsigned char *v = sqlite3_column_text(st, 0);
+	size_t n = v != NULL ? (size_t)sqlite3_column_bytes(st, 0) : 0;
+
+	if (n >= t->cap)
+		return CU_ERR_RANGE;
+	if (n > 0)
+		memcpy(t->p, v, n);
+	t->p[n] = '\0';
+	return 0;
+}
+
+int cu_smeta_setting_get(cu_smeta_t *m, const char *name, char *out, size_t cap)
+{
+	struct text_out t = {out, cap};
+
+	if (m == NULL || name == NULL || out == NULL || cap == 0)
+		return CU_ERR_INVAL;
+	return read_one(m, text_row, &t,
+	                "SELECT value FROM settings WHERE name = ?1", "t",
+	                name);
+}
+
+static int setting_put(cu_smeta_t *m, const char *name, const char *value)
+{
+	return cu_db_run(m->db, NULL,
+	                 "INSERT INTO settings (name, value) VALUES (?1, ?2)"
+	                 " ON CONFLICT(name) DO UPDATE SET value = ?2",
+	                 "tt", name, value);
+}
+
+int cu_smeta_setting_set(cu_smeta_t *m, const char *name, const char *value)
+{
+	int rc;
+
+	if (m == NULL || name == NULL || value == NULL)
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	return txn_end(m, setting_put(m, name, value));
+}
+
+int cu_smeta_oproot_wraps(cu_smeta_t *m, enum cu_smeta_oproot which,
+                          cu_smeta_oproot_wrap_fn fn, void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (m == NULL || fn == NULL ||
+	    (which != CU_SMETA_OPROOT_SYSTEM && which != CU_SMETA_OPROOT_AVK))
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin_read(m->db)) != 0)
+		return rc;
+	if (which == CU_SMETA_OPROOT_SYSTEM)
+		rc =
+		    cu_db_query(m->db, &st,
+		                "SELECT tenant, version, wrapped FROM"
+		                " tenant_keys WHERE root = ?1 AND"
+		                " length(wrapped) > 0 ORDER BY tenant, version",
+		                "t", CU_SMETA_ROOT_SYSTEM);
+	else
+		rc = cu_db_query(m->db, &st,
+		                 "SELECT tenant, version, wrapped FROM tk_wraps"
+		                 " WHERE root = ?1 ORDER BY tenant, version",
+		                 "t", CU_SMETA_ROOT_AVK);
+	while (rc == 0 && (rc = cu_db_step(st)) == 1) {
+		int64_t v = sqlite3_column_int64(st, 1);
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		const void *w = sqlite3_column_blob(st, 2);
+		int wl = sqlite3_column_bytes(st, 2);
+
+		if (t == NULL || v <= 0 || v > UINT32_MAX || w == NULL ||
+		    wl <= 0) {
+			rc = CU_ERR_DB;
+			break;
+		}
+		rc = fn(arg, t, (uint32_t)v, w, (size_t)wl);
+	}
+	sqlite3_finalize(st);
+	cu_db_rollback(m->db);
+	return rc;
+}
+
+int cu_smeta_oproot_rewrap(cu_smeta_t *m, enum cu_smeta_oproot which,
+                           const struct cu_smeta_oproot_rewrap *w, size_t n,
+                           const char *setting, const char *value)
+{
+	int rc, changes;
+
+	if (m == NULL || (w == NULL && n > 0) || setting == NULL ||
+	    value == NULL ||
+	    (which != CU_SMETA_OPROOT_SYSTEM && which != CU_SMETA_OPROOT_AVK))
+		return CU_ERR_INVAL;
+	if ((rc = cu_db_begin(m->db)) != 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (w[i].tenant == NULL || w[i].wrapped == NULL ||
+		    w[i].len == 0 || w[i].len > CU_SMETA_BLOB_MAX) {
+			rc = CU_ERR_INVAL;
+			break;
+		}
+		changes = 0;
+		if (which == CU_SMETA_OPROOT_SYSTEM)
+			rc = cu_db_run(m->db, &changes,
+			               "UPDATE tenant_keys SET wrapped = ?3"
+			               " WHERE tenant = ?1 AND version = ?2"
+			               " AND root = ?4",
+			               "tibt", w[i].tenant,
+			               (int64_t)w[i].version, w[i].wrapped,
+			               w[i].len, CU_SMETA_ROOT_SYSTEM);
+		else
+			rc = cu_db_run(m->db, &changes,
+			               "UPDATE tk_wraps SET wrapped = ?3"
+			               " WHERE tenant = ?1 AND version = ?2"
+			               " AND root = ?4",
+			               "tibt", w[i].tenant,
+			               (int64_t)w[i].version, w[i].wrapped,
+			               w[i].len, CU_SMETA_ROOT_AVK);
+		if (rc == 0 && changes != 1)
+			rc = CU_ERR_NOTFOUND;
+	}
+	if (rc == 0)
+		rc = setting_put(m, setting, value);
+	return txn_end(m, rc);
 }

@@ -427,4 +427,49 @@ int cu_smeta_path_in_use(cu_smeta_t *m, const char *path, int *in_use);
  * NULL ok. */
 void cu_smeta_object_clear(struct cu_smeta_object *o);
 
+/* ---- store settings and operator roots ---------------------------- */
+
+/* cu_smeta_setting_get - the store-wide setting `name` into out (cap
+ * bytes with the NUL). Returns 0, CU_ERR_NOTFOUND (never set),
+ * CU_ERR_RANGE (out too small) or CU_ERR_DB. */
+int cu_smeta_setting_get(cu_smeta_t *m, const char *name, char *out,
+                         size_t cap);
+
+/* cu_smeta_setting_set - set (or replace) the setting `name`. Returns 0,
+ * CU_ERR_INVAL or CU_ERR_DB. */
+int cu_smeta_setting_set(cu_smeta_t *m, const char *name, const char *value);
+
+/* The operator's two roots: the system key's wraps (tenant_keys rows of
+ * root CU_SMETA_ROOT_SYSTEM with a wrap) and the availability key's
+ * (tk_wraps rows of root CU_SMETA_ROOT_AVK). */
+enum cu_smeta_oproot { CU_SMETA_OPROOT_SYSTEM = 1, CU_SMETA_OPROOT_AVK };
+
+/* Called once per wrap (wrapped: wlen bytes, valid during the call);
+ * a non-zero return stops the walk and is returned. */
+typedef int (*cu_smeta_oproot_wrap_fn)(void *arg, const char *tenant,
+                                       uint32_t version, const void *wrapped,
+                                       size_t wlen);
+
+/* cu_smeta_oproot_wraps - every wrap under operator root `which`, in
+ * tenant and version order, inside one read transaction. Returns 0,
+ * fn's error, CU_ERR_INVAL or CU_ERR_DB. */
+int cu_smeta_oproot_wraps(cu_smeta_t *m, enum cu_smeta_oproot which,
+                          cu_smeta_oproot_wrap_fn fn, void *arg);
+
+struct cu_smeta_oproot_rewrap {
+	const char *tenant;
+	uint32_t version;
+	const unsigned char *wrapped;
+	size_t len; /* 1..CU_SMETA_BLOB_MAX */
+};
+
+/* cu_smeta_oproot_rewrap - in one transaction, replace the wraps w[0..n)
+ * under operator root `which` (each must exist) and set the setting
+ * `setting` to `value` (which root they are now under). Nothing changes
+ * on failure. Returns 0, CU_ERR_INVAL, CU_ERR_NOTFOUND (a wrap is gone)
+ * or CU_ERR_DB. */
+int cu_smeta_oproot_rewrap(cu_smeta_t *m, enum cu_smeta_oproot which,
+                           const struct cu_smeta_oproot_rewrap *w, size_t n,
+                           const char *setting, const char *value);
+
 #endif

@@ -589,6 +589,23 @@ static void security_event(struct cu_s3 *s3, const char *tenant,
 	                 "error", cu_strerror(rc)));
 }
 
+/* A key operation failed with rc because the tenant's root is not
+ * available (denied, or its vault does not answer), not because the
+ * object is damaged: answer that (*reply gets the reply's result) and
+ * return 1; else 0. */
+static int key_unavailable(cu_http_req_t *req, struct cu_s3_req *rq, int rc,
+                           int *reply)
+{
+	struct cu_scmk_error ge = {0};
+	int st;
+
+	if (rq->s3->cmk == NULL ||
+	    (st = cu_scmk_key_error(rq->s3->cmk, rq->tenant, rc, &ge)) == 0)
+		return 0;
+	*reply = cu_s3_reply_error(req, st, ge.code, ge.message);
+	return 1;
+}
+
 /* The identity a data file is bound to: the version's, or for a part
  * "<version>.<part number>" (a part moved to another position, upload or
  * object does not open). */
@@ -988,6 +1005,8 @@ again:
 			ranged = 0;
 			goto again;
 		}
+		if (rc != 0 && key_unavailable(req, rq, rc, &rc))
+			goto out;
 		if (rc != 0) {
 			if (rc == CU_ERR_AUTH || rc == CU_ERR_PARSE ||
 			    rc == CU_ERR_UNSUPPORTED || rc == CU_ERR_NOTFOUND)

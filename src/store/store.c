@@ -11,6 +11,7 @@
 #include "store/keys.h"
 #include "store/meta.h"
 #include "store/objfile.h"
+#include "store/oproot.h"
 #include "store/s3.h"
 
 #include <dirent.h>
@@ -243,6 +244,42 @@ static void sweep_orphans(cu_store_t *s)
 		       json_pack("{s:I}", "files", (json_int_t)removed));
 }
 
+/* The system key or the availability key (store/oproot.h): opened,
+ * validated, and every tenant key wrap moved under it when the data
+ * directory's were under another root. Logs what to fix on failure. */
+static int operator_root(cu_store_t *s, const struct cu_store_config *cfg,
+                         enum cu_oproot_which which, const char *kid,
+                         const char *file, struct cu_skeys_root *root)
+{
+	struct cu_oproot_config oc = {0};
+	char msg[CU_OPROOT_MSG_MAX];
+	int rc;
+
+	oc.which = which;
+	oc.kid = kid;
+	oc.key_file = file;
+	oc.vault_ca_file = cfg->vault_ca_file;
+	oc.client_cert_file = cfg->client_cert_file;
+	oc.client_key_file = cfg->client_key_file;
+	memset(root, 0, sizeof(*root));
+	if ((rc = cu_oproot_open(&oc, root, msg, sizeof(msg))) == 0 &&
+	    (rc = cu_oproot_adopt(s->meta, &oc, root, NULL, msg,
+	                          sizeof(msg))) != 0) {
+		root->free(root->ctx);
+		memset(root, 0, sizeof(*root));
+	}
+	if (rc != 0)
+		cu_log(CU_LOG_ERROR,
+		       which == CU_OPROOT_SYSTEM
+		           ? "the system key is not usable"
+		           : "the availability key is not usable",
+		       json_pack("{s:s,s:s,s:s}", "kid",
+		                 kid != NULL ? kid : "(key file)", "error",
+		                 cu_strerror(rc), "detail",
+		                 msg[0] ? msg : cu_strerror(rc)));
+	return rc;
+}
+
 static int open_data(cu_store_t *s, const struct cu_store_config *cfg)
 {
 	struct cu_skeys_root root;
@@ -271,7 +308,8 @@ static int open_data(cu_store_t *s, const struct cu_store_config *cfg)
 	    (rc = cu_skeys_keyfile_load(p, s->master)) != 0)
 		return rc;
 	if ((rc = path_in(cfg->data_dir, "system.key", p, sizeof(p))) != 0 ||
-	    (rc = cu_skeys_root_file(p, &root)) != 0)
+	    (rc = operator_root(s, cfg, CU_OPROOT_SYSTEM, cfg->system_key_kid,
+	                        p, &root)) != 0)
 		return rc;
 	if ((rc = cu_skeys_new(s->meta, &root, cfg->lease_s, &s->keys)) != 0)
 		return rc;
@@ -295,11 +333,15 @@ static int open_data(cu_store_t *s, const struct cu_store_config *cfg)
 static int start_cmk(cu_store_t *s, const struct cu_store_config *cfg)
 {
 	struct cu_scmk_config cc = {0};
+	struct cu_skeys_root avk_root;
 	char avk[4096];
 	int rc;
 
 	if ((rc = path_in(cfg->data_dir, "availability.key", avk,
-	                  sizeof(avk))) != 0)
+	                  sizeof(avk))) != 0 ||
+	    (rc = operator_root(s, cfg, CU_OPROOT_AVAILABILITY,
+	                        cfg->availability_key_kid, avk, &avk_root)) !=
+	        0)
 		return rc;
 	cc.meta = s->meta;
 	cc.keys = s->keys;
@@ -308,7 +350,8 @@ static int start_cmk(cu_store_t *s, const struct cu_store_config *cfg)
 	cc.vault_ca_file = cfg->vault_ca_file;
 	cc.client_cert_file = cfg->client_cert_file;
 	cc.client_key_file = cfg->client_key_file;
-	cc.availability_key_file = avk;
+	cc.availability_root = &avk_root;
+	cc.system_key_kid = cfg->system_key_kid;
 	cc.outage_grace_s = cfg->outage_grace_s;
 	cc.purge_grace_s = cfg->purge_grace_s;
 	cc.check_s = cfg->cmk_check_s ? cfg->cmk_check_s

@@ -10,9 +10,12 @@
  * Data directory layout:
  *   store.db        metadata (SQLite, WAL)
  *   master.key      seals access-key secrets in store.db (0600)
- *   system.key      the system key (SK) that wraps tenant keys (0600)
+ *   system.key      the system key (SK) that wraps tenant keys (0600),
+ *                   unless it is a key in the operator's vault
+ *                   (system_key_kid)
  *   availability.key  the availability key (AvK) of customer-managed
- *                   tenants that chose it (0600)
+ *                   tenants that chose it (0600), unless it is a key in
+ *                   the operator's vault (availability_key_kid)
  *   objects/T/xx/V  object version V of tenant T, encrypted */
 #ifndef CU_STORE_H
 #define CU_STORE_H
@@ -27,8 +30,8 @@ struct cu_store_config {
 	const char *tls_cert_file; /* PEM files; both NULL = plain HTTP, */
 	const char *tls_key_file;  /* only with allow_plain (tests) */
 	int allow_plain;
-	/* The store's client certificate for vaults (customer-managed keys
-	 * and a vault-held system key: next steps); checked readable. */
+	/* The store's client certificate for vaults (customer-managed keys,
+	 * the operator's vault); checked readable. */
 	const char *client_cert_file;
 	const char *client_key_file;
 	const char *data_dir; /* required */
@@ -46,6 +49,11 @@ struct cu_store_config {
 	double lockout_purge_days; /* inaccessible this long -> purge;
 	                            * 0 = never (default) */
 	unsigned threads;          /* 0 = the server's default */
+	/* The operator's keys in the operator's vault (store/oproot.h):
+	 * kids, the store authenticating with client_cert_file and
+	 * trusting vault_ca_file; NULL = the key files in data_dir. */
+	const char *system_key_kid;
+	const char *availability_key_kid;
 };
 
 /* cu_store_start - open everything and start serving. Returns 0 and *out

@@ -165,3 +165,41 @@ def test_dev_store_serves_the_demo_tenant_to_the_aws_cli(spawn, workdir):
     c = aws(env2, "s3", "cp", "s3://photos/hello.txt", "-")
     assert c.returncode == 0, c.stderr
     assert c.stdout == "hello, custos\n"
+
+
+def test_dev_store_keeps_its_system_key_in_the_operator_vault(spawn, workdir):
+    p, d, env = start_dev(spawn, workdir)
+    ca = env["CUSTOS_CA_FILE"]
+    url = env["CUSTOS_OPERATOR_VAULT_URL"]
+    with open(os.path.join(d, "operator-vault", "admin.token")) as f:
+        auth = {"Authorization": "Bearer " + f.read().strip()}
+
+    def get(path):
+        r = requests.get(url + path, headers=auth, verify=ca, timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    # the system key (RSA-3072) and the availability key (AES-256)
+    sk = get("/keys/system-key?api-version=7.4")["key"]
+    assert sk["kty"] == "RSA" and len(sk["n"]) > 500
+    assert get("/keys/availability-key?api-version=7.4")["key"]["kty"] == \
+        "oct"
+    assert get("/admin/v1/settings")["purge_protection"] is True
+    # the store is a principal by certificate with the service role on each
+    roles = {(a["principal"], a["role"], a["scope"])
+             for a in get("/admin/v1/role-assignments")["value"]}
+    for k in ("system-key", "availability-key"):
+        assert ("custos-store", "Key Vault Crypto Service Encryption User",
+                f"/keys/{k}") in roles, roles
+    # no key files: the store wraps the demo tenant's key in the vault
+    assert not os.path.exists(os.path.join(d, "store", "system.key"))
+    assert not os.path.exists(os.path.join(d, "store", "availability.key"))
+    src = os.path.join(workdir, "x.txt")
+    with open(src, "w") as f:
+        f.write("x")
+    assert aws(env, "s3", "mb", "s3://bkt").returncode == 0
+    assert aws(env, "s3", "cp", src, "s3://bkt/x").returncode == 0
+    audit = [a for a in get("/admin/v1/audit")["value"]
+             if a["principal"] == "custos-store" and a["key"] == "system-key"]
+    assert any(a["op"] == "wrapkey" and a["result"] == "ok" for a in audit)
+    assert any(a["op"] == "unwrapkey" and a["result"] == "ok" for a in audit)

@@ -1,4 +1,5 @@
-/* Unit tests for store/vaultc, store/root_vault and store/cmkcheck against
+/* Unit tests for store/vaultc, store/root_vault, store/cmkcheck and
+ * store/oproot (the operator's system and availability keys) against
  * a real custos vault started in this process over TLS, the store
  * authenticating with its client certificate as principal custos-store.
  * Every denial and every kind of unreachability is produced for real. */
@@ -28,6 +29,7 @@
 #include "store/cmkcheck.h"
 #include "store/keys.h"
 #include "store/meta.h"
+#include "store/oproot.h"
 #include "store/root_vault.h"
 #include "store/vaultc.h"
 #include "vault/vault.h"
@@ -952,6 +954,248 @@ static void vault_root_wraps_unwraps_and_maps_errors(void **state)
 	(void)state;
 }
 
+/* ---- the operator's keys (store/oproot) ----------------------------- */
+
+static void oproot_config(struct cu_oproot_config *oc, const char *kid,
+                          const char *file)
+{
+	memset(oc, 0, sizeof(*oc));
+	oc->which = CU_OPROOT_SYSTEM;
+	oc->kid = kid;
+	oc->key_file = file;
+	oc->vault_ca_file = g.ca;
+	oc->client_cert_file = g.cert;
+	oc->client_key_file = g.key;
+}
+
+static void operator_key_is_validated_and_its_denials_are_denials(void **state)
+{
+	struct cu_oproot_config oc;
+	struct cu_skeys_root root = {0};
+	unsigned char tk[32], w[CU_SKEYS_WRAPPED_MAX], *back;
+	unsigned char w2[CU_SKEYS_WRAPPED_MAX];
+	char name[32], kid[300], latest[300], msg[CU_OPROOT_MSG_MAX];
+	size_t wl = 0, wl2 = 0, bl = 0;
+
+	back = cu_secmem_alloc(32);
+	memset(tk, 0x5a, sizeof(tk));
+	/* a key the store holds no role on: refused, naming the role */
+	snprintf(name, sizeof(name), "sk%d", ++g.n);
+	create_key(&g.main, name, "{\"kty\":\"RSA\",\"key_size\":2048}", kid,
+	           sizeof(kid));
+	latest_kid(&g.main, name, latest, sizeof(latest));
+	oproot_config(&oc, latest, NULL);
+	assert_int_equal(cu_oproot_open(&oc, &root, msg, sizeof(msg)),
+	                 CU_ERR_DENIED);
+	assert_non_null(strstr(msg, "PermissionDenied"));
+	assert_non_null(
+	    strstr(msg, "Key Vault Crypto Service Encryption User on /keys/"));
+	/* without the store's identity */
+	oc.client_cert_file = NULL;
+	assert_int_equal(cu_oproot_open(&oc, &root, msg, sizeof(msg)),
+	                 CU_ERR_INVAL);
+	assert_non_null(strstr(msg, "--client-cert"));
+	/* a disabled key */
+	oproot_config(&oc, latest, NULL);
+	grant(&g.main, name, name);
+	patch_key(&g.main, name, "{\"attributes\":{\"enabled\":false}}");
+	assert_int_equal(cu_oproot_open(&oc, &root, msg, sizeof(msg)),
+	                 CU_ERR_DENIED);
+	assert_non_null(strstr(msg, "KeyDisabled"));
+	patch_key(&g.main, name, "{\"attributes\":{\"enabled\":true}}");
+	/* usable: a root of the key hierarchy */
+	assert_int_equal(cu_oproot_open(&oc, &root, msg, sizeof(msg)), 0);
+	assert_true(cu_oproot_is_vault(&root));
+	assert_string_equal(root.name, CU_SMETA_ROOT_SYSTEM);
+	assert_int_equal(root.wrap(root.ctx, tk, 32, w, sizeof(w), &wl), 0);
+	assert_int_equal(wl, CU_VROOT_HEADER + 256);
+	assert_int_equal(root.unwrap(root.ctx, w, wl, back, 32, &bl), 0);
+	assert_memory_equal(back, tk, 32);
+	/* an altered value stays an authentication failure ... */
+	w[wl - 1] ^= 1;
+	assert_int_equal(root.unwrap(root.ctx, w, wl, back, 32, &bl),
+	                 CU_ERR_AUTH);
+	w[wl - 1] ^= 1;
+	/* ... the vault refusing the store is a denial, not a bad value */
+	unassign(&g.main, name);
+	assert_int_equal(root.unwrap(root.ctx, w, wl, back, 32, &bl),
+	                 CU_ERR_DENIED);
+	grant(&g.main, name, name);
+	/* for a moment the denial is answered without asking the vault ...
+	 */
+	assert_int_equal(root.wrap(root.ctx, tk, 32, w2, sizeof(w2), &wl2),
+	                 CU_ERR_DENIED);
+	/* ... then the vault is asked again: access restored */
+	usleep((CU_OPROOT_HOLD_MS + 100) * 1000);
+	assert_int_equal(root.unwrap(root.ctx, w, wl, back, 32, &bl), 0);
+	assert_memory_equal(back, tk, 32);
+	root.free(root.ctx);
+	/* a vault that does not answer */
+	snprintf(latest, sizeof(latest), "https://127.0.0.1:%d/keys/%s",
+	         closed_port(), name);
+	oproot_config(&oc, latest, NULL);
+	assert_int_equal(cu_oproot_open(&oc, &root, msg, sizeof(msg)),
+	                 CU_ERR_UNAVAILABLE);
+	assert_non_null(strstr(msg, "VaultUnreachable"));
+	/* a key file root is not a vault root */
+	{
+		char file[256];
+
+		snprintf(file, sizeof(file), "%s/sk-file-%d.key", g.dir, ++g.n);
+		oproot_config(&oc, NULL, file);
+		assert_int_equal(cu_oproot_open(&oc, &root, msg, sizeof(msg)),
+		                 0);
+		assert_false(cu_oproot_is_vault(&root));
+		root.free(root.ctx);
+	}
+	cu_secmem_free(back, 32);
+	(void)state;
+}
+
+static void add_tenant(cu_smeta_t *meta, cu_skeys_t *keys, const char *id)
+{
+	unsigned char w[CU_SKEYS_WRAPPED_MAX], h[CU_SMETA_HASH_LEN] = {0};
+	size_t wl = 0;
+	struct cu_smeta_tenant_new t = {
+	    .id = id,
+	    .name = id,
+	    .admin_token_hash = h,
+	    .access_key_id = id,
+	    .secret_sealed = (const unsigned char *)"s",
+	    .secret_sealed_len = 1,
+	    .root = CU_SMETA_ROOT_SYSTEM,
+	};
+
+	assert_int_equal(cu_skeys_tk_new(keys, w, sizeof(w), &wl), 0);
+	t.tk_wrapped = w;
+	t.tk_wrapped_len = wl;
+	assert_int_equal(cu_smeta_tenant_create(meta, &t), 0);
+}
+
+/* TK (tenant, version) in clear through a fresh hierarchy over root
+ * (taken). */
+static void tk_under(cu_smeta_t *meta, struct cu_skeys_root *root,
+                     const char *tenant, uint32_t version, unsigned char *tk)
+{
+	cu_skeys_t *keys = NULL;
+
+	assert_int_equal(cu_skeys_new(meta, root, 60, &keys), 0);
+	assert_int_equal(cu_skeys_tk_plain(keys, tenant, version, tk), 0);
+	cu_skeys_free(keys);
+}
+
+static void tenant_keys_move_between_the_key_file_and_the_vault(void **state)
+{
+	struct cu_oproot_config file_cfg, vault_cfg;
+	struct cu_skeys_root froot, vroot;
+	unsigned char *tk1, *tk2, *got;
+	unsigned char w[CU_SKEYS_WRAPPED_MAX];
+	char name[32], latest[300], file[256], file2[256], rec[400];
+	char msg[CU_OPROOT_MSG_MAX];
+	cu_smeta_t *meta = NULL;
+	cu_skeys_t *keys = NULL;
+	size_t n = 99, wl = 0;
+
+	tk1 = cu_secmem_alloc(32);
+	tk2 = cu_secmem_alloc(32);
+	got = cu_secmem_alloc(32);
+	oct_granted(name, sizeof(name), latest, sizeof(latest));
+	latest_kid(&g.main, name, latest, sizeof(latest));
+	snprintf(file, sizeof(file), "%s/system-%d.key", g.dir, ++g.n);
+	snprintf(file2, sizeof(file2), "%s/system-%d.key", g.dir, ++g.n);
+	oproot_config(&file_cfg, NULL, file);
+	oproot_config(&vault_cfg, latest, file);
+	assert_int_equal(cu_smeta_open(":memory:", &meta), 0);
+
+	/* a key-file store with two tenants, one with two TK versions */
+	assert_int_equal(cu_oproot_open(&file_cfg, &froot, msg, sizeof(msg)),
+	                 0);
+	assert_int_equal(
+	    cu_oproot_adopt(meta, &file_cfg, &froot, &n, msg, sizeof(msg)), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(cu_skeys_new(meta, &froot, 60, &keys), 0);
+	add_tenant(meta, keys, "ta");
+	add_tenant(meta, keys, "tb");
+	assert_int_equal(cu_skeys_tk_new(keys, w, sizeof(w), &wl), 0);
+	assert_int_equal(
+	    cu_smeta_tk_put(meta, "ta", 2, w, wl, CU_SMETA_ROOT_SYSTEM), 0);
+	assert_int_equal(cu_skeys_tk_plain(keys, "ta", 1, tk1), 0);
+	assert_int_equal(cu_skeys_tk_plain(keys, "ta", 2, tk2), 0);
+	cu_skeys_free(keys);
+	/* never recorded: the key file */
+	assert_int_equal(
+	    cu_smeta_setting_get(meta, "system_key", rec, sizeof(rec)),
+	    CU_ERR_NOTFOUND);
+
+	/* to the vault: every wrap re-wrapped, the same TKs */
+	assert_int_equal(cu_oproot_open(&vault_cfg, &vroot, msg, sizeof(msg)),
+	                 0);
+	assert_int_equal(
+	    cu_oproot_adopt(meta, &vault_cfg, &vroot, &n, msg, sizeof(msg)), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(
+	    cu_smeta_setting_get(meta, "system_key", rec, sizeof(rec)), 0);
+	assert_string_equal(rec, latest);
+	/* again: nothing to do */
+	assert_int_equal(
+	    cu_oproot_adopt(meta, &vault_cfg, &vroot, &n, msg, sizeof(msg)), 0);
+	assert_int_equal(n, 0);
+	tk_under(meta, &vroot, "ta", 1, got);
+	assert_memory_equal(got, tk1, 32);
+	assert_int_equal(cu_oproot_open(&vault_cfg, &vroot, msg, sizeof(msg)),
+	                 0);
+	tk_under(meta, &vroot, "ta", 2, got);
+	assert_memory_equal(got, tk2, 32);
+	/* the key file no longer opens them */
+	assert_int_equal(cu_oproot_open(&file_cfg, &froot, msg, sizeof(msg)),
+	                 0);
+	assert_int_equal(cu_skeys_new(meta, &froot, 60, &keys), 0);
+	assert_int_not_equal(cu_skeys_tk_plain(keys, "ta", 1, got), 0);
+	cu_skeys_free(keys);
+
+	/* back to a (new) key file while the vault key cannot be used:
+	 * refused, naming the key it needs; nothing changed */
+	oproot_config(&file_cfg, NULL, file2);
+	assert_int_equal(cu_oproot_open(&file_cfg, &froot, msg, sizeof(msg)),
+	                 0);
+	unassign(&g.main, name);
+	assert_int_equal(
+	    cu_oproot_adopt(meta, &file_cfg, &froot, &n, msg, sizeof(msg)),
+	    CU_ERR_STATE);
+	assert_non_null(strstr(msg, latest));
+	assert_non_null(strstr(msg, "--system-key"));
+	assert_int_equal(
+	    cu_smeta_setting_get(meta, "system_key", rec, sizeof(rec)), 0);
+	assert_string_equal(rec, latest);
+	/* with it: re-wrapped under the new key file */
+	grant(&g.main, name, name);
+	assert_int_equal(
+	    cu_oproot_adopt(meta, &file_cfg, &froot, &n, msg, sizeof(msg)), 0);
+	assert_int_equal(n, 3);
+	tk_under(meta, &froot, "ta", 2, got);
+	assert_memory_equal(got, tk2, 32);
+
+	/* recorded under a key file that is gone: refused, never a fresh
+	 * key silently made */
+	unlink(file);
+	assert_int_equal(cu_smeta_setting_set(meta, "system_key", "file"), 0);
+	vault_cfg.key_file = file;
+	assert_int_equal(cu_oproot_open(&vault_cfg, &vroot, msg, sizeof(msg)),
+	                 0);
+	assert_int_equal(
+	    cu_oproot_adopt(meta, &vault_cfg, &vroot, &n, msg, sizeof(msg)),
+	    CU_ERR_STATE);
+	assert_non_null(strstr(msg, "missing"));
+	assert_int_equal(access(file, F_OK), -1);
+	vroot.free(vroot.ctx);
+
+	cu_smeta_close(meta);
+	cu_secmem_free(tk1, 32);
+	cu_secmem_free(tk2, 32);
+	cu_secmem_free(got, 32);
+	(void)state;
+}
+
 /* ---- events ----------------------------------------------------------- */
 
 static void events_are_read_with_long_poll(void **state)
@@ -1054,6 +1298,10 @@ int main(void)
 	    cmocka_unit_test(validation_gives_each_reason),
 	    cmocka_unit_test(vault_without_purge_protection_is_refused),
 	    cmocka_unit_test(vault_root_wraps_unwraps_and_maps_errors),
+	    cmocka_unit_test(
+	        operator_key_is_validated_and_its_denials_are_denials),
+	    cmocka_unit_test(
+	        tenant_keys_move_between_the_key_file_and_the_vault),
 	    cmocka_unit_test(events_are_read_with_long_poll),
 	};
 
