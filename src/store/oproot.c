@@ -121,32 +121,39 @@ static int outcome(struct oproot *o, const char *op, int r)
 	return r;
 }
 
-static int op_wrap(void *ctx, const unsigned char *in, size_t in_len,
-                   unsigned char *out, size_t cap, size_t *out_len)
+typedef int (*root_op_fn)(void *ctx, const unsigned char *in, size_t in_len,
+                          unsigned char *out, size_t cap, size_t *out_len);
+
+/* One wrap or unwrap through the inner root, unless a recent answer
+ * still holds. */
+static int op_call(struct oproot *o, const char *op, root_op_fn fn,
+                   const unsigned char *in, size_t in_len, unsigned char *out,
+                   size_t cap, size_t *out_len)
 {
-	struct oproot *o = ctx;
 	int r;
 
 	*out_len = 0;
 	if ((r = held(o)) != 0)
 		return r;
-	return outcome(
-	    o, "wrapKey",
-	    o->inner.wrap(o->inner.ctx, in, in_len, out, cap, out_len));
+	return outcome(o, op, fn(o->inner.ctx, in, in_len, out, cap, out_len));
+}
+
+static int op_wrap(void *ctx, const unsigned char *in, size_t in_len,
+                   unsigned char *out, size_t cap, size_t *out_len)
+{
+	struct oproot *o = ctx;
+
+	return op_call(o, "wrapKey", o->inner.wrap, in, in_len, out, cap,
+	               out_len);
 }
 
 static int op_unwrap(void *ctx, const unsigned char *in, size_t in_len,
                      unsigned char *out, size_t cap, size_t *out_len)
 {
 	struct oproot *o = ctx;
-	int r;
 
-	*out_len = 0;
-	if ((r = held(o)) != 0)
-		return r;
-	return outcome(
-	    o, "unwrapKey",
-	    o->inner.unwrap(o->inner.ctx, in, in_len, out, cap, out_len));
+	return op_call(o, "unwrapKey", o->inner.unwrap, in, in_len, out, cap,
+	               out_len);
 }
 
 static void op_free(void *ctx)

@@ -244,6 +244,18 @@ struct auth_arg {
 	char tenant[CU_SMETA_ID_MAX + 1];
 };
 
+/* The sealed secret of access key akid (read on every request: a
+ * disabled or deleted key is refused at once); one too long to be ours
+ * is no key. */
+static int sealed_secret(struct auth_arg *a, const char *akid, size_t akid_len,
+                         unsigned char *sealed, size_t cap, size_t *slen)
+{
+	int rc = cu_smeta_akey_get(a->s3->meta, akid, akid_len, a->tenant,
+	                           sealed, cap, slen);
+
+	return rc == CU_ERR_RANGE ? CU_ERR_NOTFOUND : rc;
+}
+
 static int secret_cb(void *arg, const char *akid, size_t akid_len,
                      unsigned char *secret, size_t cap, size_t *secret_len)
 {
@@ -252,11 +264,8 @@ static int secret_cb(void *arg, const char *akid, size_t akid_len,
 	size_t slen = 0;
 	int rc;
 
-	rc = cu_smeta_akey_get(a->s3->meta, akid, akid_len, a->tenant, sealed,
-	                       sizeof(sealed), &slen);
-	if (rc == CU_ERR_RANGE)
-		rc = CU_ERR_NOTFOUND;
-	if (rc != 0)
+	if ((rc = sealed_secret(a, akid, akid_len, sealed, sizeof(sealed),
+	                        &slen)) != 0)
 		return rc;
 	rc = cu_s3_open_secret(a->s3, akid, akid_len, sealed, slen, secret, cap,
 	                       secret_len);
@@ -282,11 +291,8 @@ static int signing_key_cb(void *arg, const char *akid, size_t akid_len,
 	size_t slen = 0, sec_len = 0;
 	int rc;
 
-	rc = cu_smeta_akey_get(a->s3->meta, akid, akid_len, a->tenant, sealed,
-	                       sizeof(sealed), &slen);
-	if (rc == CU_ERR_RANGE)
-		rc = CU_ERR_NOTFOUND;
-	if (rc != 0)
+	if ((rc = sealed_secret(a, akid, akid_len, sealed, sizeof(sealed),
+	                        &slen)) != 0)
 		return rc;
 	id = (struct cu_skcache_id){.akid = akid,
 	                            .akid_len = akid_len,
