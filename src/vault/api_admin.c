@@ -418,7 +418,7 @@ static ssize_t sse_read(void *arg, uint64_t pos, char *buf, size_t max)
 		free(s->pending);
 		s->pending = NULL;
 		s->len = s->off = 0;
-		if (time(NULL) >= s->until)
+		if (time(NULL) >= s->until || cu_vks_stopping(s->vks))
 			return CU_HTTP_STREAM_END;
 		if (sse_fill(s) != 0)
 			return CU_HTTP_STREAM_ERROR;

@@ -37,6 +37,7 @@ struct cu_vks {
 	pthread_mutex_t ev_mu;
 	pthread_cond_t ev_cv;
 	uint64_t ev_gen;
+	int ev_stopping; /* cu_vks_stop_waits: waits return at once */
 	/* the pool of read connections */
 	pthread_mutex_t rd_mu;
 	pthread_cond_t rd_cv;
@@ -1557,6 +1558,24 @@ void cu_vks_notify(cu_vks_t *vks)
 	pthread_mutex_unlock(&vks->ev_mu);
 }
 
+void cu_vks_stop_waits(cu_vks_t *vks)
+{
+	pthread_mutex_lock(&vks->ev_mu);
+	vks->ev_stopping = 1;
+	pthread_cond_broadcast(&vks->ev_cv);
+	pthread_mutex_unlock(&vks->ev_mu);
+}
+
+int cu_vks_stopping(cu_vks_t *vks)
+{
+	int r;
+
+	pthread_mutex_lock(&vks->ev_mu);
+	r = vks->ev_stopping;
+	pthread_mutex_unlock(&vks->ev_mu);
+	return r;
+}
+
 int cu_vks_wait(cu_vks_t *vks, int64_t since, int timeout_ms)
 {
 	struct timespec until;
@@ -1577,7 +1596,7 @@ int cu_vks_wait(cu_vks_t *vks, int64_t since, int timeout_ms)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&vks->ev_mu);
-	while (vks->ev_gen == gen) {
+	while (vks->ev_gen == gen && !vks->ev_stopping) {
 		if (pthread_cond_timedwait(&vks->ev_cv, &vks->ev_mu, &until) !=
 		    0)
 			break;

@@ -316,4 +316,11 @@ int cu_vks_check_expiry(cu_vks_t *vks, int64_t now, int64_t window, int *count);
 void cu_vks_notify(cu_vks_t *vks);
 int cu_vks_wait(cu_vks_t *vks, int64_t since, int timeout_ms);
 
+/* cu_vks_stop_waits - the vault is stopping: wake every cu_vks_wait now
+ * and make later ones return 0 at once, so that long-polls and event
+ * streams end instead of holding a graceful stop until they time out.
+ * cu_vks_stopping - 1 once that was called, else 0. */
+void cu_vks_stop_waits(cu_vks_t *vks);
+int cu_vks_stopping(cu_vks_t *vks);
+
 #endif

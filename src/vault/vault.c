@@ -207,6 +207,8 @@ int cu_vault_stop(cu_vault_t *v, unsigned deadline_ms)
 	if (v == NULL)
 		return 0;
 	stop_maintenance(v);
+	/* long-polls and event streams answer now, not at their timeout */
+	cu_vks_stop_waits(v->vks);
 	return cu_http_server_stop(v->srv, deadline_ms);
 }
 

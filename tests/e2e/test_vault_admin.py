@@ -150,3 +150,26 @@ def test_events_as_server_sent_events_resume_by_last_event_id(vault):
                         1)
     assert again[0]["event"] == "key_created"
     assert again[0]["id"] == first[1]["id"] + 1
+
+
+def test_sigterm_answers_a_waiting_long_poll_before_it_stops(vault):
+    """A graceful stop wakes long-polls: the waiting client gets its
+    (empty) answer, not a connection cut at the stop's deadline."""
+    last = vault.request("GET", "/admin/v1/events?since=0").json()["last"]
+    got = {}
+
+    def poll():
+        try:
+            got["r"] = vault.request(
+                "GET", f"/admin/v1/events?since={last}&wait=30")
+        except Exception as e:  # a cut connection
+            got["e"] = e
+
+    t = threading.Thread(target=poll)
+    t.start()
+    time.sleep(0.5)  # let the request reach its wait
+    assert vault.proc.stop() == 0
+    t.join(60)
+    assert "e" not in got, got.get("e")
+    assert got["r"].status_code == 200
+    assert got["r"].json()["value"] == []
