@@ -197,6 +197,8 @@ int cu_s3_put_begin(cu_http_req_t *req, struct cu_s3_req *rq)
 	rq->upload_sink = upload_sink;
 out:
 	cu_secmem_free(dek, CU_SKEYS_KEY_LEN);
+	if (rc != 0 && cu_s3_key_lost(rc))
+		return cu_s3_reply_key_lost(req, rq);
 	if (rc != 0) {
 		cu_log(CU_LOG_ERROR, "cannot start an object upload",
 		       json_pack("{s:s,s:s,s:s}", "request_id",
@@ -987,6 +989,12 @@ again:
 			status = 200;
 			ranged = 0;
 			goto again;
+		}
+		if (rc != 0 && cu_s3_key_lost(rc)) {
+			/* the customer key was denied (or its vault was
+			 * down) after the gate: a revocation, not damage */
+			rc = cu_s3_reply_key_lost(req, rq);
+			goto out;
 		}
 		if (rc != 0) {
 			if (rc == CU_ERR_AUTH || rc == CU_ERR_PARSE ||
