@@ -55,7 +55,10 @@ Crypto Service Encryption User on it (key scope), and is put on that key
    lease).
 
 Figures (median, 90th percentile, max) are printed beside their
-targets, with how busy the machine was; the bench fails (non-zero
+targets, with how busy the machine was; for each trial above its target
+the store's calls on that key in the vault's audit log around it (what
+the store did when, to tell a slow vault from a store that waited). The
+bench fails (non-zero
 exit) only when a server or a request fails, never on a slow figure.
 Everything started is stopped and the directory deleted at the end.
 
@@ -405,7 +408,7 @@ def verdict(value, target):
 
 # ---- 1 and 2 -------------------------------------------------------
 
-def revocation_trials(tenant, kind, trials, polling, results, stop):
+def revocation_trials(tenant, kind, trials, polling, results, slow, stop):
     """kind "role" or "disable". Appends seconds to results."""
     vault = tenant.vault
     for _ in range(trials):
@@ -440,6 +443,7 @@ def revocation_trials(tenant, kind, trials, polling, results, stop):
         else:
             vault.set_enabled(tenant.key, False)
         t0 = time.monotonic()
+        w0 = time.time()
         while tenant.get():
             if time.monotonic() - t0 > TRIAL_TIMEOUT_S:
                 raise BenchError(f"tenant {tenant.name}: GETs still served "
@@ -447,6 +451,8 @@ def revocation_trials(tenant, kind, trials, polling, results, stop):
                                  f"denial ({kind})")
             time.sleep(POLL_MS / 1000)
         results.append(time.monotonic() - t0)
+        if results[-1] > (TARGET_POLLING_S if polling else TARGET_EVENTS_S):
+            slow.append((tenant, w0, time.time(), results[-1]))
     # leave the tenant accessible
     if kind == "role":
         vault.assign(tenant.key)
@@ -454,7 +460,8 @@ def revocation_trials(tenant, kind, trials, polling, results, stop):
         vault.set_enabled(tenant.key, True)
 
 
-def pickup_trials(tenant, trials, polling, results, rotate_times, stop):
+def pickup_trials(tenant, trials, polling, results, rotate_times, slow,
+                  stop):
     for _ in range(trials):
         if stop.is_set():
             return
@@ -465,6 +472,7 @@ def pickup_trials(tenant, trials, polling, results, rotate_times, stop):
         t_sent = time.monotonic()
         version = tenant.vault.rotate(tenant.key)
         t0 = time.monotonic()
+        w0 = time.time()
         rotate_times.append(t0 - t_sent)
         while True:
             st = tenant.status()
@@ -479,6 +487,8 @@ def pickup_trials(tenant, trials, polling, results, rotate_times, stop):
                                  f"{TRIAL_TIMEOUT_S:.0f} s: {st}")
             time.sleep(STATUS_POLL_MS / 1000)
         results.append(time.monotonic() - t0)
+        if results[-1] > (TARGET_POLLING_S if polling else TARGET_EVENTS_S):
+            slow.append((tenant, w0, time.time(), results[-1]))
 
 
 def run_parallel(jobs):
@@ -500,6 +510,25 @@ def run_parallel(jobs):
         t.join()
     if errors:
         raise errors[0]
+
+
+def explain_slow(vault, slow):
+    """For each trial above its target: the store's calls on the key in
+    the vault's audit log from 6 s before the trial's start to its end,
+    relative to the start (what the store did, and how long the vault
+    took to record it)."""
+    if not slow:
+        return
+    recs = vault.audit_since(0)
+    for tenant, w0, w1, took in slow:
+        calls = [f"{(r['ts'] / 1000 - w0):+.2f} {r['op']} {r['result']}"
+                 for r in recs
+                 if r["principal"] == "custos-store" and
+                 r["key"] == tenant.key and
+                 w0 - 6 <= r["ts"] / 1000 <= w1 + 0.5]
+        print(f"    slow trial {took:.3f} s: the store's calls on "
+              f"{tenant.key} (s from the start): "
+              f"{', '.join(calls[-12:]) or 'none'}")
 
 
 def print_case(label, xs, target, note=""):
@@ -524,15 +553,17 @@ def bench_propagation(vault, stores, out):
         ten = {k: Tenant(store, vault, f"{mode}-{k}")
                for k in ("role", "disable", "pickup")}
         res = {"role": [], "disable": [], "pickup": []}
+        slow = {"role": [], "disable": [], "pickup": []}
         rot = []
         t0 = time.monotonic()
         m0 = machine_busy()
         jobs = [(revocation_trials, (ten["role"], "role", trials, polling,
-                                     res["role"])),
+                                     res["role"], slow["role"])),
                 (revocation_trials, (ten["disable"], "disable", trials,
-                                     polling, res["disable"])),
+                                     polling, res["disable"],
+                                     slow["disable"])),
                 (pickup_trials, (ten["pickup"], trials, polling,
-                                 res["pickup"], rot))]
+                                 res["pickup"], rot, slow["pickup"]))]
         if polling:
             run_parallel(jobs)
             how = "the three on three tenants at once"
@@ -552,9 +583,11 @@ def bench_propagation(vault, stores, out):
         for k, label in (("role", "revocation, role assignment removed"),
                          ("disable", "revocation, key disabled")):
             out[(mode, k)] = print_case(label, res[k], target, note)
+            explain_slow(vault, slow[k])
         out[(mode, "pickup")] = print_case(
             "new version in use (from the rotate's response)",
             res["pickup"], target, note)
+        explain_slow(vault, slow["pickup"])
         print(f"    (the rotate itself, RSA-2048 key generation in the "
               f"vault: median {statistics.median(rot):.3f} s)")
 
