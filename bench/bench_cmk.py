@@ -503,7 +503,8 @@ def run_parallel(jobs):
             errors.append(e)
             stop.set()
 
-    threads = [threading.Thread(target=wrap, args=j) for j in jobs]
+    threads = [threading.Thread(target=wrap, args=j, daemon=True)
+               for j in jobs]
     for t in threads:
         t.start()
     for t in threads:
@@ -774,6 +775,9 @@ def main():
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
     custos = os.path.abspath(sys.argv[1])
+    # a SIGTERM (a timeout, make's) unwinds through the finally below, so
+    # that the servers (each in its own session) do not outlive the bench
+    signal.signal(signal.SIGTERM, lambda signo, frame: sys.exit(128 + signo))
     loadgen = os.path.join(os.path.dirname(custos), "bench", "loadgen_http")
     t_start = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="custos-bench-cmk-",
