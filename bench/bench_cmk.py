@@ -71,7 +71,6 @@ CUSTOS_BENCH_CMK_STEADY_SECONDS (default 30), CUSTOS_BENCH_DIR (where
 the temporary directory goes).
 """
 
-import json
 import os
 import random
 import shutil
