@@ -32,6 +32,20 @@ struct tk_entry {
 	unsigned char *key; /* CU_SKEYS_KEY_LEN bytes of secmem */
 };
 
+/* An unwrap of (tenant, version) through the root under way. Requests
+ * that find the TK missing while one is in flight wait for its result
+ * instead of asking the root (a tenant's vault) again: at each lease's
+ * end every concurrent request of a busy tenant would otherwise unwrap
+ * the same TK, multiplying the calls to the vault by the concurrency. */
+struct tk_flight {
+	struct tk_flight *next;
+	char tenant[CU_SMETA_ID_MAX + 1];
+	uint32_t version;
+	int done;
+	int rc;   /* the root's answer, once done */
+	int refs; /* the unwrapping request and its waiters */
+};
+
 struct cu_skeys {
 	cu_smeta_t *meta;
 	struct cu_skeys_root root;
@@ -45,6 +59,9 @@ struct cu_skeys {
 	int64_t grace_ms;
 	cu_skeys_tenant_unwrap_fn tenant_unwrap;
 	void *tenant_unwrap_arg;
+	struct tk_flight *flights; /* under mu */
+	pthread_cond_t flight_done;
+	uint64_t flight_waits;
 };
 
 /* ---- key files and the file root --------------------------------- */
@@ -217,6 +234,7 @@ int cu_skeys_new(cu_smeta_t *meta, struct cu_skeys_root *root, unsigned lease_s,
 	    (int64_t)(lease_s ? lease_s : CU_SKEYS_DEFAULT_LEASE) * 1000;
 	k->clock = mono_ms;
 	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->flight_done, NULL);
 	*out = k;
 	return 0;
 }
@@ -241,6 +259,7 @@ void cu_skeys_free(cu_skeys_t *k)
 	}
 	if (k->root.free != NULL)
 		k->root.free(k->root.ctx);
+	pthread_cond_destroy(&k->flight_done);
 	pthread_mutex_destroy(&k->mu);
 	free(k);
 }
@@ -360,6 +379,16 @@ uint64_t cu_skeys_unwraps(cu_skeys_t *k)
 	return n;
 }
 
+uint64_t cu_skeys_unwrap_waits(cu_skeys_t *k)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&k->mu);
+	n = k->flight_waits;
+	pthread_mutex_unlock(&k->mu);
+	return n;
+}
+
 /* With k->mu held: the live entry for (tenant, version), or NULL. */
 static struct tk_entry *find_locked(cu_skeys_t *k, const char *tenant,
                                     uint32_t version)
@@ -469,14 +498,75 @@ out:
 	return rc;
 }
 
+/* With k->mu held: the unwrap of (tenant, version) in flight, or NULL. */
+static struct tk_flight *flight_find_locked(cu_skeys_t *k, const char *tenant,
+                                            uint32_t version)
+{
+	struct tk_flight *f;
+
+	for (f = k->flights; f != NULL; f = f->next)
+		if (f->version == version && strcmp(f->tenant, tenant) == 0)
+			return f;
+	return NULL;
+}
+
+/* With k->mu held: list a new flight for (tenant, version), held by the
+ * caller. NULL when out of memory or the name is too long: the caller
+ * then unwraps without one (correct, only not shared). */
+static struct tk_flight *flight_start_locked(cu_skeys_t *k, const char *tenant,
+                                             uint32_t version)
+{
+	size_t len = strlen(tenant);
+	struct tk_flight *f;
+
+	if (len > CU_SMETA_ID_MAX || (f = calloc(1, sizeof(*f))) == NULL)
+		return NULL;
+	memcpy(f->tenant, tenant, len + 1);
+	f->version = version;
+	f->refs = 1;
+	f->next = k->flights;
+	k->flights = f;
+	return f;
+}
+
+/* With k->mu held: drop one reference; the last one frees. */
+static void flight_unref_locked(struct tk_flight *f)
+{
+	if (--f->refs == 0)
+		free(f);
+}
+
+/* With k->mu held: publish rc (with the TK in the cache when 0), unlist
+ * the flight, wake its waiters, drop the caller's reference. NULL ok. */
+static void flight_end_locked(cu_skeys_t *k, struct tk_flight *f, int rc)
+{
+	struct tk_flight **pp;
+
+	if (f == NULL)
+		return;
+	for (pp = &k->flights; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	}
+	f->done = 1;
+	f->rc = rc;
+	pthread_cond_broadcast(&k->flight_done);
+	flight_unref_locked(f);
+}
+
 /* Run fn with the plaintext TK (tenant, version; 0 = latest), unwrapping
- * it under a new lease when none is live. fn runs with k->mu held. */
+ * it under a new lease when none is live. fn runs with k->mu held. One
+ * unwrap per (tenant, version) at a time: requests arriving while it is
+ * under way wait for it and share its answer. */
 typedef int (*tk_fn)(void *arg, const unsigned char *tk, uint32_t version);
 
 static int with_tk(cu_skeys_t *k, const char *tenant, uint32_t version,
                    tk_fn fn, void *arg)
 {
 	struct tk_entry *e = NULL, *fresh = NULL;
+	struct tk_flight *fl = NULL;
 	uint32_t want = version;
 	int rc;
 
@@ -498,9 +588,36 @@ static int with_tk(cu_skeys_t *k, const char *tenant, uint32_t version,
 		pthread_mutex_unlock(&k->mu);
 		return rc;
 	}
-	pthread_mutex_unlock(&k->mu);
-
-	rc = unwrap_tk(k, tenant, want, 0, &fresh);
+	if ((fl = flight_find_locked(k, tenant, want)) != NULL) {
+		/* another request is unwrapping this TK: take its answer */
+		fl->refs++;
+		k->flight_waits++;
+		while (!fl->done)
+			pthread_cond_wait(&k->flight_done, &k->mu);
+		rc = fl->rc;
+		flight_unref_locked(fl);
+		fl = NULL;
+		if (rc == 0 && (e = find_locked(k, tenant, want)) != NULL) {
+			rc = fn(arg, e->key, e->version);
+			pthread_mutex_unlock(&k->mu);
+			return rc;
+		}
+		pthread_mutex_unlock(&k->mu);
+		/* a denial or an outage: handled below as if ours; done but
+		 * not cached (the cache was full): unwrap ourselves */
+		if (rc == 0)
+			rc = unwrap_tk(k, tenant, want, 0, &fresh);
+	} else {
+		fl = flight_start_locked(k, tenant, want);
+		pthread_mutex_unlock(&k->mu);
+		rc = unwrap_tk(k, tenant, want, 0, &fresh);
+		if (rc != 0) {
+			pthread_mutex_lock(&k->mu);
+			flight_end_locked(k, fl, rc);
+			pthread_mutex_unlock(&k->mu);
+			fl = NULL;
+		}
+	}
 	if (rc == CU_ERR_UNAVAILABLE || rc == CU_ERR_TIMEOUT) {
 		/* an outage, not a denial: serve on under the lease that
 		 * just ended while the operator's grace lasts ... */
@@ -533,6 +650,7 @@ static int with_tk(cu_skeys_t *k, const char *tenant, uint32_t version,
 		fresh->stale_until_ms = fresh->expires_ms + k->grace_ms;
 		if (k->n_cached >= CU_SKEYS_MAX_CACHED) {
 			/* full: use it once, keep nothing */
+			flight_end_locked(k, fl, 0);
 			rc = fn(arg, fresh->key, fresh->version);
 			pthread_mutex_unlock(&k->mu);
 			entry_free(fresh);
@@ -544,6 +662,7 @@ static int with_tk(cu_skeys_t *k, const char *tenant, uint32_t version,
 		e = fresh;
 		fresh = NULL;
 	}
+	flight_end_locked(k, fl, 0);
 	rc = fn(arg, e->key, e->version);
 	pthread_mutex_unlock(&k->mu);
 	entry_free(fresh);

@@ -11,7 +11,9 @@
  * Leases. A plaintext TK lives in locked memory (cu_secmem) for at most
  * the lease (default 60 s), counted from its unwrap and never extended by
  * use; then it is wiped, and the next use unwraps it again through the
- * root. cu_skeys_sweep wipes expired TKs even when nothing uses them.
+ * root, once: concurrent requests for a TK being unwrapped wait for that
+ * unwrap and share its answer. cu_skeys_sweep wipes expired TKs even
+ * when nothing uses them.
  * TKs never leave this module: callers ask it to wrap, unwrap, seal and
  * open with them.
  *
@@ -211,5 +213,12 @@ size_t cu_skeys_cached(cu_skeys_t *k);
 /* cu_skeys_unwraps - how many times a TK was unwrapped through the root
  * since cu_skeys_new (for tests and metrics). */
 uint64_t cu_skeys_unwraps(cu_skeys_t *k);
+
+/* cu_skeys_unwrap_waits - how many times a request found the TK it
+ * needed being unwrapped by another and waited for that unwrap instead
+ * of asking the root itself (one unwrap per TK at a time: at a lease's
+ * end a busy tenant's concurrent requests cost the vault one call, not
+ * one each). For tests and metrics. */
+uint64_t cu_skeys_unwrap_waits(cu_skeys_t *k);
 
 #endif

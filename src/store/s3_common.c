@@ -727,6 +727,30 @@ static int on_headers(cu_http_req_t *req, void *arg)
 	return 0;
 }
 
+int cu_s3_key_lost(int rc)
+{
+	return rc == CU_ERR_DENIED || rc == CU_ERR_UNAVAILABLE ||
+	       rc == CU_ERR_TIMEOUT;
+}
+
+int cu_s3_reply_key_lost(cu_http_req_t *req, struct cu_s3_req *rq, int rc)
+{
+	struct cu_scmk_error ge = {0};
+	int st = 0;
+
+	if (rq->s3->cmk != NULL)
+		st =
+		    cu_scmk_gate(rq->s3->cmk, rq->tenant, CU_SCMK_OP_DATA, &ge);
+	/* the gate lets it in again: say what failed this request */
+	if (st == 0 && rq->s3->cmk != NULL)
+		st = cu_scmk_key_error(rq->s3->cmk, rq->tenant, rc, &ge);
+	if (st != 0)
+		return cu_s3_reply_error(req, st, ge.code, ge.message);
+	return cu_s3_reply_error(req, 503, "KeyVaultUnavailable",
+	                         "The tenant's key could not be obtained "
+	                         "from its vault just now; retry.");
+}
+
 static int buffer_sink(struct cu_s3_req *rq, const unsigned char *p, size_t n)
 {
 	if (n > rq->body_max - rq->body_len)

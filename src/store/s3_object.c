@@ -197,6 +197,8 @@ int cu_s3_put_begin(cu_http_req_t *req, struct cu_s3_req *rq)
 	rq->upload_sink = upload_sink;
 out:
 	cu_secmem_free(dek, CU_SKEYS_KEY_LEN);
+	if (rc != 0 && cu_s3_key_lost(rc))
+		return cu_s3_reply_key_lost(req, rq, rc);
 	if (rc != 0) {
 		cu_log(CU_LOG_ERROR, "cannot start an object upload",
 		       json_pack("{s:s,s:s,s:s}", "request_id",
@@ -587,23 +589,6 @@ static void security_event(struct cu_s3 *s3, const char *tenant,
 	       json_pack("{s:s,s:s,s:s,s:s,s:s}", "event", "tamper_detected",
 	                 "tenant", tenant, "bucket", bucket, "version_id", vid,
 	                 "error", cu_strerror(rc)));
-}
-
-/* A key operation failed with rc because the tenant's root is not
- * available (denied, or its vault does not answer), not because the
- * object is damaged: answer that (*reply gets the reply's result) and
- * return 1; else 0. */
-static int key_unavailable(cu_http_req_t *req, struct cu_s3_req *rq, int rc,
-                           int *reply)
-{
-	struct cu_scmk_error ge = {0};
-	int st;
-
-	if (rq->s3->cmk == NULL ||
-	    (st = cu_scmk_key_error(rq->s3->cmk, rq->tenant, rc, &ge)) == 0)
-		return 0;
-	*reply = cu_s3_reply_error(req, st, ge.code, ge.message);
-	return 1;
 }
 
 /* The identity a data file is bound to: the version's, or for a part
@@ -1005,8 +990,12 @@ again:
 			ranged = 0;
 			goto again;
 		}
-		if (rc != 0 && key_unavailable(req, rq, rc, &rc))
+		if (rc != 0 && cu_s3_key_lost(rc)) {
+			/* the customer key was denied (or its vault was
+			 * down) after the gate: a revocation, not damage */
+			rc = cu_s3_reply_key_lost(req, rq, rc);
 			goto out;
+		}
 		if (rc != 0) {
 			if (rc == CU_ERR_AUTH || rc == CU_ERR_PARSE ||
 			    rc == CU_ERR_UNSUPPORTED || rc == CU_ERR_NOTFOUND)

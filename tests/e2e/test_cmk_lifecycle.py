@@ -466,3 +466,57 @@ def test_tenant_reader_reads_settings_and_events_only(cmk):
                        token=ro).status_code == 401
     assert store.admin("GET", base + "/encryption",
                        token="cur_" + "A" * 43).status_code == 401
+
+
+def test_a_key_denied_after_the_gate_is_refused_not_reported_as_damage(
+        spawn, dev_pki, workdir):
+    """The data gate makes the tenant's latest TK usable; an object of an
+    older TK version needs that version too, which may have to come from
+    the vault right then (its lease ended). A denial at that moment is a
+    revocation (403 CustomerKeyInaccessible), not a damaged object (it
+    was 500 "failed its integrity check")."""
+    from conftest import (CmkEnv, register_store_principal, start_cmk_store,
+                          start_vault_with_data)
+    vault = start_vault_with_data(spawn, dev_pki,
+                                  os.path.join(workdir, "vault-data"),
+                                  "--retention-days", "7",
+                                  "--purge-protection")
+    cert, key, fp = register_store_principal(vault, dev_pki)
+    store = start_cmk_store(spawn, dev_pki,
+                            os.path.join(workdir, "store-data"), cert, key,
+                            "--lease-seconds", "3",
+                            "--cmk-check-seconds", "60",
+                            "--vault-events", "no")
+    cmk = CmkEnv(vault, store, dev_pki, fp)
+    t = store.tenant("acme")
+    s3 = store.s3(t)
+    s3.create_bucket(Bucket="bkt")
+    s3.put_object(Bucket="bkt", Key="old", Body=b"v1",
+                  Metadata={"m": "1"})
+    cmk.rsa_key("k1")
+    cmk.enable(t, [cmk.kid("k1")])
+    cmk.wait_state(t, "active")
+    time.sleep(3.5)  # TK version 1's lease ends
+    r = store.admin("POST", f"/admin/v1/tenants/{t['id']}/encryption/roll",
+                    token=t["admin_token"])
+    assert r.status_code == 200, r.text
+    # TK version 2 in use (and leased); then the key is disabled
+    s3.put_object(Bucket="bkt", Key="new", Body=b"v2")
+    vault.key_client().update_key_properties("k1", enabled=False)
+    # one request each, no client retries (boto3 retries a 500 and its
+    # second attempt would meet the gate refusing)
+    import requests
+    for method in ("get_object", "head_object"):
+        url = s3.generate_presigned_url(method, Params={"Bucket": "bkt",
+                                                        "Key": "old"})
+        r = requests.request("GET" if method == "get_object" else "HEAD",
+                             url, verify=cmk.pki.ca, timeout=30)
+        assert r.status_code == 403, (method, r.status_code, r.text)
+        if method == "get_object":
+            assert "<Code>CustomerKeyInaccessible</Code>" in r.text, r.text
+            assert cmk.kid("k1") in r.text
+    assert cmk.status(t)["state"] == "inaccessible"
+    # no security event for a damaged object
+    m = requests.get(store.url + "/metrics", verify=cmk.pki.ca).text
+    assert "custos_store_tamper_detected_total 0" in m or \
+        "custos_store_tamper_detected_total" not in m, m

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,6 +404,141 @@ static void a_denial_wipes_the_tk_and_never_uses_the_grace(void **state)
 	cu_skeys_set_tenant_unwrap(f->keys, NULL, NULL);
 }
 
+/* A customer key that answers only when the test releases it, as a
+ * vault that takes its time: concurrent requests pile up meanwhile. */
+struct slow_ck {
+	unsigned char tk[32];
+	int rc;
+	int calls;
+	int release;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+static int slow_unwrap(void *arg, const char *tenant, uint32_t version, int avk,
+                       unsigned char *tk)
+{
+	struct slow_ck *c = arg;
+	int rc;
+
+	(void)tenant;
+	(void)version;
+	(void)avk;
+	pthread_mutex_lock(&c->mu);
+	c->calls++;
+	while (!c->release)
+		pthread_cond_wait(&c->cv, &c->mu);
+	rc = c->rc;
+	if (rc == 0)
+		memcpy(tk, c->tk, 32);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+#define CONCURRENT 8
+
+struct toucher {
+	cu_skeys_t *keys;
+	int rc;
+};
+
+static void *touch_thread(void *arg)
+{
+	struct toucher *t = arg;
+
+	t->rc = cu_skeys_tk_touch(t->keys, "ta");
+	return NULL;
+}
+
+/* Start CONCURRENT touches of ta's TK while the customer key has not
+ * answered; release it once all but one wait; join them. */
+static void touch_concurrently(struct fx *f, struct slow_ck *c,
+                               struct toucher *t)
+{
+	pthread_t th[CONCURRENT];
+	uint64_t waits0 = cu_skeys_unwrap_waits(f->keys);
+
+	for (int i = 0; i < CONCURRENT; i++) {
+		t[i].keys = f->keys;
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, touch_thread, &t[i]), 0);
+	}
+	/* every request but the unwrapping one waits for its answer */
+	for (int spin = 0; spin < 10000; spin++) {
+		if (cu_skeys_unwrap_waits(f->keys) - waits0 == CONCURRENT - 1)
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(cu_skeys_unwrap_waits(f->keys) - waits0,
+	                 CONCURRENT - 1);
+	pthread_mutex_lock(&c->mu);
+	c->release = 1;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	for (int i = 0; i < CONCURRENT; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+}
+
+static void slow_customer_key(struct fx *f, struct slow_ck *c)
+{
+	struct fake_ck plain = {0};
+
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	to_customer_key(f, &plain);
+	memcpy(c->tk, plain.tk, 32);
+	cu_skeys_set_tenant_unwrap(f->keys, slow_unwrap, c);
+}
+
+static void concurrent_requests_at_a_lease_end_unwrap_the_tk_once(void **state)
+{
+	struct fx *f = *state;
+	struct slow_ck c = {0};
+	struct toucher t[CONCURRENT];
+	uint64_t unwraps0;
+
+	slow_customer_key(f, &c);
+	unwraps0 = cu_skeys_unwraps(f->keys);
+	touch_concurrently(f, &c, t);
+	assert_int_equal(c.calls, 1);
+	for (int i = 0; i < CONCURRENT; i++)
+		assert_int_equal(t[i].rc, 0);
+	assert_int_equal(cu_skeys_unwraps(f->keys) - unwraps0, 1);
+	assert_int_equal(cu_skeys_cached(f->keys), 1);
+	/* the next lease's end: again one call for everyone */
+	c.release = 0;
+	f->now_ms += 61000;
+	touch_concurrently(f, &c, t);
+	assert_int_equal(c.calls, 2);
+	for (int i = 0; i < CONCURRENT; i++)
+		assert_int_equal(t[i].rc, 0);
+	cu_skeys_set_tenant_unwrap(f->keys, NULL, NULL);
+	pthread_cond_destroy(&c.cv);
+	pthread_mutex_destroy(&c.mu);
+}
+
+static void requests_waiting_for_a_denied_unwrap_are_all_denied(void **state)
+{
+	struct fx *f = *state;
+	struct slow_ck c = {0};
+	struct toucher t[CONCURRENT];
+
+	slow_customer_key(f, &c);
+	c.rc = CU_ERR_DENIED;
+	touch_concurrently(f, &c, t);
+	assert_int_equal(c.calls, 1);
+	for (int i = 0; i < CONCURRENT; i++)
+		assert_int_equal(t[i].rc, CU_ERR_DENIED);
+	assert_int_equal(cu_skeys_cached(f->keys), 0);
+	/* nothing waits any more: the next request asks again */
+	c.rc = 0;
+	assert_int_equal(cu_skeys_tk_touch(f->keys, "ta"), 0);
+	assert_int_equal(c.calls, 2);
+	cu_skeys_set_tenant_unwrap(f->keys, NULL, NULL);
+	pthread_cond_destroy(&c.cv);
+	pthread_mutex_destroy(&c.mu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +567,12 @@ int main(void)
 	        setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        a_denial_wipes_the_tk_and_never_uses_the_grace, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        concurrent_requests_at_a_lease_end_unwrap_the_tk_once, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        requests_waiting_for_a_denied_unwrap_are_all_denied, setup,
 	        teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
