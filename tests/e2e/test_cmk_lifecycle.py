@@ -504,8 +504,23 @@ def test_a_key_denied_after_the_gate_is_refused_not_reported_as_damage(
     s3.put_object(Bucket="bkt", Key="new", Body=b"v2")
     vault.key_client().update_key_properties("k1", enabled=False)
     # one request each, no client retries (boto3 retries a 500 and its
-    # second attempt would meet the gate refusing)
+    # second attempt would meet the gate refusing); the copy first, as
+    # the gate still lets requests in until a read meets the denial
+    import boto3
+    import botocore.config
     import requests
+    once = boto3.client(
+        "s3", endpoint_url=store.url, verify=cmk.pki.ca,
+        region_name="us-east-1", aws_access_key_id=t["access_key_id"],
+        aws_secret_access_key=t["secret_access_key"],
+        config=botocore.config.Config(s3={"addressing_style": "path"},
+                                      signature_version="s3v4",
+                                      retries={"max_attempts": 0}))
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        once.copy_object(Bucket="bkt", Key="copy",
+                         CopySource={"Bucket": "bkt", "Key": "old"})
+    assert e.value.response["Error"]["Code"] == "CustomerKeyInaccessible", \
+        e.value.response
     for method in ("get_object", "head_object"):
         url = s3.generate_presigned_url(method, Params={"Bucket": "bkt",
                                                         "Key": "old"})
