@@ -461,16 +461,22 @@ def start_cmk_store(spawn, pki, data, cert, key, *extra):
                        "--client-key", key, "--vault-ca", pki.ca, *extra)
 
 
-@pytest.fixture
-def cmk(spawn, dev_pki, workdir):
-    """CmkEnv with a 2 s lease and 1 s key checks."""
-    vault = start_vault_with_data(spawn, dev_pki,
+def make_cmk_env(spawn, pki, workdir, *store_args):
+    """A tenant vault (retention 7 days, purge protection), the store as
+    its principal by certificate, the store started with store_args."""
+    vault = start_vault_with_data(spawn, pki,
                                   os.path.join(workdir, "vault-data"),
                                   "--retention-days", "7",
                                   "--purge-protection")
-    cert, key, fp = register_store_principal(vault, dev_pki)
-    store = start_cmk_store(spawn, dev_pki,
-                            os.path.join(workdir, "store-data"), cert, key,
-                            "--lease-seconds", "2", "--cmk-check-seconds",
-                            "1", "--purge-grace-seconds", "2")
-    return CmkEnv(vault, store, dev_pki, fp)
+    cert, key, fp = register_store_principal(vault, pki)
+    store = start_cmk_store(spawn, pki, os.path.join(workdir, "store-data"),
+                            cert, key, *store_args)
+    return CmkEnv(vault, store, pki, fp)
+
+
+@pytest.fixture
+def cmk(spawn, dev_pki, workdir):
+    """CmkEnv with a 2 s lease and 1 s key checks."""
+    return make_cmk_env(spawn, dev_pki, workdir, "--lease-seconds", "2",
+                        "--cmk-check-seconds", "1",
+                        "--purge-grace-seconds", "2")

@@ -399,19 +399,10 @@ def test_events_propagate_revocation_and_new_versions_within_a_second(
 def test_polling_alone_revokes_within_one_lease(spawn, dev_pki, workdir):
     """No event stream: the lease (3 s, counted from the unwrap and never
     extended) bounds the revocation."""
-    from conftest import (CmkEnv, register_store_principal, start_cmk_store,
-                          start_vault_with_data)
-    vault = start_vault_with_data(spawn, dev_pki,
-                                  os.path.join(workdir, "vault-data"),
-                                  "--retention-days", "7",
-                                  "--purge-protection")
-    cert, key, fp = register_store_principal(vault, dev_pki)
-    store = start_cmk_store(spawn, dev_pki,
-                            os.path.join(workdir, "store-data"), cert, key,
-                            "--lease-seconds", "3",
-                            "--cmk-check-seconds", "60",
-                            "--vault-events", "no")
-    cmk = CmkEnv(vault, store, dev_pki, fp)
+    from conftest import make_cmk_env
+    cmk = make_cmk_env(spawn, dev_pki, workdir, "--lease-seconds", "3",
+                       "--cmk-check-seconds", "60", "--vault-events", "no")
+    vault, store = cmk.vault, cmk.store
     t = store.tenant("acme")
     s3 = store.s3(t)
     fill(s3, n=1, size=1000)
@@ -475,19 +466,10 @@ def test_a_key_denied_after_the_gate_is_refused_not_reported_as_damage(
     the vault right then (its lease ended). A denial at that moment is a
     revocation (403 CustomerKeyInaccessible), not a damaged object (it
     was 500 "failed its integrity check")."""
-    from conftest import (CmkEnv, register_store_principal, start_cmk_store,
-                          start_vault_with_data)
-    vault = start_vault_with_data(spawn, dev_pki,
-                                  os.path.join(workdir, "vault-data"),
-                                  "--retention-days", "7",
-                                  "--purge-protection")
-    cert, key, fp = register_store_principal(vault, dev_pki)
-    store = start_cmk_store(spawn, dev_pki,
-                            os.path.join(workdir, "store-data"), cert, key,
-                            "--lease-seconds", "3",
-                            "--cmk-check-seconds", "60",
-                            "--vault-events", "no")
-    cmk = CmkEnv(vault, store, dev_pki, fp)
+    from conftest import make_cmk_env
+    cmk = make_cmk_env(spawn, dev_pki, workdir, "--lease-seconds", "3",
+                       "--cmk-check-seconds", "60", "--vault-events", "no")
+    vault, store = cmk.vault, cmk.store
     t = store.tenant("acme")
     s3 = store.s3(t)
     s3.create_bucket(Bucket="bkt")
