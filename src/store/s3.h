@@ -72,20 +72,12 @@ int cu_s3_reply_error(cu_http_req_t *req, int status, const char *code,
                       const char *message);
 
 /* cu_s3_key_lost - 1 when rc, from a tenant key operation after the data
- * gate let the request in, means the tenant's customer key was denied or
- * its vault did not answer just then (CU_ERR_DENIED, CU_ERR_UNAVAILABLE,
- * CU_ERR_TIMEOUT): the TK the request needed had to come from the vault
- * (its lease ended meanwhile, or it is an older TK version than the one
- * the gate made usable). Not a damaged object. */
+ * gate let the request in, means the tenant's key was denied or its vault
+ * did not answer just then (CU_ERR_DENIED, CU_ERR_UNAVAILABLE,
+ * CU_ERR_TIMEOUT): not a damaged object. A handler returns such an rc
+ * without replying, and the S3 dispatcher answers it as the gate answers
+ * now (403 CustomerKeyInaccessible naming the key, or a 503). */
 int cu_s3_key_lost(int rc);
-
-/* cu_s3_reply_key_lost - answer such a request (rc: the key error) as
- * the data gate answers it now: 403 CustomerKeyInaccessible naming the
- * key, 503 KeyVaultUnavailable, or 503 SystemKeyUnavailable; when the
- * gate lets it in again (the key answered meanwhile: a retry will do),
- * 503 with what failed this request (cu_scmk_key_error). Returns as
- * cu_s3_reply_error. */
-int cu_s3_reply_key_lost(cu_http_req_t *req, struct cu_s3_req *rq, int rc);
 
 /* cu_s3_std_headers - add x-amz-request-id (and the like) to a success
  * reply. Returns 0 or the errors of cu_http_set_header. */

@@ -642,6 +642,38 @@ static void ctx_free(void *p)
 	free(c);
 }
 
+int cu_s3_key_lost(int rc)
+{
+	return rc == CU_ERR_DENIED || rc == CU_ERR_UNAVAILABLE ||
+	       rc == CU_ERR_TIMEOUT;
+}
+
+/* A handler that could not reply because a tenant key was lost after
+ * the gate let the request in (cu_s3_key_lost: its lease ended meanwhile,
+ * or it needed an older TK version) is answered as the gate answers now:
+ * 403 CustomerKeyInaccessible naming the key, 503 KeyVaultUnavailable or
+ * SystemKeyUnavailable; when the gate lets it in again (the key answered
+ * meanwhile), 503 with what failed this request. Anything else is the
+ * handler's result as it is. */
+static int settle(cu_http_req_t *req, struct cu_s3_req *rq, int rc)
+{
+	struct cu_scmk_error ge = {0};
+	int st = 0;
+
+	if (rc >= 0 || !cu_s3_key_lost(rc) || cu_http_replied(req))
+		return rc;
+	if (rq->s3->cmk != NULL)
+		st =
+		    cu_scmk_gate(rq->s3->cmk, rq->tenant, CU_SCMK_OP_DATA, &ge);
+	if (st == 0 && rq->s3->cmk != NULL)
+		st = cu_scmk_key_error(rq->s3->cmk, rq->tenant, rc, &ge);
+	if (st != 0)
+		return cu_s3_reply_error(req, st, ge.code, ge.message);
+	return cu_s3_reply_error(req, 503, "KeyVaultUnavailable",
+	                         "The tenant's key could not be obtained "
+	                         "from its vault just now; retry.");
+}
+
 static int on_headers(cu_http_req_t *req, void *arg)
 {
 	struct s3ctx *c;
@@ -723,32 +755,8 @@ static int on_headers(cu_http_req_t *req, void *arg)
 	    c->rq.op == OP_PUT_ENCRYPTION)
 		c->rq.body_max = CU_S3XML_MAX_BODY;
 	if (c->rq.op == OP_PUT_OBJECT || c->rq.op == OP_UPLOAD_PART)
-		return cu_s3_put_begin(req, &c->rq);
+		return settle(req, &c->rq, cu_s3_put_begin(req, &c->rq));
 	return 0;
-}
-
-int cu_s3_key_lost(int rc)
-{
-	return rc == CU_ERR_DENIED || rc == CU_ERR_UNAVAILABLE ||
-	       rc == CU_ERR_TIMEOUT;
-}
-
-int cu_s3_reply_key_lost(cu_http_req_t *req, struct cu_s3_req *rq, int rc)
-{
-	struct cu_scmk_error ge = {0};
-	int st = 0;
-
-	if (rq->s3->cmk != NULL)
-		st =
-		    cu_scmk_gate(rq->s3->cmk, rq->tenant, CU_SCMK_OP_DATA, &ge);
-	/* the gate lets it in again: say what failed this request */
-	if (st == 0 && rq->s3->cmk != NULL)
-		st = cu_scmk_key_error(rq->s3->cmk, rq->tenant, rc, &ge);
-	if (st != 0)
-		return cu_s3_reply_error(req, st, ge.code, ge.message);
-	return cu_s3_reply_error(req, 503, "KeyVaultUnavailable",
-	                         "The tenant's key could not be obtained "
-	                         "from its vault just now; retry.");
 }
 
 static int buffer_sink(struct cu_s3_req *rq, const unsigned char *p, size_t n)
@@ -828,6 +836,65 @@ static int on_body(cu_http_req_t *req, const char *data, size_t len, void *arg)
 	return 0;
 }
 
+/* The operation's handler, once the request is authenticated, let in
+ * and (for a body) read in full. */
+static int run_op(cu_http_req_t *req, struct cu_s3_req *rq)
+{
+	switch (rq->op) {
+	case OP_LIST_BUCKETS:
+		return cu_s3_list_buckets(req, rq);
+	case OP_CREATE_BUCKET:
+		return cu_s3_create_bucket(req, rq);
+	case OP_HEAD_BUCKET:
+		return cu_s3_head_bucket(req, rq);
+	case OP_DELETE_BUCKET:
+		return cu_s3_delete_bucket(req, rq);
+	case OP_LOCATION:
+		return cu_s3_bucket_location(req, rq);
+	case OP_LIST_V1:
+		return cu_s3_list_objects(req, rq, CU_S3_LIST_V1);
+	case OP_LIST_V2:
+		return cu_s3_list_objects(req, rq, CU_S3_LIST_V2);
+	case OP_LIST_VERSIONS:
+		return cu_s3_list_objects(req, rq, CU_S3_LIST_VERSIONS);
+	case OP_GET_VERSIONING:
+		return cu_s3_bucket_versioning(req, rq);
+	case OP_GET_ENCRYPTION:
+		return cu_s3_bucket_encryption(req, rq, 0);
+	case OP_PUT_ENCRYPTION:
+		return cu_s3_bucket_encryption(req, rq, 1);
+	case OP_DELETE_OBJECTS:
+		return cu_s3_delete_objects(req, rq);
+	case OP_PUT_OBJECT:
+	case OP_UPLOAD_PART:
+		return cu_s3_put_end(req, rq);
+	case OP_MPU_LIST_UPLOADS:
+		return cu_s3_mpu_list_uploads(req, rq);
+	case OP_GET_TAGGING:
+		return cu_s3_get_tagging(req, rq);
+	case OP_COPY_OBJECT:
+	case OP_UPLOAD_PART_COPY:
+		return cu_s3_copy_object(req, rq);
+	case OP_MPU_CREATE:
+		return cu_s3_mpu_create(req, rq);
+	case OP_MPU_COMPLETE:
+		return cu_s3_mpu_complete(req, rq);
+	case OP_MPU_ABORT:
+		return cu_s3_mpu_abort(req, rq);
+	case OP_MPU_LIST_PARTS:
+		return cu_s3_mpu_list_parts(req, rq);
+	case OP_GET_OBJECT:
+		return cu_s3_get_object(req, rq, 0);
+	case OP_HEAD_OBJECT:
+		return cu_s3_get_object(req, rq, 1);
+	case OP_DELETE_OBJECT:
+		return cu_s3_delete_object(req, rq);
+	default:
+		return cu_s3_reply_error(req, 501, "NotImplemented",
+		                         "This operation is not implemented.");
+	}
+}
+
 static int on_end(cu_http_req_t *req, void *arg)
 {
 	struct s3ctx *c = cu_http_req_ctx(req);
@@ -850,59 +917,7 @@ static int on_end(cu_http_req_t *req, void *arg)
 			    "The provided 'x-amz-content-sha256' header does "
 			    "not match what was computed.");
 	}
-	switch (c->rq.op) {
-	case OP_LIST_BUCKETS:
-		return cu_s3_list_buckets(req, &c->rq);
-	case OP_CREATE_BUCKET:
-		return cu_s3_create_bucket(req, &c->rq);
-	case OP_HEAD_BUCKET:
-		return cu_s3_head_bucket(req, &c->rq);
-	case OP_DELETE_BUCKET:
-		return cu_s3_delete_bucket(req, &c->rq);
-	case OP_LOCATION:
-		return cu_s3_bucket_location(req, &c->rq);
-	case OP_LIST_V1:
-		return cu_s3_list_objects(req, &c->rq, CU_S3_LIST_V1);
-	case OP_LIST_V2:
-		return cu_s3_list_objects(req, &c->rq, CU_S3_LIST_V2);
-	case OP_LIST_VERSIONS:
-		return cu_s3_list_objects(req, &c->rq, CU_S3_LIST_VERSIONS);
-	case OP_GET_VERSIONING:
-		return cu_s3_bucket_versioning(req, &c->rq);
-	case OP_GET_ENCRYPTION:
-		return cu_s3_bucket_encryption(req, &c->rq, 0);
-	case OP_PUT_ENCRYPTION:
-		return cu_s3_bucket_encryption(req, &c->rq, 1);
-	case OP_DELETE_OBJECTS:
-		return cu_s3_delete_objects(req, &c->rq);
-	case OP_PUT_OBJECT:
-	case OP_UPLOAD_PART:
-		return cu_s3_put_end(req, &c->rq);
-	case OP_MPU_LIST_UPLOADS:
-		return cu_s3_mpu_list_uploads(req, &c->rq);
-	case OP_GET_TAGGING:
-		return cu_s3_get_tagging(req, &c->rq);
-	case OP_COPY_OBJECT:
-	case OP_UPLOAD_PART_COPY:
-		return cu_s3_copy_object(req, &c->rq);
-	case OP_MPU_CREATE:
-		return cu_s3_mpu_create(req, &c->rq);
-	case OP_MPU_COMPLETE:
-		return cu_s3_mpu_complete(req, &c->rq);
-	case OP_MPU_ABORT:
-		return cu_s3_mpu_abort(req, &c->rq);
-	case OP_MPU_LIST_PARTS:
-		return cu_s3_mpu_list_parts(req, &c->rq);
-	case OP_GET_OBJECT:
-		return cu_s3_get_object(req, &c->rq, 0);
-	case OP_HEAD_OBJECT:
-		return cu_s3_get_object(req, &c->rq, 1);
-	case OP_DELETE_OBJECT:
-		return cu_s3_delete_object(req, &c->rq);
-	default:
-		return cu_s3_reply_error(req, 501, "NotImplemented",
-		                         "This operation is not implemented.");
-	}
+	return settle(req, &c->rq, run_op(req, &c->rq));
 }
 
 int cu_s3_mount(struct cu_s3 *s3, cu_http_server_t *srv)

@@ -198,7 +198,7 @@ int cu_s3_put_begin(cu_http_req_t *req, struct cu_s3_req *rq)
 out:
 	cu_secmem_free(dek, CU_SKEYS_KEY_LEN);
 	if (rc != 0 && cu_s3_key_lost(rc))
-		return cu_s3_reply_key_lost(req, rq, rc);
+		return rc; /* the dispatcher answers it as a revocation */
 	if (rc != 0) {
 		cu_log(CU_LOG_ERROR, "cannot start an object upload",
 		       json_pack("{s:s,s:s,s:s}", "request_id",
@@ -466,9 +466,7 @@ int cu_s3_put_end(cu_http_req_t *req, struct cu_s3_req *rq)
 		                         &o->meta_sealed_len);
 	}
 	if (rc != 0) {
-		if (cu_s3_key_lost(rc))
-			rc = cu_s3_reply_key_lost(req, rq, rc);
-		else if (rc == CU_ERR_TOOLARGE)
+		if (rc == CU_ERR_TOOLARGE)
 			rc = cu_s3_reply_error(
 			    req, 400, "MetadataTooLarge",
 			    "Your metadata headers exceed the "
@@ -992,12 +990,8 @@ again:
 			ranged = 0;
 			goto again;
 		}
-		if (rc != 0 && cu_s3_key_lost(rc)) {
-			/* the customer key was denied (or its vault was
-			 * down) after the gate: a revocation, not damage */
-			rc = cu_s3_reply_key_lost(req, rq, rc);
-			goto out;
-		}
+		if (rc != 0 && cu_s3_key_lost(rc))
+			goto out; /* a revocation, not damage: see settle */
 		if (rc != 0) {
 			if (rc == CU_ERR_AUTH || rc == CU_ERR_PARSE ||
 			    rc == CU_ERR_UNSUPPORTED || rc == CU_ERR_NOTFOUND)
@@ -1009,15 +1003,9 @@ again:
 			goto out;
 		}
 	}
-	if ((rc = cu_s3_std_headers(req)) != 0)
+	if ((rc = cu_s3_std_headers(req)) != 0 ||
+	    (rc = usermeta_headers(req, rq, o, id, id_len)) != 0)
 		goto out;
-	if ((rc = usermeta_headers(req, rq, o, id, id_len)) != 0) {
-		/* the metadata's TK could not be had: a revocation (or an
-		 * outage) after the gate, not damage */
-		if (cu_s3_key_lost(rc))
-			rc = cu_s3_reply_key_lost(req, rq, rc);
-		goto out;
-	}
 	cu_s3_http_date(o->created, date);
 	snprintf(len_s, sizeof(len_s), "%llu", (unsigned long long)count);
 	if ((rc = cu_http_set_header(req, "ETag", o->etag)) != 0 ||
@@ -1237,10 +1225,6 @@ int cu_s3_copy_object(cu_http_req_t *req, struct cu_s3_req *rq)
 		if (rc == 0)
 			rc = upload_sink(rq, (const unsigned char *)buf, got);
 		off += got;
-	}
-	if (rc != 0 && cu_s3_key_lost(rc)) {
-		rc = cu_s3_reply_key_lost(req, rq, rc);
-		goto out;
 	}
 	if (rc == CU_ERR_AUTH || rc == CU_ERR_PARSE || rc == CU_ERR_NOTFOUND) {
 		security_event(rq->s3, rq->tenant, sbucket, src->version_id,
