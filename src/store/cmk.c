@@ -1350,12 +1350,6 @@ int cu_scmk_new(const struct cu_scmk_config *cfg, cu_scmk_t **out)
 	}
 	if (fail)
 		goto out;
-	if (!c->has_avk && cfg->availability_key_file != NULL) {
-		if ((rc = cu_skeys_root_file(cfg->availability_key_file,
-		                             &c->avk)) != 0)
-			goto out;
-		c->has_avk = 1;
-	}
 	if (cfg->metrics != NULL &&
 	    ((rc = cu_metrics_register(
 	          cfg->metrics, CU_METRIC_COUNTER,
@@ -1929,15 +1923,12 @@ int cu_scmk_gate(cu_scmk_t *c, const char *tenant, enum cu_scmk_op op,
 		        "cancel during the grace period.");
 		return 403;
 	}
-	if (!cmk) {
-		/* a system key in the operator's vault: make the tenant key
-		 * usable first, so a refusal is a clear error here rather
-		 * than a failed read later */
-		if (c->sk_kid == NULL)
-			return 0;
-		return cu_scmk_key_error(
-		    c, tenant, cu_skeys_tk_touch(c->keys, tenant), err);
-	}
+	/* a system-managed tenant's key is not asked for here (no lease
+	 * or metadata read per request): a system key the operator's vault
+	 * refuses fails the read itself, which the S3 dispatcher answers
+	 * with cu_scmk_key_error */
+	if (!cmk)
+		return 0;
 	rc = strcmp(state, "inaccessible") == 0
 	         ? CU_ERR_DENIED
 	         : cu_skeys_tk_touch(c->keys, tenant);

@@ -61,11 +61,10 @@ struct cu_scmk_config {
 	const char *vault_ca_file; /* NULL = the system's CA store */
 	const char *client_cert_file;
 	const char *client_key_file;
-	/* the availability key: a root (store/oproot.h; taken, even on
-	 * failure), or else its key file (created when missing); both NULL
-	 * = none */
+	/* the availability key: a root (store/oproot.h: its key file or
+	 * its key in the operator's vault; taken, even on failure); NULL =
+	 * none */
 	struct cu_skeys_root *availability_root;
-	const char *availability_key_file;
 	/* the system key's kid when it is in the operator's vault (data
 	 * operations of system-managed tenants are then gated on it);
 	 * NULL = a key file */
@@ -158,9 +157,9 @@ enum cu_scmk_op { CU_SCMK_OP_META = 0, CU_SCMK_OP_DATA };
  * data operation the tenant's latest TK is made usable first (through
  * its vault when the lease has ended). Returns 0, or an HTTP status
  * (403 CustomerKeyInaccessible naming the key, 403 TenantPurged..., 503
- * KeyVaultUnavailable; for a system-managed tenant while the system key
- * is in the operator's vault, 503 SystemKeyUnavailable) with *err
- * filled. */
+ * KeyVaultUnavailable) with *err filled. A system-managed tenant's key
+ * is not asked for here: its failures fail the operation itself and are
+ * answered with cu_scmk_key_error. */
 int cu_scmk_gate(cu_scmk_t *c, const char *tenant, enum cu_scmk_op op,
                  struct cu_scmk_error *err);
 
