@@ -407,6 +407,24 @@ def verdict(value, target):
 
 # ---- 1 and 2 -------------------------------------------------------
 
+def wait_for(done, poll_s, failure):
+    """Seconds until done() is true, polled every poll_s; BenchError
+    (failure, a message) once TRIAL_TIMEOUT_S has passed."""
+    t0 = time.monotonic()
+    while not done():
+        if time.monotonic() - t0 > TRIAL_TIMEOUT_S:
+            raise BenchError(failure)
+        time.sleep(poll_s)
+    return time.monotonic() - t0
+
+
+def record(tenant, secs, w0, polling, results, slow):
+    """One trial's figure, kept aside too when above its target."""
+    results.append(secs)
+    if secs > (TARGET_POLLING_S if polling else TARGET_EVENTS_S):
+        slow.append((tenant, w0, time.time(), secs))
+
+
 def revocation_trials(tenant, kind, trials, polling, results, slow, stop):
     """kind "role" or "disable". Appends seconds to results."""
     vault = tenant.vault
@@ -421,12 +439,9 @@ def revocation_trials(tenant, kind, trials, polling, results, slow, stop):
         if polling:
             tenant.check()  # only to save the wait between trials
         tenant.wait_state("active", check_after=None if polling else 3.0)
-        t0 = time.monotonic()
-        while not tenant.get():
-            if time.monotonic() - t0 > TRIAL_TIMEOUT_S:
-                raise BenchError(f"tenant {tenant.name}: GETs still "
-                                 f"refused after the restore")
-            time.sleep(STATUS_POLL_MS / 1000)
+        wait_for(tenant.get, STATUS_POLL_MS / 1000,
+                 f"tenant {tenant.name}: GETs still refused after the "
+                 f"restore")
         # the tenant is in use meanwhile (a GET every 50 ms): its lease
         # ends and is renewed as under steady traffic, so the denial
         # falls at a random point of a lease
@@ -441,17 +456,12 @@ def revocation_trials(tenant, kind, trials, polling, results, slow, stop):
             vault.unassign(tenant.key)
         else:
             vault.set_enabled(tenant.key, False)
-        t0 = time.monotonic()
         w0 = time.time()
-        while tenant.get():
-            if time.monotonic() - t0 > TRIAL_TIMEOUT_S:
-                raise BenchError(f"tenant {tenant.name}: GETs still served "
-                                 f"{TRIAL_TIMEOUT_S:.0f} s after the "
-                                 f"denial ({kind})")
-            time.sleep(POLL_MS / 1000)
-        results.append(time.monotonic() - t0)
-        if results[-1] > (TARGET_POLLING_S if polling else TARGET_EVENTS_S):
-            slow.append((tenant, w0, time.time(), results[-1]))
+        secs = wait_for(lambda: not tenant.get(), POLL_MS / 1000,
+                        f"tenant {tenant.name}: GETs still served "
+                        f"{TRIAL_TIMEOUT_S:.0f} s after the denial "
+                        f"({kind})")
+        record(tenant, secs, w0, polling, results, slow)
     # leave the tenant accessible
     if kind == "role":
         vault.assign(tenant.key)
@@ -470,24 +480,20 @@ def pickup_trials(tenant, trials, polling, results, rotate_times, slow,
                    random.uniform(0.05, 0.25))
         t_sent = time.monotonic()
         version = tenant.vault.rotate(tenant.key)
-        t0 = time.monotonic()
+        rotate_times.append(time.monotonic() - t_sent)
         w0 = time.time()
-        rotate_times.append(t0 - t_sent)
-        while True:
+
+        def in_use():
             st = tenant.status()
             if st["state"] != "active":
                 raise BenchError(f"tenant {tenant.name} {st['state']} "
                                  f"after a rotation: {st}")
-            if st["keys"][0]["version_in_use"] == version:
-                break
-            if time.monotonic() - t0 > TRIAL_TIMEOUT_S:
-                raise BenchError(f"tenant {tenant.name}: version "
-                                 f"{version} not in use after "
-                                 f"{TRIAL_TIMEOUT_S:.0f} s: {st}")
-            time.sleep(STATUS_POLL_MS / 1000)
-        results.append(time.monotonic() - t0)
-        if results[-1] > (TARGET_POLLING_S if polling else TARGET_EVENTS_S):
-            slow.append((tenant, w0, time.time(), results[-1]))
+            return st["keys"][0]["version_in_use"] == version
+
+        secs = wait_for(in_use, STATUS_POLL_MS / 1000,
+                        f"tenant {tenant.name}: version {version} not in "
+                        f"use after {TRIAL_TIMEOUT_S:.0f} s")
+        record(tenant, secs, w0, polling, results, slow)
 
 
 def run_parallel(jobs):

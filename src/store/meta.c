@@ -1699,6 +1699,28 @@ int cu_smeta_setting_set(cu_smeta_t *m, const char *name, const char *value)
 	return txn_end(m, setting_put(m, name, value));
 }
 
+/* Where each operator root's wraps live: a system-managed tenant's in
+ * tenant_keys.wrapped (empty once on customer keys), the availability
+ * key's in tk_wraps. */
+static const struct {
+	const char *select, *update, *root;
+} oproot_sql[] = {
+    [CU_SMETA_OPROOT_SYSTEM] = {"SELECT tenant, version, wrapped FROM"
+                                " tenant_keys WHERE root = ?1 AND"
+                                " length(wrapped) > 0"
+                                " ORDER BY tenant, version",
+                                "UPDATE tenant_keys SET wrapped = ?3"
+                                " WHERE tenant = ?1 AND version = ?2"
+                                " AND root = ?4",
+                                CU_SMETA_ROOT_SYSTEM},
+    [CU_SMETA_OPROOT_AVK] = {"SELECT tenant, version, wrapped FROM tk_wraps"
+                             " WHERE root = ?1 ORDER BY tenant, version",
+                             "UPDATE tk_wraps SET wrapped = ?3"
+                             " WHERE tenant = ?1 AND version = ?2"
+                             " AND root = ?4",
+                             CU_SMETA_ROOT_AVK},
+};
+
 int cu_smeta_oproot_wraps(cu_smeta_t *m, enum cu_smeta_oproot which,
                           cu_smeta_oproot_wrap_fn fn, void *arg)
 {
@@ -1710,18 +1732,8 @@ int cu_smeta_oproot_wraps(cu_smeta_t *m, enum cu_smeta_oproot which,
 		return CU_ERR_INVAL;
 	if ((rc = cu_db_begin_read(m->db)) != 0)
 		return rc;
-	if (which == CU_SMETA_OPROOT_SYSTEM)
-		rc =
-		    cu_db_query(m->db, &st,
-		                "SELECT tenant, version, wrapped FROM"
-		                " tenant_keys WHERE root = ?1 AND"
-		                " length(wrapped) > 0 ORDER BY tenant, version",
-		                "t", CU_SMETA_ROOT_SYSTEM);
-	else
-		rc = cu_db_query(m->db, &st,
-		                 "SELECT tenant, version, wrapped FROM tk_wraps"
-		                 " WHERE root = ?1 ORDER BY tenant, version",
-		                 "t", CU_SMETA_ROOT_AVK);
+	rc = cu_db_query(m->db, &st, oproot_sql[which].select, "t",
+	                 oproot_sql[which].root);
 	while (rc == 0 && (rc = cu_db_step(st)) == 1) {
 		int64_t v = sqlite3_column_int64(st, 1);
 		const char *t = (const char *)sqlite3_column_text(st, 0);
@@ -1759,22 +1771,9 @@ int cu_smeta_oproot_rewrap(cu_smeta_t *m, enum cu_smeta_oproot which,
 			break;
 		}
 		changes = 0;
-		if (which == CU_SMETA_OPROOT_SYSTEM)
-			rc = cu_db_run(m->db, &changes,
-			               "UPDATE tenant_keys SET wrapped = ?3"
-			               " WHERE tenant = ?1 AND version = ?2"
-			               " AND root = ?4",
-			               "tibt", w[i].tenant,
-			               (int64_t)w[i].version, w[i].wrapped,
-			               w[i].len, CU_SMETA_ROOT_SYSTEM);
-		else
-			rc = cu_db_run(m->db, &changes,
-			               "UPDATE tk_wraps SET wrapped = ?3"
-			               " WHERE tenant = ?1 AND version = ?2"
-			               " AND root = ?4",
-			               "tibt", w[i].tenant,
-			               (int64_t)w[i].version, w[i].wrapped,
-			               w[i].len, CU_SMETA_ROOT_AVK);
+		rc = cu_db_run(m->db, &changes, oproot_sql[which].update,
+		               "tibt", w[i].tenant, (int64_t)w[i].version,
+		               w[i].wrapped, w[i].len, oproot_sql[which].root);
 		if (rc == 0 && changes != 1)
 			rc = CU_ERR_NOTFOUND;
 	}

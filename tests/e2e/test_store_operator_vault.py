@@ -105,6 +105,18 @@ def fill(s3, n=3):
     return data
 
 
+def serving_one_object(spawn, pki, workdir, lease):
+    """An operator vault holding the system key, a store using it with
+    this lease, and one object of tenant acme read back."""
+    op = OpVault(spawn, pki, workdir)
+    store = start_store(spawn, pki, os.path.join(workdir, "store-data"),
+                        "--lease-seconds", str(lease), *op.store_args())
+    s3 = store.s3(store.tenant("acme"))
+    data = fill(s3, n=1)
+    assert get_code(s3, "o0", data["o0"]) == "OK"
+    return op, store, s3, data
+
+
 def test_store_with_a_vault_system_key_serves_objects_and_the_vault_audits_it(
         spawn, dev_pki, workdir):
     op = OpVault(spawn, dev_pki, workdir)
@@ -133,13 +145,7 @@ def test_store_with_a_vault_system_key_serves_objects_and_the_vault_audits_it(
 
 def test_role_removed_on_the_operator_vault_fails_gets_after_the_lease(
         spawn, dev_pki, workdir):
-    op = OpVault(spawn, dev_pki, workdir)
-    store = start_store(spawn, dev_pki, os.path.join(workdir, "store-data"),
-                        "--lease-seconds", "2", *op.store_args())
-    t = store.tenant("acme")
-    s3 = store.s3(t)
-    data = fill(s3, n=1)
-    assert get_code(s3, "o0", data["o0"]) == "OK"
+    op, store, s3, data = serving_one_object(spawn, dev_pki, workdir, 2)
     t0 = time.time()
     op.vault.unassign(f"store-{SK}")
     # the lease runs on (it is the revocation bound without events) ...
@@ -186,13 +192,7 @@ def test_role_removed_on_the_operator_vault_fails_gets_after_the_lease(
 
 def test_operator_vault_outage_serves_the_lease_then_503_then_recovers(
         spawn, dev_pki, workdir):
-    op = OpVault(spawn, dev_pki, workdir)
-    store = start_store(spawn, dev_pki, os.path.join(workdir, "store-data"),
-                        "--lease-seconds", "5", *op.store_args())
-    t = store.tenant("acme")
-    s3 = store.s3(t)
-    data = fill(s3, n=1)
-    assert get_code(s3, "o0", data["o0"]) == "OK"
+    op, store, s3, data = serving_one_object(spawn, dev_pki, workdir, 5)
     t0 = time.time()
     op.vault.proc.stop()
     while time.time() - t0 < 1.5:  # well within the lease
