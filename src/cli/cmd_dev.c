@@ -36,6 +36,15 @@ struct service {
 	char token[160]; /* vault: first administrator's; store: operator's */
 };
 
+/* The service of that kind among svcs[0..n), or NULL. */
+static struct service *by_kind(struct service *svcs, int n, enum kind kind)
+{
+	for (int i = 0; i < n; i++)
+		if (svcs[i].kind == kind)
+			return &svcs[i];
+	return NULL;
+}
+
 /* The demo tenant, as the store's admin API created it. */
 struct tenant {
 	char id[64];
@@ -313,12 +322,13 @@ static int setup_operator_vault(const struct service *vault, const char *pki,
                                 const char *ca)
 {
 	static const struct {
-		const char *name, *body;
+		const char *name, *kty;
+		int size;
 	} keys[] = {
-	    {DEV_SYSTEM_KEY, "{\"kty\":\"RSA\",\"key_size\":3072}"},
-	    {DEV_AVAILABILITY_KEY, "{\"kty\":\"oct\",\"key_size\":256}"},
+	    {DEV_SYSTEM_KEY, "RSA", 3072},
+	    {DEV_AVAILABILITY_KEY, "oct", 256},
 	};
-	char url[256];
+	char url[256], scope[160];
 	long code;
 	int r;
 
@@ -337,27 +347,23 @@ static int setup_operator_vault(const struct service *vault, const char *pki,
 			snprintf(url, sizeof(url),
 			         "%s/keys/%s/create?api-version=7.4",
 			         vault->url, keys[i].name);
-			code =
-			    admin_call("POST", url, ca, vault->token,
-			               json_loads(keys[i].body, 0, NULL), NULL);
+			code = admin_call("POST", url, ca, vault->token,
+			                  json_pack("{s:s,s:i}", "kty",
+			                            keys[i].kty, "key_size",
+			                            keys[i].size),
+			                  NULL);
 		}
 		if (code != 200)
 			return CU_ERR_DENIED;
 		snprintf(url, sizeof(url),
 		         "%s/admin/v1/role-assignments/store-%s", vault->url,
 		         keys[i].name);
-		{
-			char scope[160];
-
-			snprintf(scope, sizeof(scope), "/keys/%s",
-			         keys[i].name);
-			code =
-			    admin_call("PUT", url, ca, vault->token,
-			               json_pack("{s:s,s:s,s:s}", "principal",
-			                         "custos-store", "role",
-			                         CSEU_ROLE, "scope", scope),
-			               NULL);
-		}
+		snprintf(scope, sizeof(scope), "/keys/%s", keys[i].name);
+		code = admin_call("PUT", url, ca, vault->token,
+		                  json_pack("{s:s,s:s,s:s}", "principal",
+		                            "custos-store", "role", CSEU_ROLE,
+		                            "scope", scope),
+		                  NULL);
 		if (code < 200 || code >= 300)
 			return CU_ERR_DENIED;
 	}
@@ -516,13 +522,10 @@ static int start_phase(struct cu_sup *sup, const char *dir, const char *pki,
                        const char *ca, const char *logs, struct service *svcs,
                        int n, long base, int store_phase)
 {
-	const struct service *opvault = NULL;
+	const struct service *opvault = by_kind(svcs, n, OPERATOR_VAULT);
 	char url[128];
 	int r;
 
-	for (int i = 0; i < n; i++)
-		if (svcs[i].kind == OPERATOR_VAULT)
-			opvault = &svcs[i];
 	for (int i = 0; i < n; i++) {
 		if ((svcs[i].kind == STORE) != store_phase)
 			continue;
@@ -645,11 +648,11 @@ int cu_cli_dev(int argc, char **argv)
 	if (start_phase(&sup, dir, pki, ca, logs, svcs, nsvc, base, 0) != 0 ||
 	    start_phase(&sup, dir, pki, ca, logs, svcs, nsvc, base, 1) != 0)
 		goto out;
-	if ((r = demo_tenant(dir, &svcs[nsvc - 1], ca, &t)) != 0) {
+	if ((r = demo_tenant(dir, by_kind(svcs, nsvc, STORE), ca, &t)) != 0) {
 		fprintf(stderr,
 		        "custos dev: cannot create the demo tenant: %s; see "
 		        "%s/%s.log\n",
-		        cu_strerror(r), logs, svcs[nsvc - 1].name);
+		        cu_strerror(r), logs, by_kind(svcs, nsvc, STORE)->name);
 		goto out;
 	}
 	if ((r = write_env(dir, ca, svcs, nsvc, &t)) != 0) {
