@@ -207,6 +207,10 @@ static int vquery(cu_db_t *db, sqlite3_stmt **out, const char *sql,
 		r = conn_err(db->conn, rc);
 		goto out;
 	}
+	if (st == NULL) { /* sql held no statement (empty, a comment) */
+		r = CU_ERR_INVAL;
+		goto out;
+	}
 	if ((r = bind_args(st, fmt, ap)) != 0)
 		goto out;
 	*out = st;
@@ -262,6 +266,8 @@ static sqlite3_stmt *cache_take(cu_db_t *db, const char *sql, int *rc)
 			sqlite3_finalize(st);
 			return NULL;
 		}
+		if (st == NULL)
+			return NULL; /* no statement: vquery refuses it */
 		c = &db->cache[db->n_cached++];
 		c->key = sql;
 		c->st = st;

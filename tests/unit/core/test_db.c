@@ -395,6 +395,21 @@ static void a_bad_bind_on_a_cached_statement_leaves_it_usable(void **state)
 	cu_db_rollback(f->db);
 }
 
+static void sql_without_a_statement_is_refused_not_stepped(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3_stmt *st = NULL;
+
+	assert_int_equal(cu_db_begin_read(f->db), 0);
+	assert_int_equal(cu_db_query(f->db, &st, "", ""), CU_ERR_INVAL);
+	assert_null(st);
+	assert_int_equal(cu_db_query_cached(f->db, &st, "-- nothing", ""),
+	                 CU_ERR_INVAL);
+	assert_null(st);
+	assert_int_equal(cu_db_run(f->db, NULL, " ", ""), CU_ERR_INVAL);
+	cu_db_rollback(f->db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,6 +442,9 @@ int main(void)
 	        a_cached_statement_sees_schema_changes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        a_bad_bind_on_a_cached_statement_leaves_it_usable, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        sql_without_a_statement_is_refused_not_stepped, setup,
 	        teardown),
 	    cmocka_unit_test(open_refuses_bad_arguments_and_unopenable_paths),
 	    cmocka_unit_test(error_mapping_covers_the_codes),
