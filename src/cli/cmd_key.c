@@ -381,7 +381,7 @@ static int audit_verify_local(const char *dir)
 		        cu_strerror(r));
 		return 1;
 	}
-	r = cu_vaudit_verify(cu_vks_db(vks), &count, &bad);
+	r = cu_vaudit_verify(cu_vks_audit_db(vks), &count, &bad);
 	cu_vks_close(vks);
 	if (r == 0) {
 		printf("audit chain intact: %lld records\n", (long long)count);

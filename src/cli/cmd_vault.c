@@ -50,11 +50,10 @@ static const char serve_usage[] =
 static void remove_ephemeral(const char *dir)
 {
 	static const char *const files[] = {
-	    "vault.db",
-	    "vault.db-wal",
-	    "vault.db-shm",
-	    "master.key",
-	    CU_VAULT_ADMIN_TOKEN_FILE,
+	    "vault.db",     "vault.db-wal",
+	    "vault.db-shm", "audit.db",
+	    "audit.db-wal", "audit.db-shm",
+	    "master.key",   CU_VAULT_ADMIN_TOKEN_FILE,
 	};
 	char path[256];
 

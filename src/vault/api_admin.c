@@ -245,8 +245,8 @@ static int get_audit(cu_http_req_t *req, struct cu_vapi_req *vr)
 	if (cu_vapi_int_query(req, "since", 0, INT64_MAX / 2, 0, &since) != 0 ||
 	    cu_vapi_int_query(req, "max", 1, LIST_MAX, LIST_MAX, &max) != 0)
 		return 0;
-	if ((r = cu_vaudit_list(cu_vks_db(vr->api->vks), since, max, &arr)) !=
-	    0)
+	if ((r = cu_vaudit_list(cu_vks_audit_db(vr->api->vks), since, max,
+	                        &arr)) != 0)
 		return cu_vapi_fail(req, r, NULL);
 	return cu_vapi_ok(req, 200, json_pack("{s:o}", "value", arr));
 }
@@ -254,7 +254,8 @@ static int get_audit(cu_http_req_t *req, struct cu_vapi_req *vr)
 static int verify_audit(cu_http_req_t *req, struct cu_vapi_req *vr)
 {
 	int64_t count = 0, bad_seq = 0;
-	int r = cu_vaudit_verify(cu_vks_db(vr->api->vks), &count, &bad_seq);
+	int r =
+	    cu_vaudit_verify(cu_vks_audit_db(vr->api->vks), &count, &bad_seq);
 
 	if (r == 0)
 		return cu_vapi_ok(req, 200,

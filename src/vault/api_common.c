@@ -28,7 +28,7 @@ int cu_vapi_new(cu_vks_t *vks, cu_vapi_t **out)
 		return CU_ERR_NOMEM;
 	api->vks = vks;
 	pthread_mutex_init(&api->mu, NULL);
-	if ((r = cu_vks_open_db(vks, &db)) != 0 ||
+	if ((r = cu_vks_open_audit_db(vks, &db)) != 0 ||
 	    (r = cu_vaudit_writer_new(db, &api->audit)) != 0) {
 		cu_vapi_free(api);
 		return r;

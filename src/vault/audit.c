@@ -4,6 +4,7 @@
 #include "core/secmem.h"
 
 #include <pthread.h>
+#include <sys/stat.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,75 @@ out:
 	free(canon);
 	json_decref(o);
 	return rc;
+}
+
+static const char *const schema[] = {
+    "CREATE TABLE audit (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
+    " principal TEXT NOT NULL, op TEXT NOT NULL, key TEXT NOT NULL,"
+    " version TEXT NOT NULL, result TEXT NOT NULL,"
+    " request_id TEXT NOT NULL, hash BLOB NOT NULL);"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+};
+
+int cu_vaudit_open(const char *path, cu_db_t **out)
+{
+	return cu_db_open(path, schema, sizeof(schema) / sizeof(schema[0]),
+	                  out);
+}
+
+/* Step a statement made by cu_db_query to its end and finalize it (not
+ * cu_db_run: these name the attached file, and are run once). */
+static int run_once(sqlite3_stmt *st, int r)
+{
+	while (r == 0 && (r = cu_db_step(st)) == 1)
+		;
+	sqlite3_finalize(st);
+	return r;
+}
+
+int cu_vaudit_adopt(cu_db_t *db, const char *legacy_path)
+{
+	sqlite3_stmt *st = NULL;
+	struct stat sb;
+	int r;
+
+	/* ATTACH would create a missing file */
+	if (stat(legacy_path, &sb) != 0)
+		return 0;
+	r = cu_db_query(db, &st, "ATTACH DATABASE ?1 AS legacy", "t",
+	                legacy_path);
+	if ((r = run_once(st, r)) != 0)
+		return r;
+	if ((r = cu_db_begin(db)) != 0)
+		goto detach;
+	if ((r = cu_db_query(db, &st,
+	                     "SELECT 1 FROM legacy.sqlite_master WHERE type = "
+	                     "'table' AND name = 'audit'",
+	                     "")) == 0)
+		r = cu_db_step(st);
+	sqlite3_finalize(st);
+	if (r == 1) {
+		r = cu_db_query(
+		    db, &st,
+		    "INSERT INTO main.audit SELECT seq, ts, principal, "
+		    "op, key, version, result, request_id, hash FROM "
+		    "legacy.audit WHERE seq > (SELECT IFNULL(MAX(seq), "
+		    "0) FROM main.audit) ORDER BY seq",
+		    "");
+		r = run_once(st, r);
+	}
+	if (r < 0) {
+		cu_db_rollback(db);
+		goto detach;
+	}
+	r = cu_db_commit(db);
+detach:
+	if (cu_db_exec(db, "DETACH DATABASE legacy") != 0 && r == 0)
+		r = CU_ERR_DB;
+	return r;
 }
 
 /* Append n records in the caller's open write transaction. */

@@ -14,7 +14,13 @@
  * recovered, purged, near expiry, role assigned, role removed; numbered
  * by a sequence so a subscriber resumes with "since=SEQ".
  *
- * Tables are created by the keystore's schema (keystore.h). */
+ * The audit log is a database of its own, DIR/audit.db beside the
+ * keystore's DIR/vault.db (cu_vaudit_open), the events a table of the
+ * keystore's (keystore.h), written with the changes they report. Apart
+ * because every audit commit changes the file it lands in, and SQLite
+ * drops every other connection's page cache of a file that changed: with
+ * the audit in vault.db each key lookup of the hot path re-read its pages
+ * (measured: 9 preads per unwrap, none apart). */
 #ifndef CU_VAULT_AUDIT_H
 #define CU_VAULT_AUDIT_H
 
@@ -46,6 +52,18 @@ struct cu_vaudit_rec {
 	const char *result; /* "ok", or an error code like "Forbidden" */
 	const char *request_id;
 };
+
+/* cu_vaudit_open - open (creating it with its schema) the audit database
+ * at path. *out is the caller's (cu_db_close). Returns as cu_db_open. */
+int cu_vaudit_open(const char *path, cu_db_t **out);
+
+/* cu_vaudit_adopt - copy into db (an audit database) the records of the
+ * audit table an older version kept in the keystore's database at
+ * legacy_path, those db does not have yet (by seq), in one durable
+ * transaction: the chain goes on unbroken. A missing file or one without
+ * that table is nothing to do. Run it before the keystore's migrations,
+ * which drop the old table. Returns 0, CU_ERR_NOMEM or CU_ERR_DB. */
+int cu_vaudit_adopt(cu_db_t *db, const char *legacy_path);
 
 /* cu_vaudit_append - append rec in its own durable transaction, chained
  * to the last record. rec->seq and rec->ts_ms are filled in. Returns 0,

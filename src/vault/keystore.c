@@ -32,8 +32,10 @@ struct cu_vks_reader {
 
 struct cu_vks {
 	cu_db_t *db;
-	char path[4096];   /* of vault.db */
-	unsigned char *mk; /* CU_AES256_KEY_LEN bytes, locked */
+	char path[4096];       /* of vault.db */
+	char audit_path[4096]; /* of audit.db */
+	cu_db_t *audit_db;     /* for reading the audit log */
+	unsigned char *mk;     /* CU_AES256_KEY_LEN bytes, locked */
 	pthread_mutex_t ev_mu;
 	pthread_cond_t ev_cv;
 	uint64_t ev_gen;
@@ -71,14 +73,6 @@ static const char *const schema[] = {
     " created INTEGER NOT NULL);"
     "CREATE INDEX role_assignments_principal ON"
     " role_assignments(principal);"
-    "CREATE TABLE audit (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
-    " principal TEXT NOT NULL, op TEXT NOT NULL, key TEXT NOT NULL,"
-    " version TEXT NOT NULL, result TEXT NOT NULL,"
-    " request_id TEXT NOT NULL, hash BLOB NOT NULL);"
-    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
-    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
-    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
-    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
     "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     " ts INTEGER NOT NULL, type TEXT NOT NULL, key TEXT NOT NULL,"
     " version TEXT NOT NULL, detail TEXT NOT NULL);",
@@ -89,6 +83,10 @@ static const char *const schema[] = {
     "CREATE UNIQUE INDEX keys_name_nocase ON keys(name COLLATE NOCASE);"
     "CREATE INDEX key_versions_name_nocase ON"
     " key_versions(name COLLATE NOCASE, seq);",
+    /* The audit log, a table here up to this version (migration 0 made
+     * it then), moved to DIR/audit.db (audit.h says why); cu_vks_open
+     * copies its records there before this runs. */
+    "DROP TABLE IF EXISTS audit;",
 };
 
 static const char *const op_names[] = {
@@ -299,6 +297,11 @@ int cu_vks_open(const char *dir, const struct cu_vks_settings *initial,
 		return CU_ERR_RANGE;
 	if ((vks = calloc(1, sizeof(*vks))) == NULL)
 		return CU_ERR_NOMEM;
+	if ((size_t)snprintf(vks->audit_path, sizeof(vks->audit_path),
+	                     "%s/audit.db", dir) >= sizeof(vks->audit_path)) {
+		free(vks);
+		return CU_ERR_RANGE;
+	}
 	pthread_mutex_init(&vks->ev_mu, NULL);
 	pthread_cond_init(&vks->ev_cv, NULL);
 	pthread_mutex_init(&vks->rd_mu, NULL);
@@ -313,6 +316,10 @@ int cu_vks_open(const char *dir, const struct cu_vks_settings *initial,
 	if ((r = load_master_key(dir, vks->mk)) != 0)
 		goto out;
 	snprintf(vks->path, sizeof(vks->path), "%s", path);
+	/* the audit first: vault.db's migrations drop its old audit table */
+	if ((r = cu_vaudit_open(vks->audit_path, &vks->audit_db)) != 0 ||
+	    (r = cu_vaudit_adopt(vks->audit_db, path)) != 0)
+		goto out;
 	if ((r = cu_db_open(path, schema, sizeof(schema) / sizeof(schema[0]),
 	                    &vks->db)) != 0)
 		goto out;
@@ -336,10 +343,14 @@ out:
 	return r;
 }
 
-int cu_vks_open_db(cu_vks_t *vks, cu_db_t **out)
+int cu_vks_open_audit_db(cu_vks_t *vks, cu_db_t **out)
 {
-	return cu_db_open(vks->path, schema, sizeof(schema) / sizeof(schema[0]),
-	                  out);
+	return cu_vaudit_open(vks->audit_path, out);
+}
+
+cu_db_t *cu_vks_audit_db(cu_vks_t *vks)
+{
+	return vks->audit_db;
 }
 
 void cu_vks_close(cu_vks_t *vks)
@@ -356,6 +367,7 @@ void cu_vks_close(cu_vks_t *vks)
 	}
 	cu_vkc_free(vks->cache);
 	cu_db_close(vks->db);
+	cu_db_close(vks->audit_db);
 	cu_secmem_free(vks->mk, CU_AES256_KEY_LEN);
 	pthread_cond_destroy(&vks->rd_cv);
 	pthread_mutex_destroy(&vks->rd_mu);

@@ -84,8 +84,13 @@ int cu_vks_open(const char *dir, const struct cu_vks_settings *initial,
 void cu_vks_close(cu_vks_t *vks);
 
 /* cu_vks_db - the database handle (owned by the keystore) for rbac.h and
- * audit.h. */
+ * audit.h's events. */
 cu_db_t *cu_vks_db(cu_vks_t *vks);
+
+/* cu_vks_audit_db - a handle (owned by the keystore) on the vault's audit
+ * database, DIR/audit.db, for reading the log (cu_vaudit_list,
+ * cu_vaudit_verify). */
+cu_db_t *cu_vks_audit_db(cu_vks_t *vks);
 
 /* Read connections for the hot path (authentication, authorization,
  * cu_vks_use): a pool of read-only SQLite connections, each with its
@@ -126,10 +131,10 @@ void cu_vks_reader_put(cu_vks_t *vks, cu_vks_reader_t *rd);
  * up (the maintenance thread calls it; lookups expire entries too). */
 void cu_vks_cache_expire(cu_vks_t *vks);
 
-/* cu_vks_open_db - open another connection to the keystore's database
- * (for a thread that writes on its own, like the audit writer). *out is
- * the caller's (cu_db_close). Returns as cu_db_open. */
-int cu_vks_open_db(cu_vks_t *vks, cu_db_t **out);
+/* cu_vks_open_audit_db - open another connection to the audit database
+ * (for the audit writer, which commits on its own). *out is the
+ * caller's (cu_db_close). Returns as cu_db_open. */
+int cu_vks_open_audit_db(cu_vks_t *vks, cu_db_t **out);
 
 /* cu_vks_settings_get - the vault's settings. Returns 0 or CU_ERR_DB. */
 int cu_vks_settings_get(cu_vks_t *vks, struct cu_vks_settings *s);

@@ -68,7 +68,7 @@ def test_audit_records_every_request_and_detects_an_edit(vault):
     assert all(len(x["request_id"]) == 32 for x in recs)
     assert vault.request("GET", "/admin/v1/audit/verify").json()["ok"]
     # edit one record behind the vault's back
-    db = sqlite3.connect(os.path.join(vault.data, "vault.db"), timeout=10)
+    db = sqlite3.connect(os.path.join(vault.data, "audit.db"), timeout=10)
     db.execute("DROP TRIGGER audit_no_update")
     db.execute("UPDATE audit SET principal = 'mallory' WHERE seq = 2")
     db.commit()

@@ -185,7 +185,7 @@ static void key_scope_covers_one_key_and_removal_is_immediate(void **s)
 static void the_audit_chain_verifies_and_catches_edits(void **s)
 {
 	struct fx *f = *s;
-	cu_db_t *db = cu_vks_db(f->vks);
+	cu_db_t *db = cu_vks_audit_db(f->vks);
 	int64_t count = 0, bad = 0;
 	json_t *list = NULL;
 
@@ -254,7 +254,7 @@ static void expected_hash(const unsigned char prev[32], json_t *rec,
 static void every_record_hashes_its_canonical_json_after_the_last(void **s)
 {
 	struct fx *f = *s;
-	cu_db_t *db = cu_vks_db(f->vks);
+	cu_db_t *db = cu_vks_audit_db(f->vks);
 	const char *odd[] = {"plain",     "quote\"d",    "back\\slash",
 	                     "tab\there", "caf\xc3\xa9", "slash/ok",
 	                     "",          NULL};
@@ -314,7 +314,7 @@ static void concurrent_appends_group_commit_into_one_intact_chain(void **s)
 	int64_t count = 0, bad = 0;
 	void *ret;
 
-	assert_int_equal(cu_vks_open_db(f->vks, &db), 0);
+	assert_int_equal(cu_vks_open_audit_db(f->vks, &db), 0);
 	assert_int_equal(cu_vaudit_writer_new(db, &writer), 0);
 	for (int i = 0; i < 8; i++)
 		assert_int_equal(
@@ -327,8 +327,84 @@ static void concurrent_appends_group_commit_into_one_intact_chain(void **s)
 	cu_vaudit_writer_free(writer);
 	writer = NULL;
 	cu_vaudit_writer_free(NULL);
-	assert_int_equal(cu_vaudit_verify(cu_vks_db(f->vks), &count, &bad), 0);
+	assert_int_equal(
+	    cu_vaudit_verify(cu_vks_audit_db(f->vks), &count, &bad), 0);
 	assert_int_equal(count, 400);
+}
+
+static void sql(const char *path, const char *text)
+{
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, text, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+/* Put the audit log back where an older version kept it: a table of
+ * vault.db, whose schema is then one migration behind. keep_new: leave
+ * audit.db too (as a crash between the copy and the drop would). */
+static void make_legacy(struct fx *f, int keep_new)
+{
+	char vdb[128], adb[128], q[512];
+
+	cu_vks_close(f->vks);
+	f->vks = NULL;
+	snprintf(vdb, sizeof(vdb), "%s/vault.db", f->dir);
+	snprintf(adb, sizeof(adb), "%s/audit.db", f->dir);
+	snprintf(q, sizeof(q),
+	         "ATTACH DATABASE '%s' AS a;"
+	         "CREATE TABLE main.audit AS SELECT * FROM a.audit;"
+	         "DETACH DATABASE a; PRAGMA user_version = 2;",
+	         adb);
+	sql(vdb, q);
+	if (!keep_new) {
+		snprintf(q, sizeof(q), "rm -f %s %s-wal %s-shm", adb, adb, adb);
+		assert_int_equal(system(q), 0);
+	}
+}
+
+static void an_older_vaults_audit_log_moves_to_its_own_file_unbroken(void **s)
+{
+	struct fx *f = *s;
+	int64_t count = 0, bad = 0;
+	int keep;
+
+	for (int i = 0; i < 3; i++) {
+		struct cu_vaudit_rec rec = {.principal = "alice",
+		                            .op = "unwrapKey",
+		                            .key = "k1",
+		                            .result = "ok",
+		                            .request_id = "r"};
+		assert_int_equal(
+		    cu_vaudit_append(cu_vks_audit_db(f->vks), &rec), 0);
+	}
+	for (keep = 0; keep < 2; keep++) {
+		struct cu_vaudit_rec rec = {.op = "get", .result = "ok"};
+		sqlite3_stmt *st = NULL;
+		int v = 0;
+
+		make_legacy(f, keep);
+		assert_int_equal(cu_vks_open(f->dir, NULL, &f->vks), 0);
+		/* every record once, the chain intact, and it goes on */
+		assert_int_equal(
+		    cu_vaudit_verify(cu_vks_audit_db(f->vks), &count, &bad), 0);
+		assert_int_equal(count, 3 + keep);
+		assert_int_equal(
+		    cu_vaudit_append(cu_vks_audit_db(f->vks), &rec), 0);
+		assert_int_equal(rec.seq, 4 + keep);
+		/* the old table is gone from vault.db */
+		assert_int_equal(cu_db_user_version(cu_vks_db(f->vks), &v), 0);
+		assert_int_equal(v, 3);
+		assert_int_equal(
+		    cu_db_query(cu_vks_db(f->vks), &st,
+		                "SELECT 1 FROM sqlite_master WHERE "
+		                "name = 'audit'",
+		                ""),
+		    0);
+		assert_int_equal(cu_db_step(st), 0);
+		sqlite3_finalize(st);
+	}
 }
 
 int main(void)
@@ -342,6 +418,7 @@ int main(void)
 	    T(the_audit_chain_verifies_and_catches_edits),
 	    T(concurrent_appends_group_commit_into_one_intact_chain),
 	    T(every_record_hashes_its_canonical_json_after_the_last),
+	    T(an_older_vaults_audit_log_moves_to_its_own_file_unbroken),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
