@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,8 @@ struct cu_db {
 	sqlite3 *conn;
 	pthread_mutex_t mu;
 	int memory;
-	sqlite3_stmt *tx[TX_N]; /* NULL until first used */
+	_Atomic uint64_t commits; /* cu_db_commits */
+	sqlite3_stmt *tx[TX_N];   /* NULL until first used */
 	struct cached cache[STMT_CACHE];
 	size_t n_cached;
 };
@@ -457,6 +459,38 @@ static int migrate(cu_db_t *db, const char *const *migrations, size_t n)
 	return 0;
 }
 
+/* SQLite's own WAL hook checkpoints once the log holds this many pages
+ * (its default); setting a hook replaces it, so count_wal does it too. */
+#define AUTOCHECKPOINT_PAGES 1000
+
+/* Called by SQLite after each commit on the connection has taken place
+ * and released the write lock: a reader that then sees the new count
+ * also sees the change. */
+static int count_wal(void *arg, sqlite3 *conn, const char *name, int pages)
+{
+	cu_db_t *db = arg;
+
+	atomic_fetch_add_explicit(&db->commits, 1, memory_order_release);
+	if (pages >= AUTOCHECKPOINT_PAGES)
+		(void)sqlite3_wal_checkpoint(conn, name);
+	return SQLITE_OK;
+}
+
+/* An in-memory database has no WAL; its one connection is serialized by
+ * SQLite's mutex, so counting just before the commit is as good. */
+static int count_commit(void *arg)
+{
+	cu_db_t *db = arg;
+
+	atomic_fetch_add_explicit(&db->commits, 1, memory_order_release);
+	return 0; /* 0: let the commit go on */
+}
+
+uint64_t cu_db_commits(cu_db_t *db)
+{
+	return atomic_load_explicit(&db->commits, memory_order_acquire);
+}
+
 int cu_db_open(const char *path, const char *const *migrations,
                size_t n_migrations, cu_db_t **out)
 {
@@ -509,6 +543,10 @@ int cu_db_open(const char *path, const char *const *migrations,
 	if ((r = cu_db_exec(db, "PRAGMA synchronous=FULL;"
 	                        "PRAGMA foreign_keys=ON;")) != 0)
 		goto out;
+	if (db->memory)
+		sqlite3_commit_hook(db->conn, count_commit, db);
+	else
+		sqlite3_wal_hook(db->conn, count_wal, db);
 	if ((r = migrate(db, migrations, n_migrations)) != 0)
 		goto out;
 	*out = db;

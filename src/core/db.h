@@ -53,6 +53,14 @@ sqlite3 *cu_db_sqlite(cu_db_t *db);
  * Returns 0 or CU_ERR_DB. */
 int cu_db_user_version(cu_db_t *db, int *v);
 
+/* cu_db_commits - how many transactions this handle has committed since
+ * it was opened, its migrations included (ever growing; read with
+ * acquire order: a thread that sees a count sees the commits it counts).
+ * For memos of what the database said: an answer read after seeing count
+ * N holds while the count is still N, provided no other handle or
+ * process writes the file. Thread-safe. */
+uint64_t cu_db_commits(cu_db_t *db);
+
 /* cu_db_begin - lock the handle and start a write transaction
  * (BEGIN IMMEDIATE: the write lock is taken now, so the transaction
  * cannot fail later with SQLITE_BUSY on its first write).

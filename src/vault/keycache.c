@@ -12,10 +12,9 @@
 struct entry {
 	char name[CU_VKS_NAME_MAX + 1];
 	char version[CU_VKS_VERSION_LEN + 1];
-	/* the sealed bytes the key was loaded from: ciphertext, not secret;
-	 * compared in full so that any change to the row misses */
-	unsigned char *sealed;
-	size_t sealed_len;
+	/* SHA-256 of the sealed bytes the key was loaded from (ciphertext,
+	 * not secret): any change to the row misses */
+	unsigned char sealed_sha[CU_SHA256_LEN];
 	cu_vko_t *key; /* NULL: the slot is free */
 	int64_t loaded_ms;
 	uint64_t used; /* LRU tick */
@@ -44,7 +43,6 @@ static void clear(cu_vkc_t *c, struct entry *e)
 	if (e->key == NULL)
 		return;
 	cu_vko_free(e->key);
-	free(e->sealed);
 	memset(e, 0, sizeof(*e));
 	c->n--;
 }
@@ -92,7 +90,7 @@ static struct entry *find(cu_vkc_t *c, const char *name, const char *version)
 }
 
 int cu_vkc_get(cu_vkc_t *c, const char *name, const char *version,
-               const unsigned char *sealed, size_t sealed_len, cu_vko_t **out)
+               const unsigned char sealed_sha[CU_SHA256_LEN], cu_vko_t **out)
 {
 	struct entry *e;
 	int r = CU_ERR_NOTFOUND;
@@ -101,8 +99,7 @@ int cu_vkc_get(cu_vkc_t *c, const char *name, const char *version,
 	pthread_mutex_lock(&c->mu);
 	if ((e = find(c, name, version)) == NULL)
 		goto out;
-	if (e->sealed_len != sealed_len ||
-	    memcmp(e->sealed, sealed, sealed_len) != 0 ||
+	if (memcmp(e->sealed_sha, sealed_sha, CU_SHA256_LEN) != 0 ||
 	    mono_ms() - e->loaded_ms >= c->ttl_ms) {
 		clear(c, e);
 		goto out;
@@ -116,17 +113,13 @@ out:
 }
 
 int cu_vkc_put(cu_vkc_t *c, const char *name, const char *version,
-               const unsigned char *sealed, size_t sealed_len, cu_vko_t *k)
+               const unsigned char sealed_sha[CU_SHA256_LEN], cu_vko_t *k)
 {
 	struct entry *e, *victim = NULL;
-	unsigned char *copy = NULL;
 
 	if (strlen(name) > CU_VKS_NAME_MAX ||
 	    strlen(version) > CU_VKS_VERSION_LEN)
 		return CU_ERR_INVAL;
-	if ((copy = malloc(sealed_len ? sealed_len : 1)) == NULL)
-		return CU_ERR_NOMEM;
-	memcpy(copy, sealed, sealed_len);
 	pthread_mutex_lock(&c->mu);
 	if ((e = find(c, name, version)) != NULL)
 		clear(c, e);
@@ -142,8 +135,7 @@ int cu_vkc_put(cu_vkc_t *c, const char *name, const char *version,
 	clear(c, victim);
 	memcpy(victim->name, name, strlen(name) + 1);
 	memcpy(victim->version, version, strlen(version) + 1);
-	victim->sealed = copy;
-	victim->sealed_len = sealed_len;
+	memcpy(victim->sealed_sha, sealed_sha, CU_SHA256_LEN);
 	victim->key = cu_vko_dup(k);
 	victim->loaded_ms = mono_ms();
 	victim->used = ++c->tick;

@@ -7,12 +7,12 @@
  * that the next operation starts from a ready key.
  *
  * The cache decides nothing: the keystore reads a version's row (state,
- * enabled, nbf/exp, key_ops, sealed material) from the database on every
- * operation and only then asks the cache, handing it the sealed bytes it
- * just read. An entry answers only when those bytes are exactly the ones
- * it was loaded from (same name, version, and material under the same
- * master key), so a changed, restored or tampered row is never served
- * from memory.
+ * enabled, nbf/exp, key_ops, sealed material) from the database, or from
+ * its memo while the database is unchanged (memo.h), and only then asks
+ * the cache, handing it the SHA-256 of the sealed bytes it read. An entry
+ * answers only when those bytes are the ones it was loaded from (same
+ * name, version, and material under the same master key), so a changed,
+ * restored or tampered row is never served from memory.
  *
  * Bounds: at most `max` entries (the least recently used goes first) and
  * a fixed lifetime counted from the load, never extended by use (expiry
@@ -26,6 +26,7 @@
 #ifndef CU_VAULT_KEYCACHE_H
 #define CU_VAULT_KEYCACHE_H
 
+#include "core/crypto/hash.h"
 #include "vault/keyops.h"
 
 #include <stddef.h>
@@ -44,22 +45,23 @@ int cu_vkc_new(size_t max, unsigned ttl_s, cu_vkc_t **out);
  * Keys handed out earlier stay valid until their holders free them. */
 void cu_vkc_free(cu_vkc_t *c);
 
-/* cu_vkc_get - the cached key of name/version if it was loaded from
- * exactly `sealed` (sealed_len bytes) and has not expired: *out is a new
- * handle (cu_vko_dup; the caller frees it with cu_vko_free). An entry
+/* cu_vkc_get - the cached key of name/version if it was loaded from the
+ * sealed bytes whose SHA-256 is sealed_sha and has not expired: *out is a
+ * new handle (cu_vko_dup; the caller frees it with cu_vko_free). An entry
  * whose sealed bytes differ or whose time is up is dropped. Returns 0 or
  * CU_ERR_NOTFOUND (not cached: load it). */
 int cu_vkc_get(cu_vkc_t *c, const char *name, const char *version,
-               const unsigned char *sealed, size_t sealed_len, cu_vko_t **out)
+               const unsigned char sealed_sha[CU_SHA256_LEN], cu_vko_t **out)
     __attribute__((warn_unused_result));
 
 /* cu_vkc_put - remember k (the caller keeps k; the cache takes its own
- * handle) as loaded from `sealed` for name/version, replacing an older
- * entry of that version and evicting the least recently used entry when
- * full. Returns 0, CU_ERR_INVAL (name or version too long) or
- * CU_ERR_NOMEM (nothing cached; the caller's key is unaffected). */
+ * handle) as loaded from the sealed bytes whose SHA-256 is sealed_sha,
+ * for name/version, replacing an older entry of that version and
+ * evicting the least recently used entry when full. Returns 0 or
+ * CU_ERR_INVAL (name or version too long; nothing cached, the caller's
+ * key is unaffected). */
 int cu_vkc_put(cu_vkc_t *c, const char *name, const char *version,
-               const unsigned char *sealed, size_t sealed_len, cu_vko_t *k);
+               const unsigned char sealed_sha[CU_SHA256_LEN], cu_vko_t *k);
 
 /* cu_vkc_drop - forget every version of key `name` in any case (key
  * names ignore case; NULL: every key),

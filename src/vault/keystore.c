@@ -1,12 +1,14 @@
 #include "vault/keystore.h"
 #include "core/b64.h"
 #include "core/crypto/aead.h"
+#include "core/crypto/hash.h"
 #include "core/crypto/rand.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/secmem.h"
 #include "vault/audit.h"
 #include "vault/keycache.h"
+#include "vault/memo.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +24,10 @@
 /* Read connections (cu_vks_reader_get) beyond this many wait for one
  * to come back; a few are plenty on a machine of a few cores. */
 #define READERS_MAX 8
+
+/* Memo entries (memo.h): tokens, role checks and key rows of the
+ * principals and keys in use. */
+#define MEMO_ENTRIES 1024
 
 struct cu_vks_reader {
 	sqlite3 *conn; /* read-only, used by one thread at a time */
@@ -45,7 +51,8 @@ struct cu_vks {
 	pthread_cond_t rd_cv;
 	struct cu_vks_reader *rd_free;
 	int rd_open;
-	cu_vkc_t *cache; /* loaded key versions (keycache.h) */
+	cu_vkc_t *cache;  /* loaded key versions (keycache.h) */
+	cu_vmemo_t *memo; /* rows read on the hot path (memo.h) */
 };
 
 static const char *const schema[] = {
@@ -204,6 +211,11 @@ cu_db_t *cu_vks_db(cu_vks_t *vks)
 	return vks->db;
 }
 
+cu_vmemo_t *cu_vks_memo(cu_vks_t *vks)
+{
+	return vks->memo;
+}
+
 /* Read or make DIR/master.key. */
 static int load_master_key(const char *dir, unsigned char *mk)
 {
@@ -311,7 +323,8 @@ int cu_vks_open(const char *dir, const struct cu_vks_settings *initial,
 		goto out;
 	}
 	if ((r = cu_vkc_new(CU_VKC_MAX_DEFAULT, CU_VKC_TTL_DEFAULT,
-	                    &vks->cache)) != 0)
+	                    &vks->cache)) != 0 ||
+	    (r = cu_vmemo_new(MEMO_ENTRIES, &vks->memo)) != 0)
 		goto out;
 	if ((r = load_master_key(dir, vks->mk)) != 0)
 		goto out;
@@ -366,6 +379,7 @@ void cu_vks_close(cu_vks_t *vks)
 		free(rd);
 	}
 	cu_vkc_free(vks->cache);
+	cu_vmemo_free(vks->memo);
 	cu_db_close(vks->db);
 	cu_db_close(vks->audit_db);
 	cu_secmem_free(vks->mk, CU_AES256_KEY_LEN);
@@ -1173,25 +1187,61 @@ out:
 	return r;
 }
 
-int cu_vks_use(cu_vks_t *vks, const char *name, const char *version,
-               unsigned op, int64_t now, cu_vko_t **key,
-               struct cu_vks_key *meta, const char **why)
-{
+/* What the memo keeps of a version's row for cu_vks_use: its attributes
+ * (no tags, no public key) and the digest of its sealed material, by
+ * which the key cache finds the loaded key. */
+struct use_memo {
 	struct cu_vks_key m;
+	unsigned char sealed_sha[CU_SHA256_LEN];
+};
+_Static_assert(sizeof(struct use_memo) <= CU_VMEMO_VAL_MAX,
+               "a key version's row fits a memo entry");
+
+/* The memo's key for name/version ("" for the latest): 'U', name, NUL,
+ * version. Returns its length, 0 when it does not fit. */
+static size_t use_key(const char *name, const char *version,
+                      char buf[CU_VMEMO_KEY_MAX])
+{
+	int n = snprintf(buf, CU_VMEMO_KEY_MAX, "U%s%c%s", name, '\0', version);
+
+	return n > 0 && n < CU_VMEMO_KEY_MAX ? (size_t)n : 0;
+}
+
+/* Whether m's state lets `op` run now. */
+static int use_allowed(const struct cu_vks_key *m, unsigned op, int64_t now,
+                       const char **why)
+{
+	if (!m->enabled) {
+		*why = "the key is disabled";
+		return CU_ERR_STATE;
+	}
+	if (m->nbf != 0 && now < m->nbf) {
+		*why = "the key is not yet valid (nbf)";
+		return CU_ERR_STATE;
+	}
+	if (m->exp != 0 && now >= m->exp) {
+		*why = "the key has expired (exp)";
+		return CU_ERR_STATE;
+	}
+	if (!(m->ops & op)) {
+		*why = "the key's key_ops do not permit this operation";
+		return CU_ERR_DENIED;
+	}
+	return 0;
+}
+
+/* Read the row of name/version (NULL or "": the latest) into um, the
+ * loaded key into *key when the state allows op. Returns as cu_vks_use. */
+static int use_read(cu_vks_t *vks, const char *name, const char *version,
+                    unsigned op, int64_t now, struct use_memo *um,
+                    cu_vko_t **key, const char **why)
+{
 	cu_vks_reader_t *rd = NULL;
 	sqlite3_stmt *st = NULL;
 	const unsigned char *sealed;
 	size_t sealed_len;
-	const char *dummy;
 	int r, latest = version == NULL || version[0] == '\0';
 
-	*key = NULL;
-	memset(&m, 0, sizeof(m));
-	if (why == NULL)
-		why = &dummy;
-	*why = "";
-	if (name == NULL || (!latest && !version_valid(version)))
-		return CU_ERR_NOTFOUND;
 	if ((r = cu_vks_reader_get(vks, &rd)) != 0)
 		return r;
 	if (latest)
@@ -1209,54 +1259,80 @@ int cu_vks_use(cu_vks_t *vks, const char *name, const char *version,
 		r = CU_ERR_DB;
 		goto out;
 	}
-	/* the state, attributes and material as committed now: every
-	 * operation reads them, cache or no cache */
 	if ((r = cu_db_step(st)) == 0)
 		r = CU_ERR_NOTFOUND;
 	if (r != 1)
 		goto out;
-	use_row(st, &m);
-	if (!m.enabled) {
-		*why = "the key is disabled";
-		r = CU_ERR_STATE;
-		goto out;
-	}
-	if (m.nbf != 0 && now < m.nbf) {
-		*why = "the key is not yet valid (nbf)";
-		r = CU_ERR_STATE;
-		goto out;
-	}
-	if (m.exp != 0 && now >= m.exp) {
-		*why = "the key has expired (exp)";
-		r = CU_ERR_STATE;
-		goto out;
-	}
-	if (!(m.ops & op)) {
-		*why = "the key's key_ops do not permit this operation";
-		r = CU_ERR_DENIED;
-		goto out;
-	}
+	use_row(st, &um->m);
 	sealed = sqlite3_column_blob(st, 13);
 	sealed_len = (size_t)sqlite3_column_bytes(st, 13);
-	if (sealed != NULL &&
-	    (r = cu_vkc_get(vks->cache, m.name, m.version, sealed, sealed_len,
-	                    key)) != CU_ERR_NOTFOUND)
+	if ((r = cu_sha256(sealed, sealed_len, um->sealed_sha)) != 0 ||
+	    (r = use_allowed(&um->m, op, now, why)) != 0)
 		goto out;
-	if ((r = unseal(vks, &m, sealed, sealed_len, key)) != 0)
+	if (sealed != NULL &&
+	    (r = cu_vkc_get(vks->cache, um->m.name, um->m.version,
+	                    um->sealed_sha, key)) != CU_ERR_NOTFOUND)
+		goto out;
+	if ((r = unseal(vks, &um->m, sealed, sealed_len, key)) != 0)
 		goto out;
 	/* failing to cache only costs the next operation a load */
-	(void)cu_vkc_put(vks->cache, m.name, m.version, sealed, sealed_len,
+	(void)cu_vkc_put(vks->cache, um->m.name, um->m.version, um->sealed_sha,
 	                 *key);
 out:
 	cu_vks_reader_put(vks, rd); /* ends the read */
+	return r == 1 ? CU_ERR_DB : r;
+}
+
+int cu_vks_use(cu_vks_t *vks, const char *name, const char *version,
+               unsigned op, int64_t now, cu_vko_t **key,
+               struct cu_vks_key *meta, const char **why)
+{
+	struct use_memo um;
+	char mkey[CU_VMEMO_KEY_MAX];
+	const char *dummy;
+	size_t mlen = 0, vlen = 0;
+	uint64_t gen;
+	int r;
+
+	*key = NULL;
+	memset(&um, 0, sizeof(um));
+	if (why == NULL)
+		why = &dummy;
+	*why = "";
+	if (version == NULL)
+		version = "";
+	if (name == NULL || (version[0] != '\0' && !version_valid(version)))
+		return CU_ERR_NOTFOUND;
+	/* the count before the read: see memo.h */
+	gen = cu_db_commits(vks->db);
+	mlen = use_key(name, version, mkey);
+	if (mlen != 0 &&
+	    cu_vmemo_get(vks->memo, mkey, mlen, gen, &um, sizeof(um), &vlen) ==
+	        0 &&
+	    vlen == sizeof(um)) {
+		/* the row as committed now: nothing was committed since it
+		 * was read */
+		r = use_allowed(&um.m, op, now, why);
+		if (r == 0 && cu_vkc_get(vks->cache, um.m.name, um.m.version,
+		                         um.sealed_sha, key) != 0)
+			r = use_read(vks, name, version, op, now, &um, key,
+			             why);
+	} else {
+		memset(&um, 0, sizeof(um));
+		r = use_read(vks, name, version, op, now, &um, key, why);
+		if (mlen != 0 &&
+		    (r == 0 || r == CU_ERR_STATE || r == CU_ERR_DENIED))
+			(void)cu_vmemo_put(vks->memo, mkey, mlen, gen, &um,
+			                   sizeof(um));
+	}
 	if (r != 0) {
 		cu_vko_free(*key);
 		*key = NULL;
 	}
 	if ((r == 0 || r == CU_ERR_STATE || r == CU_ERR_DENIED) && meta != NULL)
-		*meta = m;
+		*meta = um.m;
 	else
-		cu_vks_key_clear(&m);
+		cu_vks_key_clear(&um.m);
 	return r;
 }
 

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/secmem.h"
 #include "vault/audit.h"
+#include "vault/memo.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -199,8 +200,8 @@ int cu_vrbac_principal_count(cu_vks_t *vks, int64_t *n)
 
 /* The principal whose token hash (by_token) or certificate fingerprint is h,
  * on a pooled read connection (every request authenticates). */
-static int lookup(cu_vks_t *vks, int by_token, const unsigned char h[32],
-                  char name[CU_VRBAC_NAME_MAX + 1])
+static int lookup_db(cu_vks_t *vks, int by_token, const unsigned char h[32],
+                     char name[CU_VRBAC_NAME_MAX + 1])
 {
 	cu_vks_reader_t *rd = NULL;
 	sqlite3_stmt *st = NULL;
@@ -242,6 +243,32 @@ static int lookup(cu_vks_t *vks, int by_token, const unsigned char h[32],
 	r = 0;
 out:
 	cu_vks_reader_put(vks, rd);
+	return r;
+}
+
+/* lookup_db, answered from the memo while the database is unchanged
+ * (memo.h). Only principals found are kept: an unknown token always
+ * reaches the database. */
+static int lookup(cu_vks_t *vks, int by_token, const unsigned char h[32],
+                  char name[CU_VRBAC_NAME_MAX + 1])
+{
+	unsigned char key[1 + 32];
+	uint64_t gen = cu_db_commits(cu_vks_db(vks)); /* before the read */
+	size_t n = 0;
+	int r;
+
+	key[0] = by_token ? 'T' : 'C';
+	memcpy(key + 1, h, 32);
+	if (cu_vmemo_get(cu_vks_memo(vks), key, sizeof(key), gen, name,
+	                 CU_VRBAC_NAME_MAX, &n) == 0 &&
+	    n > 0) {
+		name[n] = '\0';
+		r = 0;
+	} else if ((r = lookup_db(vks, by_token, h, name)) == 0) {
+		(void)cu_vmemo_put(cu_vks_memo(vks), key, sizeof(key), gen,
+		                   name, strlen(name));
+	}
+	cu_memzero(key, sizeof(key));
 	return r;
 }
 
@@ -384,17 +411,13 @@ out:
 	return r;
 }
 
-int cu_vrbac_check(cu_vks_t *vks, const char *principal, unsigned perm,
-                   const char *key)
+static int check_db(cu_vks_t *vks, const char *principal, unsigned perm,
+                    const char *key)
 {
 	cu_vks_reader_t *rd = NULL;
 	sqlite3_stmt *st = NULL;
 	int r, allowed = 0;
 
-	if (principal == NULL || principal[0] == '\0' || perm == 0)
-		return CU_ERR_DENIED;
-	/* read on every request, never cached: a removed assignment stops
-	 * the very next request */
 	if ((r = cu_vks_reader_get(vks, &rd)) != 0)
 		return r;
 	if ((r = cu_vks_reader_stmt(rd, CU_VKS_ST_RBAC_CHECK,
@@ -421,6 +444,39 @@ int cu_vrbac_check(cu_vks_t *vks, const char *principal, unsigned perm,
 		r = allowed ? 0 : CU_ERR_DENIED;
 out:
 	cu_vks_reader_put(vks, rd);
+	return r;
+}
+
+int cu_vrbac_check(cu_vks_t *vks, const char *principal, unsigned perm,
+                   const char *key)
+{
+	/* 'R', perm, principal, NUL, key: at most 1 + 8 + 127 + 1 + 127 */
+	char mkey[CU_VMEMO_KEY_MAX];
+	unsigned char verdict = 0;
+	uint64_t gen;
+	size_t n = 0;
+	int len, r;
+
+	if (principal == NULL || principal[0] == '\0' || perm == 0)
+		return CU_ERR_DENIED;
+	/* the assignments as committed now: the memo answers only while
+	 * nothing was committed since it read them (memo.h), so a removed
+	 * assignment stops the very next request */
+	gen = cu_db_commits(cu_vks_db(vks)); /* before the read */
+	len = snprintf(mkey, sizeof(mkey), "R%08x%s%c%s", perm, principal, '\0',
+	               key != NULL ? key : "");
+	if (len <= 0 || (size_t)len >= sizeof(mkey))
+		return check_db(vks, principal, perm, key);
+	if (cu_vmemo_get(cu_vks_memo(vks), mkey, (size_t)len, gen, &verdict, 1,
+	                 &n) == 0 &&
+	    n == 1)
+		return verdict == 'y' ? 0 : CU_ERR_DENIED;
+	r = check_db(vks, principal, perm, key);
+	if (r == 0 || r == CU_ERR_DENIED) {
+		verdict = r == 0 ? 'y' : 'n';
+		(void)cu_vmemo_put(cu_vks_memo(vks), mkey, (size_t)len, gen,
+		                   &verdict, 1);
+	}
 	return r;
 }
 

@@ -14,6 +14,7 @@
 #include <openssl/sha.h>
 #include "vault/audit.h"
 #include "vault/keystore.h"
+#include "vault/memo.h"
 #include "vault/rbac.h"
 
 struct fx {
@@ -58,6 +59,9 @@ static void tokens_authenticate_and_a_new_token_replaces_the_old(void **s)
 	assert_int_equal(cu_vrbac_auth_token(f->vks, t1, strlen(t1) - 1, who),
 	                 CU_ERR_AUTH);
 	assert_int_equal(cu_vrbac_auth_token(f->vks, "", 0, who), CU_ERR_AUTH);
+	/* again, from the memo (nothing committed since) */
+	assert_int_equal(cu_vrbac_auth_token(f->vks, t1, strlen(t1), who), 0);
+	assert_string_equal(who, "alice");
 	assert_int_equal(cu_vrbac_principal_token(f->vks, "alice", t2), 0);
 	assert_int_equal(cu_vrbac_auth_token(f->vks, t1, strlen(t1), who),
 	                 CU_ERR_AUTH);
@@ -157,6 +161,19 @@ static void key_scope_covers_one_key_and_removal_is_immediate(void **s)
 	assert_int_equal(cu_vrbac_list(f->vks, &list), 0);
 	assert_int_equal(json_array_size(list), 1);
 	json_decref(list);
+	/* asked again with nothing committed: answered from the memo, the
+	 * same answers */
+	{
+		uint64_t h0 = 0, h1 = 0;
+		cu_vmemo_stats(cu_vks_memo(f->vks), &h0, NULL);
+		assert_int_equal(
+		    cu_vrbac_check(f->vks, "store", CU_VPERM_UNWRAP, "k1"), 0);
+		assert_int_equal(
+		    cu_vrbac_check(f->vks, "store", CU_VPERM_UNWRAP, "k2"),
+		    CU_ERR_DENIED);
+		cu_vmemo_stats(cu_vks_memo(f->vks), &h1, NULL);
+		assert_int_equal(h1, h0 + 2);
+	}
 	assert_int_equal(cu_vrbac_unassign(f->vks, "ra1"), 0);
 	assert_int_equal(cu_vrbac_check(f->vks, "store", CU_VPERM_UNWRAP, "k1"),
 	                 CU_ERR_DENIED);

@@ -1,0 +1,148 @@
+/* Unit tests for vault/memo: an answer holds only at the commit count it
+ * was read at, per key, within fixed bounds. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/db.h"
+#include "core/err.h"
+#include "vault/memo.h"
+
+static void an_answer_holds_only_at_the_count_it_was_read_at(void **s)
+{
+	cu_vmemo_t *m = NULL;
+	char val[CU_VMEMO_VAL_MAX];
+	size_t n = 99;
+	uint64_t hits = 0, misses = 0;
+
+	(void)s;
+	assert_int_equal(cu_vmemo_new(16, &m), 0);
+	assert_int_equal(cu_vmemo_get(m, "k", 1, 7, val, sizeof(val), &n),
+	                 CU_ERR_NOTFOUND);
+	assert_int_equal(n, 0);
+	assert_int_equal(cu_vmemo_put(m, "k", 1, 7, "alice", 5), 0);
+	assert_int_equal(cu_vmemo_get(m, "k", 1, 7, val, sizeof(val), &n), 0);
+	assert_int_equal(n, 5);
+	assert_memory_equal(val, "alice", 5);
+	/* one commit later: stale */
+	assert_int_equal(cu_vmemo_get(m, "k", 1, 8, val, sizeof(val), &n),
+	                 CU_ERR_NOTFOUND);
+	/* another key, a key that is a prefix: not this entry */
+	assert_int_equal(cu_vmemo_get(m, "j", 1, 7, val, sizeof(val), &n),
+	                 CU_ERR_NOTFOUND);
+	assert_int_equal(cu_vmemo_get(m, "kk", 2, 7, val, sizeof(val), &n),
+	                 CU_ERR_NOTFOUND);
+	/* a value larger than the caller's buffer is not handed out cut */
+	assert_int_equal(cu_vmemo_get(m, "k", 1, 7, val, 4, &n),
+	                 CU_ERR_NOTFOUND);
+	/* read again at the new count: replaced, and the old count is gone */
+	assert_int_equal(cu_vmemo_put(m, "k", 1, 8, "bob", 3), 0);
+	assert_int_equal(cu_vmemo_get(m, "k", 1, 8, val, sizeof(val), &n), 0);
+	assert_memory_equal(val, "bob", 3);
+	assert_int_equal(cu_vmemo_get(m, "k", 1, 7, val, sizeof(val), &n),
+	                 CU_ERR_NOTFOUND);
+	cu_vmemo_stats(m, &hits, &misses);
+	assert_int_equal(hits, 2);
+	assert_int_equal(misses, 6);
+	cu_vmemo_free(m);
+	cu_vmemo_free(NULL);
+}
+
+static void bounds_are_refused_and_the_table_stays_bounded(void **s)
+{
+	cu_vmemo_t *m = NULL;
+	char key[CU_VMEMO_KEY_MAX + 1], val[CU_VMEMO_VAL_MAX + 1];
+	size_t n = 0, found = 0;
+
+	(void)s;
+	assert_int_equal(cu_vmemo_new(3, &m), CU_ERR_INVAL);
+	assert_int_equal(cu_vmemo_new(65537, &m), CU_ERR_INVAL);
+	assert_int_equal(cu_vmemo_new(8, &m), 0);
+	memset(key, 'a', sizeof(key));
+	memset(val, 'v', sizeof(val));
+	assert_int_equal(cu_vmemo_put(m, key, sizeof(key), 1, "x", 1),
+	                 CU_ERR_RANGE);
+	assert_int_equal(cu_vmemo_put(m, "k", 1, 1, val, sizeof(val)),
+	                 CU_ERR_RANGE);
+	assert_int_equal(cu_vmemo_put(m, "", 0, 1, "x", 1), CU_ERR_RANGE);
+	/* the largest key and value fit */
+	assert_int_equal(
+	    cu_vmemo_put(m, key, CU_VMEMO_KEY_MAX, 1, val, CU_VMEMO_VAL_MAX),
+	    0);
+	assert_int_equal(
+	    cu_vmemo_get(m, key, CU_VMEMO_KEY_MAX, 1, val, sizeof(val), &n), 0);
+	assert_int_equal(n, CU_VMEMO_VAL_MAX);
+	/* 100 keys into 8 entries: at most 8 answer, the last put among them */
+	for (int i = 0; i < 100; i++) {
+		snprintf(key, sizeof(key), "key-%d", i);
+		assert_int_equal(
+		    cu_vmemo_put(m, key, strlen(key), 1, key, strlen(key)), 0);
+	}
+	for (int i = 0; i < 100; i++) {
+		snprintf(key, sizeof(key), "key-%d", i);
+		if (cu_vmemo_get(m, key, strlen(key), 1, val, sizeof(val),
+		                 &n) == 0) {
+			assert_int_equal(n, strlen(key));
+			assert_memory_equal(val, key, n);
+			found++;
+		}
+	}
+	assert_true(found >= 1 && found <= 8);
+	assert_int_equal(cu_vmemo_get(m, "key-99", 6, 1, val, sizeof(val), &n),
+	                 0);
+	cu_vmemo_free(m);
+}
+
+/* The count the memo is tagged with: every commit of the handle, made
+ * with cu_db_commit or as a lone statement, and nothing else. */
+static void the_commit_count_moves_with_every_commit_only(void **s)
+{
+	static const char *const schema[] = {"CREATE TABLE t (x INTEGER);"};
+	char dir[] = "/tmp/custos-test-memo-XXXXXX", path[64], cmd[96];
+	cu_db_t *db = NULL;
+	sqlite3_stmt *st = NULL;
+	uint64_t c0;
+
+	(void)s;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	assert_int_equal(cu_db_open(path, schema, 1, &db), 0);
+	c0 = cu_db_commits(db);
+	assert_true(c0 >= 1); /* the migration */
+	assert_int_equal(cu_db_begin(db), 0);
+	assert_int_equal(cu_db_run(db, NULL, "INSERT INTO t VALUES(1)", ""), 0);
+	assert_int_equal(cu_db_commits(db), c0); /* not yet */
+	assert_int_equal(cu_db_commit(db), 0);
+	assert_int_equal(cu_db_commits(db), c0 + 1);
+	assert_int_equal(cu_db_run(db, NULL, "INSERT INTO t VALUES(2)", ""), 0);
+	assert_int_equal(cu_db_commits(db), c0 + 2);
+	/* reads and rolled-back writes do not count */
+	assert_int_equal(cu_db_begin(db), 0);
+	assert_int_equal(cu_db_run(db, NULL, "INSERT INTO t VALUES(3)", ""), 0);
+	cu_db_rollback(db);
+	assert_int_equal(cu_db_begin_read(db), 0);
+	assert_int_equal(cu_db_query(db, &st, "SELECT COUNT(*) FROM t", ""), 0);
+	assert_int_equal(cu_db_step(st), 1);
+	assert_int_equal(sqlite3_column_int(st, 0), 2);
+	sqlite3_finalize(st);
+	cu_db_rollback(db);
+	assert_int_equal(cu_db_commits(db), c0 + 2);
+	cu_db_close(db);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(an_answer_holds_only_at_the_count_it_was_read_at),
+	    cmocka_unit_test(bounds_are_refused_and_the_table_stays_bounded),
+	    cmocka_unit_test(the_commit_count_moves_with_every_commit_only),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
