@@ -6,8 +6,13 @@
 #include "vault/keystore.h"
 #include "vault/rbac.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +29,7 @@ struct cu_vault {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	unsigned interval_s, near_expiry_s;
+	int lock_fd; /* DATA/vault.lock, held while serving; -1: none */
 };
 
 static int add_routes(cu_vault_t *v)
@@ -91,6 +97,34 @@ static void stop_maintenance(cu_vault_t *v)
 	v->maint_running = 0;
 }
 
+/* One vault per data directory: its memo of the database (memo.h) sees
+ * only its own commits, so a second vault writing the same files could
+ * remove a role the first would go on honouring. Held with flock until
+ * the vault is freed (the kernel lets go when the process dies). */
+static int lock_data(cu_vault_t *v, const char *dir)
+{
+	char path[4096];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/vault.lock", dir) >=
+	    sizeof(path))
+		return CU_ERR_RANGE;
+	(void)mkdir(dir, 0700); /* cu_vks_open says what is wrong with it */
+	v->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (v->lock_fd < 0) {
+		cu_logf(CU_LOG_ERROR, "cannot open %s: %s", path,
+		        strerror(errno));
+		return CU_ERR_IO;
+	}
+	if (flock(v->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		cu_logf(CU_LOG_ERROR,
+		        "another vault is serving %s (%s is locked): stop it "
+		        "first, or give this one its own --data directory",
+		        dir, path);
+		return CU_ERR_STATE;
+	}
+	return 0;
+}
+
 /* Open the keystore; on a vault without principals, make the first
  * administrator and write its token to DATA/admin.token. */
 static int open_store(cu_vault_t *v, const struct cu_vault_config *cfg)
@@ -105,7 +139,8 @@ static int open_store(cu_vault_t *v, const struct cu_vault_config *cfg)
 		cu_log(CU_LOG_ERROR, "the vault needs a data directory", NULL);
 		return CU_ERR_INVAL;
 	}
-	if ((rc = cu_vks_open(cfg->data_dir, &s, &v->vks)) != 0)
+	if ((rc = lock_data(v, cfg->data_dir)) != 0 ||
+	    (rc = cu_vks_open(cfg->data_dir, &s, &v->vks)) != 0)
 		return rc;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", cfg->data_dir,
 	                     CU_VAULT_ADMIN_TOKEN_FILE) >= sizeof(path))
@@ -139,6 +174,7 @@ int cu_vault_start(const struct cu_vault_config *cfg, cu_vault_t **out)
 		goto out;
 	pthread_mutex_init(&v->mu, NULL);
 	pthread_cond_init(&v->cv, NULL);
+	v->lock_fd = -1;
 	v->interval_s =
 	    cfg->maintenance_interval_s ? cfg->maintenance_interval_s : 60;
 	v->near_expiry_s = cfg->near_expiry_s ? cfg->near_expiry_s : 30 * 86400;
@@ -220,6 +256,8 @@ void cu_vault_free(cu_vault_t *v)
 	cu_http_server_free(v->srv);
 	cu_vapi_free(v->api);
 	cu_vks_close(v->vks);
+	if (v->lock_fd >= 0)
+		close(v->lock_fd); /* lets the lock go */
 	pthread_cond_destroy(&v->cv);
 	pthread_mutex_destroy(&v->mu);
 	free(v);

@@ -9,7 +9,7 @@ import time
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from conftest import run_cli
+from conftest import free_port, run_cli
 
 POLL = {"_polling_interval": 0}
 
@@ -173,3 +173,16 @@ def test_sigterm_answers_a_waiting_long_poll_before_it_stops(vault):
     assert "e" not in got, got.get("e")
     assert got["r"].status_code == 200
     assert got["r"].json()["value"] == []
+
+
+def test_a_second_vault_on_the_same_data_directory_is_refused(vault):
+    """Each vault process keeps a memo of what its database said, valid
+    while it alone writes there: a second one is stopped at the door."""
+    port = free_port()
+    p = run_cli("vault", "serve", "--listen", f"127.0.0.1:{port}",
+                "--tls-cert", vault.pki.cert, "--tls-key", vault.pki.key,
+                "--data", vault.data, check=False, timeout=30)
+    assert p.returncode != 0
+    assert "another vault is serving" in p.stderr
+    # the first one is untouched
+    assert vault.request("GET", "/keys?api-version=7.4").status_code == 200
