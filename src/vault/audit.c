@@ -169,14 +169,20 @@ detach:
 	return r;
 }
 
-/* Append n records in the caller's open write transaction. */
-static int append_tx(cu_db_t *db, struct cu_vaudit_rec **recs, size_t n)
+/* The end of the chain: the next record's seq and the hash it chains
+ * to. */
+struct tail {
+	int64_t seq;
+	unsigned char prev[CU_SHA256_LEN];
+};
+
+static int read_tail(cu_db_t *db, struct tail *t)
 {
-	unsigned char prev[CU_SHA256_LEN] = {0}, h[CU_SHA256_LEN];
 	sqlite3_stmt *st = NULL;
-	int64_t seq = 1;
 	int r;
 
+	t->seq = 1;
+	memset(t->prev, 0, sizeof(t->prev));
 	if ((r = cu_db_query(db, &st,
 	                     "SELECT seq, hash FROM audit ORDER BY seq DESC "
 	                     "LIMIT 1",
@@ -185,72 +191,61 @@ static int append_tx(cu_db_t *db, struct cu_vaudit_rec **recs, size_t n)
 	r = cu_db_step(st);
 	if (r == 1) {
 		if (sqlite3_column_bytes(st, 1) != CU_SHA256_LEN) {
-			sqlite3_finalize(st);
-			return CU_ERR_DB;
+			r = CU_ERR_DB;
+		} else {
+			t->seq = sqlite3_column_int64(st, 0) + 1;
+			memcpy(t->prev, sqlite3_column_blob(st, 1),
+			       CU_SHA256_LEN);
+			r = 0;
 		}
-		seq = sqlite3_column_int64(st, 0) + 1;
-		memcpy(prev, sqlite3_column_blob(st, 1), CU_SHA256_LEN);
 	}
-	sqlite3_finalize(st);
-	if (r < 0)
-		return r;
-	/* one statement for the whole batch, bound afresh per record */
-	r = sqlite3_prepare_v2(cu_db_sqlite(db),
-	                       "INSERT INTO audit(seq, ts, principal, op, key, "
-	                       "version, result, request_id, hash) VALUES(?1, "
-	                       "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	                       -1, &st, NULL);
-	if (r != SQLITE_OK) {
-		sqlite3_finalize(st);
-		return cu_db_err(r) != 0 ? cu_db_err(r) : CU_ERR_DB;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct cu_vaudit_rec *rec = recs[i];
-		const char *text[6];
-		int rc = SQLITE_OK;
-
-		if (rec->ts_ms == 0)
-			rec->ts_ms = now_ms();
-		rec->seq = seq++;
-		if ((r = chain_hash(prev, rec, h)) != 0)
-			goto out;
-		text[0] = nz(rec->principal);
-		text[1] = nz(rec->op);
-		text[2] = nz(rec->key);
-		text[3] = nz(rec->version);
-		text[4] = nz(rec->result);
-		text[5] = nz(rec->request_id);
-		sqlite3_reset(st);
-		rc |= sqlite3_bind_int64(st, 1, rec->seq);
-		rc |= sqlite3_bind_int64(st, 2, rec->ts_ms);
-		for (int j = 0; j < 6; j++)
-			rc |= sqlite3_bind_text(st, 3 + j, text[j], -1,
-			                        SQLITE_STATIC);
-		rc |= sqlite3_bind_blob(st, 9, h, sizeof(h), SQLITE_TRANSIENT);
-		if (rc != SQLITE_OK) {
-			r = cu_db_err(rc);
-			r = r != 0 ? r : CU_ERR_DB;
-			goto out;
-		}
-		if ((r = cu_db_step(st)) != 0) {
-			r = r == 1 ? CU_ERR_DB : r;
-			goto out;
-		}
-		memcpy(prev, h, sizeof(prev));
-	}
-	r = 0;
-out:
 	sqlite3_finalize(st);
 	return r;
 }
 
+/* Append n records after *t in the caller's open write transaction,
+ * moving *t past them (the caller keeps *t only if the transaction
+ * commits). */
+static int append_tx(cu_db_t *db, struct tail *t, struct cu_vaudit_rec **recs,
+                     size_t n)
+{
+	unsigned char h[CU_SHA256_LEN];
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		struct cu_vaudit_rec *rec = recs[i];
+
+		if (rec->ts_ms == 0)
+			rec->ts_ms = now_ms();
+		rec->seq = t->seq;
+		if ((r = chain_hash(t->prev, rec, h)) != 0)
+			return r;
+		/* the handle keeps the statement prepared */
+		if ((r = cu_db_run(db, NULL,
+		                   "INSERT INTO audit(seq, ts, principal, op, "
+		                   "key, version, result, request_id, hash) "
+		                   "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+		                   "iittttttb", rec->seq, rec->ts_ms,
+		                   nz(rec->principal), nz(rec->op),
+		                   nz(rec->key), nz(rec->version),
+		                   nz(rec->result), nz(rec->request_id), h,
+		                   sizeof(h))) != 0)
+			return r;
+		t->seq++;
+		memcpy(t->prev, h, sizeof(t->prev));
+	}
+	return 0;
+}
+
 int cu_vaudit_append(cu_db_t *db, struct cu_vaudit_rec *rec)
 {
+	struct tail t;
 	int r;
 
 	if ((r = cu_db_begin(db)) != 0)
 		return r;
-	if ((r = append_tx(db, &rec, 1)) != 0) {
+	if ((r = read_tail(db, &t)) != 0 ||
+	    (r = append_tx(db, &t, &rec, 1)) != 0) {
 		cu_db_rollback(db);
 		return r;
 	}
@@ -280,6 +275,11 @@ struct pending {
 
 struct cu_vaudit_writer {
 	cu_db_t *db; /* used by the leader only */
+	/* the chain's end as last committed, kept by the leader (the only
+	 * writer of the file while the writer lives); read again after a
+	 * failed batch */
+	struct tail end;
+	int end_known;
 	pthread_mutex_t mu;
 	struct pending *head, **tail; /* the queue */
 	int busy;                     /* a leader is at work */
@@ -317,10 +317,15 @@ static void lead(cu_vaudit_writer_t *w, struct pending *self)
 		pthread_mutex_unlock(&w->mu);
 
 		if ((r = cu_db_begin(w->db)) == 0) {
-			if ((r = append_tx(w->db, recs, n)) != 0)
+			struct tail t = w->end;
+			if ((!w->end_known &&
+			     (r = read_tail(w->db, &t)) != 0) ||
+			    (r = append_tx(w->db, &t, recs, n)) != 0)
 				cu_db_rollback(w->db);
 			else
 				r = cu_db_commit(w->db);
+			w->end = t;
+			w->end_known = r == 0;
 		}
 		/* the batch has left the queue: only this thread sees it */
 		p = batch;

@@ -66,8 +66,9 @@ int cu_vaudit_open(const char *path, cu_db_t **out);
 int cu_vaudit_adopt(cu_db_t *db, const char *legacy_path);
 
 /* cu_vaudit_append - append rec in its own durable transaction, chained
- * to the last record. rec->seq and rec->ts_ms are filled in. Returns 0,
- * CU_ERR_NOMEM, CU_ERR_CRYPTO or CU_ERR_DB. */
+ * to the last record (not while a writer, below, lives on the same file:
+ * the writer keeps the chain's end in memory). rec->seq and rec->ts_ms are
+ * filled in. Returns 0, CU_ERR_NOMEM, CU_ERR_CRYPTO or CU_ERR_DB. */
 int cu_vaudit_append(cu_db_t *db, struct cu_vaudit_rec *rec);
 
 /* A group-commit writer: the records of many concurrent requests go in

@@ -17,15 +17,35 @@
 #include <openssl/rsa.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Copies of an RSA private key for concurrent private operations.
+ * OpenSSL 3.0 takes each RSA key's write lock for every private
+ * operation, and every thread but the first to use the key shares one
+ * blinding under another lock (which also runs the blinding's periodic
+ * modular inverse): with the vault's thread per connection, dozens of
+ * threads queue there. A private operation instead takes a copy no other
+ * operation is using, made on demand up to PRIV_COPIES (measured with 32
+ * threads on 2 cores: 7625 RSA-2048 decrypts/s on one shared key, 8190
+ * on a copy each, the same as 2 threads). */
+#define PRIV_COPIES 8
+
+struct priv_pool {
+	pthread_mutex_t mu;
+	EVP_PKEY *spare[PRIV_COPIES]; /* copies free for an operation */
+	int n_spare, n_made;
+};
 
 struct cu_vko {
 	int kty;
 	int size; /* RSA bits, oct bits, or enum cu_vko_crv */
 	EVP_PKEY *pkey;
-	unsigned char *oct; /* CU_VKO_OCT_LEN bytes of locked memory */
-	atomic_int refs;    /* handles (cu_vko_dup); 1 when made */
+	unsigned char *oct;     /* CU_VKO_OCT_LEN bytes of locked memory */
+	atomic_int refs;        /* handles (cu_vko_dup); 1 when made */
+	struct priv_pool *pool; /* RSA keys; NULL when it could not be made */
 };
 
 static const struct {
@@ -135,6 +155,13 @@ void cu_vko_free(cu_vko_t *k)
 	/* the last handle wipes */
 	if (atomic_fetch_sub_explicit(&k->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	if (k->pool != NULL) {
+		/* every copy is back: an operation holds a handle */
+		for (int i = 0; i < k->pool->n_spare; i++)
+			EVP_PKEY_free(k->pool->spare[i]);
+		pthread_mutex_destroy(&k->pool->mu);
+		free(k->pool);
+	}
 	EVP_PKEY_free(k->pkey);
 	cu_secmem_free(k->oct, CU_VKO_OCT_LEN);
 	free(k);
@@ -147,8 +174,49 @@ static cu_vko_t *vko_new(int kty)
 	if (k != NULL) {
 		k->kty = kty;
 		atomic_init(&k->refs, 1);
+		/* without a pool, operations share the key: slower, not wrong
+		 */
+		if (kty == CU_VKO_RSA &&
+		    (k->pool = calloc(1, sizeof(*k->pool))) != NULL)
+			pthread_mutex_init(&k->pool->mu, NULL);
 	}
 	return k;
+}
+
+/* The key the next private operation of k uses: a copy of its own for
+ * an RSA key (priv_pool), else k's. Give it back with priv_put. */
+static EVP_PKEY *priv_take(const cu_vko_t *k)
+{
+	struct priv_pool *pool = k->pool;
+	EVP_PKEY *pk = NULL;
+	int make = 0;
+
+	if (pool == NULL)
+		return k->pkey;
+	pthread_mutex_lock(&pool->mu);
+	if (pool->n_spare > 0)
+		pk = pool->spare[--pool->n_spare];
+	else if (pool->n_made < PRIV_COPIES)
+		make = ++pool->n_made;
+	pthread_mutex_unlock(&pool->mu);
+	if (make && (pk = EVP_PKEY_dup(k->pkey)) == NULL) {
+		pthread_mutex_lock(&pool->mu);
+		pool->n_made--;
+		pthread_mutex_unlock(&pool->mu);
+	}
+	/* all copies busy (or none could be made): share k's key */
+	return pk != NULL ? pk : k->pkey;
+}
+
+static void priv_put(const cu_vko_t *k, EVP_PKEY *pk)
+{
+	struct priv_pool *pool = k->pool;
+
+	if (pk == NULL || pk == k->pkey)
+		return;
+	pthread_mutex_lock(&pool->mu);
+	pool->spare[pool->n_spare++] = pk;
+	pthread_mutex_unlock(&pool->mu);
 }
 
 cu_vko_t *cu_vko_dup(cu_vko_t *k)
@@ -801,6 +869,7 @@ int cu_vko_decrypt(const cu_vko_t *k, int alg, const unsigned char *in,
                    size_t in_len, unsigned char *out, size_t out_cap,
                    size_t *out_len)
 {
+	EVP_PKEY *pk = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
 	unsigned char *tmp = NULL;
 	size_t n = 0, cap = 0;
@@ -821,8 +890,9 @@ int cu_vko_decrypt(const cu_vko_t *k, int alg, const unsigned char *in,
 	cap = (size_t)EVP_PKEY_get_size(k->pkey);
 	if (in_len != cap)
 		return CU_ERR_AUTH;
+	pk = priv_take(k);
 	if ((tmp = cu_secmem_alloc(cap)) == NULL ||
-	    (ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL)) == NULL) {
+	    (ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL)) == NULL) {
 		r = CU_ERR_NOMEM;
 		goto out;
 	}
@@ -844,6 +914,7 @@ int cu_vko_decrypt(const cu_vko_t *k, int alg, const unsigned char *in,
 	r = 0;
 out:
 	EVP_PKEY_CTX_free(ctx);
+	priv_put(k, pk);
 	cu_secmem_free(tmp, cap);
 	return r;
 }
@@ -868,6 +939,7 @@ int cu_vko_sign(const cu_vko_t *k, int alg, const unsigned char *digest,
                 size_t digest_len, unsigned char *out, size_t out_cap,
                 size_t *out_len)
 {
+	EVP_PKEY *pk = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
 	ECDSA_SIG *es = NULL;
 	unsigned char der[160];
@@ -882,7 +954,8 @@ int cu_vko_sign(const cu_vko_t *k, int alg, const unsigned char *digest,
 	md = sig_md(alg, &hlen);
 	if (digest_len != hlen)
 		return CU_ERR_INVAL;
-	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL)) == NULL) {
+	pk = priv_take(k);
+	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL)) == NULL) {
 		r = CU_ERR_NOMEM;
 		goto out;
 	}
@@ -930,6 +1003,7 @@ int cu_vko_sign(const cu_vko_t *k, int alg, const unsigned char *digest,
 out:
 	ECDSA_SIG_free(es);
 	EVP_PKEY_CTX_free(ctx);
+	priv_put(k, pk);
 	return r;
 }
 

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,6 +178,53 @@ static void rsa_signatures_verify_over_digests(void **state)
 	    CU_ERR_INVAL);
 }
 
+/* Many threads at once on one key: each private operation takes a copy
+ * of the key no other uses (more threads than copies share the key);
+ * every answer must be right. */
+static unsigned char conc_ct[256];
+static size_t conc_ctl;
+
+static void *private_ops(void *arg)
+{
+	unsigned char back[CU_VKO_MAX_OUT], d[32], sig[CU_VKO_MAX_OUT];
+	size_t bl = 0, sl = 0;
+
+	memset(d, (int)(intptr_t)arg, sizeof(d));
+	for (int i = 0; i < 10; i++) {
+		if (cu_vko_decrypt(rsa2048, CU_VKO_RSA_OAEP_256, conc_ct,
+		                   conc_ctl, back, sizeof(back), &bl) != 0 ||
+		    bl != 32 || back[0] != 0x5a || back[31] != 0x5a)
+			return (void *)1;
+		if (cu_vko_sign(rsa2048, CU_VKO_PS256, d, sizeof(d), sig,
+		                sizeof(sig), &sl) != 0 ||
+		    cu_vko_verify(rsa2048, CU_VKO_PS256, d, sizeof(d), sig,
+		                  sl) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void concurrent_private_operations_on_one_key_are_right(void **state)
+{
+	unsigned char pt[32];
+	pthread_t t[12];
+	void *ret;
+
+	memset(pt, 0x5a, sizeof(pt));
+	assert_int_equal(cu_vko_encrypt(rsa2048, CU_VKO_RSA_OAEP_256, pt,
+	                                sizeof(pt), conc_ct, sizeof(conc_ct),
+	                                &conc_ctl),
+	                 0);
+	for (int i = 0; i < 12; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, private_ops,
+		                                (void *)(intptr_t)(i + 1)),
+		                 0);
+	for (int i = 0; i < 12; i++) {
+		assert_int_equal(pthread_join(t[i], &ret), 0);
+		assert_null(ret);
+	}
+}
+
 static void ecdsa_signatures_are_raw_r_s_and_verify(void **state)
 {
 	unsigned char d[48], sig[CU_VKO_MAX_OUT];
@@ -344,6 +392,8 @@ int main(void)
 	    cmocka_unit_test(oct_keys_wrap_with_a256kw_only),
 	    cmocka_unit_test(rsa_signatures_verify_over_digests),
 	    cmocka_unit_test(ecdsa_signatures_are_raw_r_s_and_verify),
+	    cmocka_unit_test(
+	        concurrent_private_operations_on_one_key_are_right),
 	    cmocka_unit_test(jwk_imports_work_and_bad_ones_are_refused),
 	    cmocka_unit_test(public_jwk_of_rsa_has_n_and_e_only),
 	    cmocka_unit_test(loading_garbage_is_refused),
