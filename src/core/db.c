@@ -29,10 +29,22 @@ enum { TX_BEGIN, TX_BEGIN_READ, TX_COMMIT, TX_ROLLBACK, TX_N };
 static const char *const tx_sql[TX_N] = {"BEGIN IMMEDIATE", "BEGIN DEFERRED",
                                          "COMMIT", "ROLLBACK"};
 
+/* Read connections beyond this many wait for one to come back; a few
+ * are plenty on a machine of a few cores. */
+#define READERS_MAX 8
+
 struct cu_db {
 	sqlite3 *conn;
 	pthread_mutex_t mu;
 	int memory;
+	/* the pool of read-only connections (cu_db_read_row), each a
+	 * handle of its own (its conn and statement cache) */
+	char *path;
+	pthread_mutex_t rd_mu;
+	pthread_cond_t rd_cv;
+	struct cu_db *rd_free; /* linked by rd_next */
+	struct cu_db *rd_next;
+	int rd_open;
 	_Atomic uint64_t commits; /* cu_db_commits */
 	sqlite3_stmt *tx[TX_N];   /* NULL until first used */
 	struct cached cache[STMT_CACHE];
@@ -507,7 +519,13 @@ int cu_db_open(const char *path, const char *const *migrations,
 	if (db == NULL)
 		return CU_ERR_NOMEM;
 	pthread_mutex_init(&db->mu, NULL);
+	pthread_mutex_init(&db->rd_mu, NULL);
+	pthread_cond_init(&db->rd_cv, NULL);
 	db->memory = strcmp(path, ":memory:") == 0;
+	if ((db->path = strdup(path)) == NULL) {
+		r = CU_ERR_NOMEM;
+		goto out;
+	}
 	if (!db->memory) {
 		/* SQLite would create the file 0644; the -wal and -shm files
 		 * copy the main file's mode, so creating it 0600 here keeps
@@ -556,10 +574,26 @@ out:
 	return r;
 }
 
+static void handle_close(cu_db_t *db);
+
 void cu_db_close(cu_db_t *db)
 {
 	if (db == NULL)
 		return;
+	while (db->rd_free != NULL) {
+		cu_db_t *rd = db->rd_free;
+		db->rd_free = rd->rd_next;
+		handle_close(rd);
+	}
+	pthread_cond_destroy(&db->rd_cv);
+	pthread_mutex_destroy(&db->rd_mu);
+	free(db->path);
+	handle_close(db);
+}
+
+/* The connection, its statements and the handle itself. */
+static void handle_close(cu_db_t *db)
+{
 	for (size_t i = 0; i < db->n_cached; i++)
 		sqlite3_finalize(db->cache[i].st);
 	for (size_t i = 0; i < TX_N; i++)
@@ -568,4 +602,109 @@ void cu_db_close(cu_db_t *db)
 		sqlite3_close_v2(db->conn);
 	pthread_mutex_destroy(&db->mu);
 	free(db);
+}
+
+/* ---- read connections ---------------------------------------------- */
+
+/* A read-only connection to db's file (NULL when none can be opened). */
+static cu_db_t *reader_open(cu_db_t *db)
+{
+	cu_db_t *rd = calloc(1, sizeof(*rd));
+	int rc;
+
+	if (rd == NULL)
+		return NULL;
+	pthread_mutex_init(&rd->mu, NULL);
+	/* read-only: a reader can never write, whatever SQL it is given;
+	 * no SQLite mutex: the pool hands a reader to one thread at a time */
+	rc = sqlite3_open_v2(db->path, &rd->conn,
+	                     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		cu_logf(CU_LOG_ERROR, "cannot open a reader on %s: %s",
+		        db->path,
+		        rd->conn ? sqlite3_errmsg(rd->conn) : "out of memory");
+		handle_close(rd);
+		return NULL;
+	}
+	sqlite3_extended_result_codes(rd->conn, 1);
+	sqlite3_busy_timeout(rd->conn, CU_DB_BUSY_TIMEOUT_MS);
+	return rd;
+}
+
+/* A free reader of db, opened when none is free and fewer than
+ * READERS_MAX exist, else waited for; NULL for an in-memory database (no
+ * second connection sees it) or when none can be opened. */
+static cu_db_t *reader_get(cu_db_t *db)
+{
+	cu_db_t *rd;
+
+	if (db->memory)
+		return NULL;
+	pthread_mutex_lock(&db->rd_mu);
+	while (db->rd_free == NULL && db->rd_open >= READERS_MAX)
+		pthread_cond_wait(&db->rd_cv, &db->rd_mu);
+	if ((rd = db->rd_free) != NULL) {
+		db->rd_free = rd->rd_next;
+		pthread_mutex_unlock(&db->rd_mu);
+		rd->rd_next = NULL;
+		return rd;
+	}
+	db->rd_open++;
+	pthread_mutex_unlock(&db->rd_mu);
+	if ((rd = reader_open(db)) == NULL) {
+		pthread_mutex_lock(&db->rd_mu);
+		db->rd_open--;
+		pthread_cond_signal(&db->rd_cv);
+		pthread_mutex_unlock(&db->rd_mu);
+	}
+	return rd;
+}
+
+static void reader_put(cu_db_t *db, cu_db_t *rd)
+{
+	pthread_mutex_lock(&db->rd_mu);
+	rd->rd_next = db->rd_free;
+	db->rd_free = rd;
+	pthread_cond_signal(&db->rd_cv);
+	pthread_mutex_unlock(&db->rd_mu);
+}
+
+int cu_db_read_row(cu_db_t *db, cu_db_row_fn fn, void *arg, const char *sql,
+                   const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = cu_db_vread_row(db, fn, arg, sql, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int cu_db_vread_row(cu_db_t *db, cu_db_row_fn fn, void *arg, const char *sql,
+                    const char *fmt, va_list ap)
+{
+	cu_db_t *rd = reader_get(db), *h = rd != NULL ? rd : db;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	/* without a reader: a read transaction on the handle itself */
+	if (rd == NULL && (rc = cu_db_begin_read(db)) != 0)
+		return rc;
+	rc = cu_db_vquery_cached(h, &st, sql, fmt, ap);
+	if (rc == 0) {
+		/* a reader's statement is its own read transaction: it sees
+		 * every commit made before it started */
+		rc = cu_db_step(st);
+		if (rc == 1)
+			rc = fn != NULL ? fn(st, arg) : 0;
+		else if (rc == 0)
+			rc = CU_ERR_NOTFOUND;
+	}
+	cu_db_release(h, st); /* ends the read */
+	if (rd != NULL)
+		reader_put(db, rd);
+	else
+		cu_db_rollback(db);
+	return rc;
 }

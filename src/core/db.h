@@ -137,6 +137,28 @@ int cu_db_run(cu_db_t *db, int *changes, const char *sql, const char *fmt, ...);
 int cu_db_vrun(cu_db_t *db, int *changes, const char *sql, const char *fmt,
                va_list ap);
 
+/* cu_db_row_fn - reads the current row of st into arg; returns 0 or an
+ * error. */
+typedef int (*cu_db_row_fn)(sqlite3_stmt *st, void *arg);
+
+/* cu_db_read_row - run one query (sql, fmt and arguments as cu_db_query)
+ * and hand its first row to fn (NULL: only whether there is one), on one
+ * of a pool of read-only connections to the handle's file (up to 8,
+ * opened on demand, statements kept prepared), without the handle's
+ * mutex: for the reads every request makes, from many threads at once.
+ * The statement is its own read transaction, so it sees every commit
+ * made before it started. Not inside the caller's transaction; an
+ * in-memory database runs it in a read transaction on the handle. Returns
+ * 0, CU_ERR_NOTFOUND (no row), fn's error or a mapped error.
+ * Thread-safe. */
+int cu_db_read_row(cu_db_t *db, cu_db_row_fn fn, void *arg, const char *sql,
+                   const char *fmt, ...);
+
+/* cu_db_vread_row - cu_db_read_row with a va_list (the caller owns and
+ * ends `ap`). */
+int cu_db_vread_row(cu_db_t *db, cu_db_row_fn fn, void *arg, const char *sql,
+                    const char *fmt, va_list ap);
+
 /* cu_db_step - step a statement: 1 when a row is ready, 0 when done, or
  * a mapped error. */
 int cu_db_step(sqlite3_stmt *st);

@@ -227,32 +227,22 @@ static int any_row(cu_smeta_t *m, const char *sql, const char *fmt, ...)
 }
 
 /* Reads the current row into the caller's arg; returns 0 or an error. */
-typedef int (*row_fn)(sqlite3_stmt *st, void *arg);
+typedef cu_db_row_fn row_fn;
 
 /* One row in its own read transaction (cu_db_query's sql, fmt and
  * arguments): fn (NULL: nothing to read) gets it, no row is
- * CU_ERR_NOTFOUND. Returns 0, fn's error, or a mapped error. */
+ * CU_ERR_NOTFOUND. On a pooled read connection (cu_db_read_row): the
+ * requests' reads run side by side, not one at a time on the handle.
+ * Returns 0, fn's error, or a mapped error. */
 static int read_one(cu_smeta_t *m, row_fn fn, void *arg, const char *sql,
                     const char *fmt, ...)
 {
-	sqlite3_stmt *st = NULL;
 	va_list ap;
 	int rc;
 
-	if ((rc = cu_db_begin_read(m->db)) != 0)
-		return rc;
 	va_start(ap, fmt);
-	rc = cu_db_vquery_cached(m->db, &st, sql, fmt, ap);
+	rc = cu_db_vread_row(m->db, fn, arg, sql, fmt, ap);
 	va_end(ap);
-	if (rc == 0) {
-		rc = cu_db_step(st);
-		if (rc == 1)
-			rc = fn != NULL ? fn(st, arg) : 0;
-		else if (rc == 0)
-			rc = CU_ERR_NOTFOUND;
-	}
-	cu_db_release(m->db, st);
-	cu_db_rollback(m->db);
 	return rc;
 }
 
@@ -399,38 +389,37 @@ out:
 
 /* ---- access keys -------------------------------------------------- */
 
+/* Where an access key's row goes (akey_row). */
+struct akey_out {
+	char *tenant;
+	unsigned char *sealed;
+	size_t cap, *len;
+};
+
+static int akey_row(sqlite3_stmt *st, void *arg)
+{
+	struct akey_out *a = arg;
+	int rc = col_copy(st, 0, a->tenant, CU_SMETA_ID_MAX + 1, NULL);
+
+	return rc != 0 ? rc : col_blob(st, 1, a->sealed, a->cap, a->len);
+}
+
 int cu_smeta_akey_get(cu_smeta_t *m, const char *akid, size_t akid_len,
                       char tenant[CU_SMETA_ID_MAX + 1], unsigned char *sealed,
                       size_t cap, size_t *len)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
+	struct akey_out a = {tenant, sealed, cap, len};
 
 	if (m == NULL || akid == NULL || tenant == NULL || sealed == NULL ||
 	    len == NULL)
 		return CU_ERR_INVAL;
 	if (akid_len == 0 || akid_len > CU_SMETA_ID_MAX)
 		return CU_ERR_NOTFOUND;
-	if ((rc = cu_db_begin_read(m->db)) != 0)
-		return rc;
-	rc = cu_db_query_cached(m->db, &st,
-	                        "SELECT tenant, secret_sealed FROM access_keys"
-	                        " WHERE id = ?1 AND active = 1",
-	                        "T", akid, akid_len);
-	if (rc != 0)
-		goto out;
-	rc = cu_db_step(st);
-	if (rc == 1) {
-		if ((rc = col_copy(st, 0, tenant, CU_SMETA_ID_MAX + 1, NULL)) ==
-		    0)
-			rc = col_blob(st, 1, sealed, cap, len);
-	} else if (rc == 0) {
-		rc = CU_ERR_NOTFOUND;
-	}
-out:
-	cu_db_release(m->db, st);
-	cu_db_rollback(m->db);
-	return rc;
+	/* every request reads it: a revoked key is refused at once */
+	return read_one(m, akey_row, &a,
+	                "SELECT tenant, secret_sealed FROM access_keys"
+	                " WHERE id = ?1 AND active = 1",
+	                "T", akid, akid_len);
 }
 
 /* ---- tenant keys -------------------------------------------------- */
