@@ -669,6 +669,57 @@ static void reader_put(cu_db_t *db, cu_db_t *rd)
 	pthread_mutex_unlock(&db->rd_mu);
 }
 
+int cu_db_read_rows(cu_db_t *db, cu_db_row_fn fn, void *arg, const char *sql,
+                    const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = cu_db_vread_rows(db, fn, arg, sql, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int cu_db_vread_rows(cu_db_t *db, cu_db_row_fn fn, void *arg, const char *sql,
+                     const char *fmt, va_list ap)
+{
+	cu_db_t *rd = reader_get(db), *h = rd != NULL ? rd : db;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	/* without a reader: a read transaction on the handle itself */
+	if (rd == NULL && (rc = cu_db_begin_read(db)) != 0)
+		return rc;
+	rc = cu_db_vquery_cached(h, &st, sql, fmt, ap);
+	/* a reader's statement is its own read transaction: it sees every
+	 * commit made before it started */
+	while (rc == 0 && (rc = cu_db_step(st)) == 1)
+		rc = fn(st, arg);
+	cu_db_release(h, st); /* ends the read */
+	if (rd != NULL)
+		reader_put(db, rd);
+	else
+		cu_db_rollback(db);
+	return rc < 0 ? rc : 0;
+}
+
+/* cu_db_read_row on cu_db_read_rows: the first row only. */
+struct first_row {
+	cu_db_row_fn fn;
+	void *arg;
+	int seen, rc;
+};
+
+static int take_first(sqlite3_stmt *st, void *arg)
+{
+	struct first_row *f = arg;
+
+	f->seen = 1;
+	f->rc = f->fn != NULL ? f->fn(st, f->arg) : 0;
+	return 1; /* stop */
+}
+
 int cu_db_read_row(cu_db_t *db, cu_db_row_fn fn, void *arg, const char *sql,
                    const char *fmt, ...)
 {
@@ -684,27 +735,10 @@ int cu_db_read_row(cu_db_t *db, cu_db_row_fn fn, void *arg, const char *sql,
 int cu_db_vread_row(cu_db_t *db, cu_db_row_fn fn, void *arg, const char *sql,
                     const char *fmt, va_list ap)
 {
-	cu_db_t *rd = reader_get(db), *h = rd != NULL ? rd : db;
-	sqlite3_stmt *st = NULL;
-	int rc;
+	struct first_row f = {fn, arg, 0, 0};
+	int rc = cu_db_vread_rows(db, take_first, &f, sql, fmt, ap);
 
-	/* without a reader: a read transaction on the handle itself */
-	if (rd == NULL && (rc = cu_db_begin_read(db)) != 0)
+	if (rc != 0)
 		return rc;
-	rc = cu_db_vquery_cached(h, &st, sql, fmt, ap);
-	if (rc == 0) {
-		/* a reader's statement is its own read transaction: it sees
-		 * every commit made before it started */
-		rc = cu_db_step(st);
-		if (rc == 1)
-			rc = fn != NULL ? fn(st, arg) : 0;
-		else if (rc == 0)
-			rc = CU_ERR_NOTFOUND;
-	}
-	cu_db_release(h, st); /* ends the read */
-	if (rd != NULL)
-		reader_put(db, rd);
-	else
-		cu_db_rollback(db);
-	return rc;
+	return f.seen ? f.rc : CU_ERR_NOTFOUND;
 }

@@ -138,7 +138,7 @@ int cu_db_vrun(cu_db_t *db, int *changes, const char *sql, const char *fmt,
                va_list ap);
 
 /* cu_db_row_fn - reads the current row of st into arg; returns 0 or an
- * error. */
+ * error (cu_db_read_rows: or positive to stop). */
 typedef int (*cu_db_row_fn)(sqlite3_stmt *st, void *arg);
 
 /* cu_db_read_row - run one query (sql, fmt and arguments as cu_db_query)
@@ -158,6 +158,15 @@ int cu_db_read_row(cu_db_t *db, cu_db_row_fn fn, void *arg, const char *sql,
  * ends `ap`). */
 int cu_db_vread_row(cu_db_t *db, cu_db_row_fn fn, void *arg, const char *sql,
                     const char *fmt, va_list ap);
+
+/* cu_db_read_rows - as cu_db_read_row, handing every row to fn in turn
+ * until fn returns nonzero: negative is an error, returned as is;
+ * positive stops early. Returns 0 (no row at all too), fn's error or a
+ * mapped error. cu_db_vread_rows takes a va_list. */
+int cu_db_read_rows(cu_db_t *db, cu_db_row_fn fn, void *arg, const char *sql,
+                    const char *fmt, ...);
+int cu_db_vread_rows(cu_db_t *db, cu_db_row_fn fn, void *arg, const char *sql,
+                     const char *fmt, va_list ap);
 
 /* cu_db_step - step a statement: 1 when a row is ready, 0 when done, or
  * a mapped error. */

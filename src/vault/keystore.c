@@ -21,36 +21,19 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Read connections (cu_vks_reader_get) beyond this many wait for one
- * to come back; a few are plenty on a machine of a few cores. */
-#define READERS_MAX 8
-
 /* Memo entries (memo.h): tokens, role checks and key rows of the
  * principals and keys in use. */
 #define MEMO_ENTRIES 1024
 
-struct cu_vks_reader {
-	sqlite3 *conn; /* read-only, used by one thread at a time */
-	sqlite3_stmt *st[CU_VKS_ST_COUNT];
-	unsigned used; /* bit i: st[i] ran since the reader was taken */
-	struct cu_vks_reader *next;
-};
-
 struct cu_vks {
 	cu_db_t *db;
-	char path[4096];       /* of vault.db */
 	char audit_path[4096]; /* of audit.db */
 	cu_db_t *audit_db;     /* for reading the audit log */
 	unsigned char *mk;     /* CU_AES256_KEY_LEN bytes, locked */
 	pthread_mutex_t ev_mu;
 	pthread_cond_t ev_cv;
 	uint64_t ev_gen;
-	int ev_stopping; /* cu_vks_stop_waits: waits return at once */
-	/* the pool of read connections */
-	pthread_mutex_t rd_mu;
-	pthread_cond_t rd_cv;
-	struct cu_vks_reader *rd_free;
-	int rd_open;
+	int ev_stopping;  /* cu_vks_stop_waits: waits return at once */
 	cu_vkc_t *cache;  /* loaded key versions (keycache.h) */
 	cu_vmemo_t *memo; /* rows read on the hot path (memo.h) */
 };
@@ -316,8 +299,6 @@ int cu_vks_open(const char *dir, const struct cu_vks_settings *initial,
 	}
 	pthread_mutex_init(&vks->ev_mu, NULL);
 	pthread_cond_init(&vks->ev_cv, NULL);
-	pthread_mutex_init(&vks->rd_mu, NULL);
-	pthread_cond_init(&vks->rd_cv, NULL);
 	if ((vks->mk = cu_secmem_alloc(CU_AES256_KEY_LEN)) == NULL) {
 		r = CU_ERR_NOMEM;
 		goto out;
@@ -328,7 +309,6 @@ int cu_vks_open(const char *dir, const struct cu_vks_settings *initial,
 		goto out;
 	if ((r = load_master_key(dir, vks->mk)) != 0)
 		goto out;
-	snprintf(vks->path, sizeof(vks->path), "%s", path);
 	/* the audit first: vault.db's migrations drop its old audit table */
 	if ((r = cu_vaudit_open(vks->audit_path, &vks->audit_db)) != 0 ||
 	    (r = cu_vaudit_adopt(vks->audit_db, path)) != 0)
@@ -370,125 +350,14 @@ void cu_vks_close(cu_vks_t *vks)
 {
 	if (vks == NULL)
 		return;
-	while (vks->rd_free != NULL) {
-		struct cu_vks_reader *rd = vks->rd_free;
-		vks->rd_free = rd->next;
-		for (int i = 0; i < CU_VKS_ST_COUNT; i++)
-			sqlite3_finalize(rd->st[i]);
-		sqlite3_close_v2(rd->conn);
-		free(rd);
-	}
 	cu_vkc_free(vks->cache);
 	cu_vmemo_free(vks->memo);
 	cu_db_close(vks->db);
 	cu_db_close(vks->audit_db);
 	cu_secmem_free(vks->mk, CU_AES256_KEY_LEN);
-	pthread_cond_destroy(&vks->rd_cv);
-	pthread_mutex_destroy(&vks->rd_mu);
 	pthread_cond_destroy(&vks->ev_cv);
 	pthread_mutex_destroy(&vks->ev_mu);
 	free(vks);
-}
-
-static int reader_open(cu_vks_t *vks, struct cu_vks_reader **out)
-{
-	struct cu_vks_reader *rd = calloc(1, sizeof(*rd));
-	int rc;
-
-	*out = NULL;
-	if (rd == NULL)
-		return CU_ERR_NOMEM;
-	/* read-only: a reader can never write, whatever SQL it is given;
-	 * no SQLite mutex: the pool hands a connection to one thread at a
-	 * time */
-	rc = sqlite3_open_v2(vks->path, &rd->conn,
-	                     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		cu_logf(CU_LOG_ERROR, "cannot open a reader on %s: %s",
-		        vks->path,
-		        rd->conn ? sqlite3_errmsg(rd->conn) : "out of memory");
-		sqlite3_close_v2(rd->conn);
-		free(rd);
-		return rc == SQLITE_NOMEM ? CU_ERR_NOMEM : CU_ERR_DB;
-	}
-	sqlite3_extended_result_codes(rd->conn, 1);
-	sqlite3_busy_timeout(rd->conn, CU_DB_BUSY_TIMEOUT_MS);
-	*out = rd;
-	return 0;
-}
-
-int cu_vks_reader_get(cu_vks_t *vks, cu_vks_reader_t **out)
-{
-	struct cu_vks_reader *rd;
-	int r;
-
-	*out = NULL;
-	pthread_mutex_lock(&vks->rd_mu);
-	while (vks->rd_free == NULL && vks->rd_open >= READERS_MAX)
-		pthread_cond_wait(&vks->rd_cv, &vks->rd_mu);
-	if ((rd = vks->rd_free) != NULL) {
-		vks->rd_free = rd->next;
-		pthread_mutex_unlock(&vks->rd_mu);
-		rd->next = NULL;
-		*out = rd;
-		return 0;
-	}
-	vks->rd_open++;
-	pthread_mutex_unlock(&vks->rd_mu);
-	if ((r = reader_open(vks, &rd)) != 0) {
-		pthread_mutex_lock(&vks->rd_mu);
-		vks->rd_open--;
-		pthread_cond_signal(&vks->rd_cv);
-		pthread_mutex_unlock(&vks->rd_mu);
-		return r;
-	}
-	*out = rd;
-	return 0;
-}
-
-int cu_vks_reader_stmt(cu_vks_reader_t *rd, int slot, const char *sql,
-                       sqlite3_stmt **out)
-{
-	int rc;
-
-	*out = NULL;
-	if (slot < 0 || slot >= CU_VKS_ST_COUNT)
-		abort(); /* a broken internal contract */
-	if (rd->st[slot] == NULL) {
-		rc = sqlite3_prepare_v3(rd->conn, sql, -1,
-		                        SQLITE_PREPARE_PERSISTENT,
-		                        &rd->st[slot], NULL);
-		if (rc != SQLITE_OK) {
-			cu_logf(CU_LOG_WARN, "sqlite: %s (%d)",
-			        sqlite3_errmsg(rd->conn), rc);
-			sqlite3_finalize(rd->st[slot]);
-			rd->st[slot] = NULL;
-			return cu_db_err(rc);
-		}
-	}
-	rd->used |= 1u << slot;
-	*out = rd->st[slot];
-	return 0;
-}
-
-void cu_vks_reader_put(cu_vks_t *vks, cu_vks_reader_t *rd)
-{
-	if (rd == NULL)
-		return;
-	/* a statement left mid-way would hold its read transaction (an old
-	 * snapshot) into the next request: end them all here */
-	for (int i = 0; i < CU_VKS_ST_COUNT; i++) {
-		if (rd->used & (1u << i)) {
-			sqlite3_reset(rd->st[i]);
-			sqlite3_clear_bindings(rd->st[i]);
-		}
-	}
-	rd->used = 0;
-	pthread_mutex_lock(&vks->rd_mu);
-	rd->next = vks->rd_free;
-	vks->rd_free = rd;
-	pthread_cond_signal(&vks->rd_cv);
-	pthread_mutex_unlock(&vks->rd_mu);
 }
 
 void cu_vks_cache_expire(cu_vks_t *vks)
@@ -1230,57 +1099,60 @@ static int use_allowed(const struct cu_vks_key *m, unsigned op, int64_t now,
 	return 0;
 }
 
+/* Where use_read's row goes: the attributes and the digest into um, a
+ * copy of the sealed material (ciphertext) into *sealed. */
+struct use_out {
+	struct use_memo *um;
+	unsigned char *sealed;
+	size_t sealed_len;
+};
+
+static int use_out_row(sqlite3_stmt *st, void *arg)
+{
+	struct use_out *u = arg;
+	const void *p = sqlite3_column_blob(st, 13);
+	int n = sqlite3_column_bytes(st, 13);
+
+	use_row(st, &u->um->m);
+	if (p == NULL || n <= 0)
+		return CU_ERR_AUTH; /* nothing to unseal */
+	if ((u->sealed = malloc((size_t)n)) == NULL)
+		return CU_ERR_NOMEM;
+	memcpy(u->sealed, p, (size_t)n);
+	u->sealed_len = (size_t)n;
+	return cu_sha256(u->sealed, u->sealed_len, u->um->sealed_sha);
+}
+
 /* Read the row of name/version (NULL or "": the latest) into um, the
  * loaded key into *key when the state allows op. Returns as cu_vks_use. */
 static int use_read(cu_vks_t *vks, const char *name, const char *version,
                     unsigned op, int64_t now, struct use_memo *um,
                     cu_vko_t **key, const char **why)
 {
-	cu_vks_reader_t *rd = NULL;
-	sqlite3_stmt *st = NULL;
-	const unsigned char *sealed;
-	size_t sealed_len;
-	int r, latest = version == NULL || version[0] == '\0';
+	struct use_out u = {um, NULL, 0};
+	int r;
 
-	if ((r = cu_vks_reader_get(vks, &rd)) != 0)
-		return r;
-	if (latest)
-		r = cu_vks_reader_stmt(rd, CU_VKS_ST_USE_LATEST,
-		                       USE_COLS "ORDER BY v.seq DESC LIMIT 1",
-		                       &st);
+	if (version == NULL || version[0] == '\0')
+		r = cu_db_read_row(vks->db, use_out_row, &u,
+		                   USE_COLS "ORDER BY v.seq DESC LIMIT 1", "t",
+		                   name);
 	else
-		r = cu_vks_reader_stmt(rd, CU_VKS_ST_USE_VERSION,
-		                       USE_COLS "AND v.version = ?2", &st);
-	if (r != 0)
+		r = cu_db_read_row(vks->db, use_out_row, &u,
+		                   USE_COLS "AND v.version = ?2", "tt", name,
+		                   version);
+	if (r != 0 || (r = use_allowed(&um->m, op, now, why)) != 0)
 		goto out;
-	if (sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    (!latest && sqlite3_bind_text(st, 2, version, -1, SQLITE_STATIC) !=
-	                    SQLITE_OK)) {
-		r = CU_ERR_DB;
-		goto out;
-	}
-	if ((r = cu_db_step(st)) == 0)
-		r = CU_ERR_NOTFOUND;
-	if (r != 1)
-		goto out;
-	use_row(st, &um->m);
-	sealed = sqlite3_column_blob(st, 13);
-	sealed_len = (size_t)sqlite3_column_bytes(st, 13);
-	if ((r = cu_sha256(sealed, sealed_len, um->sealed_sha)) != 0 ||
-	    (r = use_allowed(&um->m, op, now, why)) != 0)
-		goto out;
-	if (sealed != NULL &&
-	    (r = cu_vkc_get(vks->cache, um->m.name, um->m.version,
+	if ((r = cu_vkc_get(vks->cache, um->m.name, um->m.version,
 	                    um->sealed_sha, key)) != CU_ERR_NOTFOUND)
 		goto out;
-	if ((r = unseal(vks, &um->m, sealed, sealed_len, key)) != 0)
+	if ((r = unseal(vks, &um->m, u.sealed, u.sealed_len, key)) != 0)
 		goto out;
 	/* failing to cache only costs the next operation a load */
 	(void)cu_vkc_put(vks->cache, um->m.name, um->m.version, um->sealed_sha,
 	                 *key);
 out:
-	cu_vks_reader_put(vks, rd); /* ends the read */
-	return r == 1 ? CU_ERR_DB : r;
+	free(u.sealed);
+	return r;
 }
 
 int cu_vks_use(cu_vks_t *vks, const char *name, const char *version,

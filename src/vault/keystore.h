@@ -97,41 +97,6 @@ struct cu_vmemo *cu_vks_memo(cu_vks_t *vks);
  * cu_vaudit_verify). */
 cu_db_t *cu_vks_audit_db(cu_vks_t *vks);
 
-/* Read connections for the hot path (authentication, authorization,
- * cu_vks_use): a pool of read-only SQLite connections, each with its
- * prepared statements kept across requests. A reader belongs to one
- * thread between cu_vks_reader_get and cu_vks_reader_put. Each statement
- * runs as its own read transaction (autocommit), so it sees every write
- * committed before it started: a role removed or a key disabled is
- * seen by the very next request. */
-typedef struct cu_vks_reader cu_vks_reader_t;
-
-/* Statement slots of a reader: one SQL text per slot, for ever. */
-enum {
-	CU_VKS_ST_USE_LATEST,
-	CU_VKS_ST_USE_VERSION,
-	CU_VKS_ST_AUTH_TOKEN,
-	CU_VKS_ST_AUTH_CERT,
-	CU_VKS_ST_RBAC_CHECK,
-	CU_VKS_ST_COUNT
-};
-
-/* cu_vks_reader_get - a reader for this thread (waits when all are in
- * use). Returns 0 and *out (give it back with cu_vks_reader_put),
- * CU_ERR_NOMEM or CU_ERR_DB. */
-int cu_vks_reader_get(cu_vks_t *vks, cu_vks_reader_t **out);
-
-/* cu_vks_reader_stmt - the statement of `slot` (prepared from sql the
- * first time; the same slot must always get the same sql). Bind, step
- * with cu_db_step, and leave it: cu_vks_reader_put resets it. Column
- * values are valid until then. Returns 0 or a cu_db_err code. */
-int cu_vks_reader_stmt(cu_vks_reader_t *rd, int slot, const char *sql,
-                       sqlite3_stmt **out);
-
-/* cu_vks_reader_put - reset the reader's statements (ending their read
- * transactions, dropping bound values) and return it. NULL is fine. */
-void cu_vks_reader_put(cu_vks_t *vks, cu_vks_reader_t *rd);
-
 /* cu_vks_cache_expire - drop loaded keys whose time in the key cache is
  * up (the maintenance thread calls it; lookups expire entries too). */
 void cu_vks_cache_expire(cu_vks_t *vks);

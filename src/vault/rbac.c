@@ -198,52 +198,47 @@ int cu_vrbac_principal_count(cu_vks_t *vks, int64_t *n)
 	return r;
 }
 
+/* Where a principal's row goes (principal_row): the hash looked up. */
+struct principal_out {
+	const unsigned char *h;
+	char *name;
+};
+
+static int principal_row(sqlite3_stmt *st, void *arg)
+{
+	struct principal_out *p = arg;
+
+	/* the index found it by equality; compare once more in constant
+	 * time so this path never depends on how the bytes differ */
+	if (sqlite3_column_bytes(st, 1) != 32 ||
+	    !cu_ct_equal(sqlite3_column_blob(st, 1), p->h, 32))
+		return CU_ERR_AUTH;
+	snprintf(p->name, CU_VRBAC_NAME_MAX + 1, "%s", cu_db_col_text(st, 0));
+	return 0;
+}
+
 /* The principal whose token hash (by_token) or certificate fingerprint is h,
  * on a pooled read connection (every request authenticates). */
 static int lookup_db(cu_vks_t *vks, int by_token, const unsigned char h[32],
                      char name[CU_VRBAC_NAME_MAX + 1])
 {
-	cu_vks_reader_t *rd = NULL;
-	sqlite3_stmt *st = NULL;
+	struct principal_out p = {h, name};
 	int r;
 
 	name[0] = '\0';
-	if ((r = cu_vks_reader_get(vks, &rd)) != 0)
-		return r;
 	if (by_token)
-		r = cu_vks_reader_stmt(
-		    rd, CU_VKS_ST_AUTH_TOKEN,
-		    "SELECT name, token_hash FROM principals "
-		    "WHERE token_hash = ?1",
-		    &st);
+		r = cu_db_read_row(cu_vks_db(vks), principal_row, &p,
+		                   "SELECT name, token_hash FROM principals "
+		                   "WHERE token_hash = ?1",
+		                   "b", h, (size_t)32);
 	else
-		r = cu_vks_reader_stmt(
-		    rd, CU_VKS_ST_AUTH_CERT,
-		    "SELECT name, cert_sha256 FROM principals "
-		    "WHERE cert_sha256 = ?1",
-		    &st);
+		r = cu_db_read_row(cu_vks_db(vks), principal_row, &p,
+		                   "SELECT name, cert_sha256 FROM principals "
+		                   "WHERE cert_sha256 = ?1",
+		                   "b", h, (size_t)32);
 	if (r != 0)
-		goto out;
-	if (sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC) != SQLITE_OK) {
-		r = CU_ERR_DB;
-		goto out;
-	}
-	if ((r = cu_db_step(st)) == 0)
-		r = CU_ERR_AUTH;
-	if (r != 1)
-		goto out;
-	/* the index found it by equality; compare once more in constant
-	 * time so this path never depends on how the bytes differ */
-	if (sqlite3_column_bytes(st, 1) != 32 ||
-	    !cu_ct_equal(sqlite3_column_blob(st, 1), h, 32)) {
-		r = CU_ERR_AUTH;
-		goto out;
-	}
-	snprintf(name, CU_VRBAC_NAME_MAX + 1, "%s", cu_db_col_text(st, 0));
-	r = 0;
-out:
-	cu_vks_reader_put(vks, rd);
-	return r;
+		name[0] = '\0';
+	return r == CU_ERR_NOTFOUND ? CU_ERR_AUTH : r;
 }
 
 /* lookup_db, answered from the memo while the database is unchanged
@@ -411,40 +406,41 @@ out:
 	return r;
 }
 
+/* What check_db looks for in each assignment row, and whether a row
+ * gave it. */
+struct check_want {
+	unsigned perm;
+	const char *key;
+	int allowed;
+};
+
+static int assignment_row(sqlite3_stmt *st, void *arg)
+{
+	struct check_want *w = arg;
+	const char *scope = cu_db_col_text(st, 1);
+	int in_scope =
+	    strcmp(scope, "/") == 0 ||
+	    (w->key != NULL && strncmp(scope, "/keys/", 6) == 0 &&
+	     strcasecmp(scope + 6, w->key) == 0); /* names ignore case */
+
+	if (in_scope &&
+	    (cu_vrbac_role_perms(cu_db_col_text(st, 0)) & w->perm) == w->perm)
+		w->allowed = 1;
+	return w->allowed; /* 1: enough read */
+}
+
 static int check_db(cu_vks_t *vks, const char *principal, unsigned perm,
                     const char *key)
 {
-	cu_vks_reader_t *rd = NULL;
-	sqlite3_stmt *st = NULL;
-	int r, allowed = 0;
+	struct check_want w = {perm, key, 0};
+	int r = cu_db_read_rows(cu_vks_db(vks), assignment_row, &w,
+	                        "SELECT role, scope FROM role_assignments "
+	                        "WHERE principal = ?1",
+	                        "t", principal);
 
-	if ((r = cu_vks_reader_get(vks, &rd)) != 0)
+	if (r != 0)
 		return r;
-	if ((r = cu_vks_reader_stmt(rd, CU_VKS_ST_RBAC_CHECK,
-	                            "SELECT role, scope FROM role_assignments "
-	                            "WHERE principal = ?1",
-	                            &st)) != 0)
-		goto out;
-	if (sqlite3_bind_text(st, 1, principal, -1, SQLITE_STATIC) !=
-	    SQLITE_OK) {
-		r = CU_ERR_DB;
-		goto out;
-	}
-	while (!allowed && (r = cu_db_step(st)) == 1) {
-		const char *scope = cu_db_col_text(st, 1);
-		int in_scope =
-		    strcmp(scope, "/") == 0 ||
-		    (key != NULL && strncmp(scope, "/keys/", 6) == 0 &&
-		     strcasecmp(scope + 6, key) == 0); /* names ignore case */
-		if (in_scope &&
-		    (cu_vrbac_role_perms(cu_db_col_text(st, 0)) & perm) == perm)
-			allowed = 1;
-	}
-	if (r >= 0)
-		r = allowed ? 0 : CU_ERR_DENIED;
-out:
-	cu_vks_reader_put(vks, rd);
-	return r;
+	return w.allowed ? 0 : CU_ERR_DENIED;
 }
 
 int cu_vrbac_check(cu_vks_t *vks, const char *principal, unsigned perm,
