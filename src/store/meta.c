@@ -1,6 +1,7 @@
 /* meta.c - the store's metadata tables over core/db. */
 #include "store/meta.h"
 #include "core/db.h"
+#include "core/memo.h"
 #include "core/err.h"
 
 #include <stdarg.h>
@@ -9,7 +10,11 @@
 
 struct cu_smeta {
 	cu_db_t *db;
+	cu_memo_t *memo; /* access keys read on the hot path (memo.h) */
 };
+
+/* Memo entries: the access keys in use. */
+#define MEMO_ENTRIES 1024
 
 /* Migration i moves the schema from version i to i + 1; never edit one
  * that has shipped, append a new one. */
@@ -139,10 +144,14 @@ int cu_smeta_open(const char *path, cu_smeta_t **out)
 		free(m);
 		return rc;
 	}
-	/* deleted rows (wrapped tenant keys of a purge) are overwritten */
-	if ((rc = cu_db_exec(m->db, "PRAGMA secure_delete = ON;")) != 0) {
+	if ((rc = cu_memo_new(MEMO_ENTRIES, &m->memo)) != 0) {
 		cu_db_close(m->db);
 		free(m);
+		return rc;
+	}
+	/* deleted rows (wrapped tenant keys of a purge) are overwritten */
+	if ((rc = cu_db_exec(m->db, "PRAGMA secure_delete = ON;")) != 0) {
+		cu_smeta_close(m);
 		return rc;
 	}
 	*out = m;
@@ -154,6 +163,7 @@ void cu_smeta_close(cu_smeta_t *m)
 	if (m == NULL)
 		return;
 	cu_db_close(m->db);
+	cu_memo_free(m->memo);
 	free(m);
 }
 
@@ -409,17 +419,43 @@ int cu_smeta_akey_get(cu_smeta_t *m, const char *akid, size_t akid_len,
                       size_t cap, size_t *len)
 {
 	struct akey_out a = {tenant, sealed, cap, len};
+	/* 'A' akid -> tenant NUL sealed (ciphertext) */
+	unsigned char key[1 + CU_SMETA_ID_MAX], val[CU_MEMO_VAL_MAX];
+	size_t vlen = 0, tlen;
+	uint64_t gen;
+	int rc;
 
 	if (m == NULL || akid == NULL || tenant == NULL || sealed == NULL ||
 	    len == NULL)
 		return CU_ERR_INVAL;
 	if (akid_len == 0 || akid_len > CU_SMETA_ID_MAX)
 		return CU_ERR_NOTFOUND;
-	/* every request reads it: a revoked key is refused at once */
-	return read_one(m, akey_row, &a,
-	                "SELECT tenant, secret_sealed FROM access_keys"
-	                " WHERE id = ?1 AND active = 1",
-	                "T", akid, akid_len);
+	/* every request asks: the row as committed now, from the memo while
+	 * nothing was committed since it was read (memo.h), so a revoked
+	 * key is refused at once */
+	gen = cu_db_commits(m->db); /* before the read */
+	key[0] = 'A';
+	memcpy(key + 1, akid, akid_len);
+	if (cu_memo_get(m->memo, key, 1 + akid_len, gen, val, sizeof(val),
+	                &vlen) == 0 &&
+	    (tlen = strnlen((char *)val, vlen)) < vlen &&
+	    tlen <= CU_SMETA_ID_MAX && vlen - tlen - 1 <= cap) {
+		memcpy(tenant, val, tlen + 1);
+		*len = vlen - tlen - 1;
+		memcpy(sealed, val + tlen + 1, *len);
+		return 0;
+	}
+	rc = read_one(m, akey_row, &a,
+	              "SELECT tenant, secret_sealed FROM access_keys"
+	              " WHERE id = ?1 AND active = 1",
+	              "T", akid, akid_len);
+	if (rc == 0 && (tlen = strlen(tenant)) + 1 + *len <= sizeof(val)) {
+		memcpy(val, tenant, tlen + 1);
+		memcpy(val + tlen + 1, sealed, *len);
+		(void)cu_memo_put(m->memo, key, 1 + akid_len, gen, val,
+		                  tlen + 1 + *len);
+	}
+	return rc;
 }
 
 /* ---- tenant keys -------------------------------------------------- */

@@ -4,6 +4,7 @@
 #include "core/crypto/hash.h"
 #include "core/crypto/rand.h"
 #include "core/err.h"
+#include "core/lockfile.h"
 #include "core/log.h"
 #include "core/pki.h"
 #include "core/secmem.h"
@@ -37,6 +38,7 @@ struct cu_store {
 	cu_scmk_t *cmk;        /* customer-managed keys: worker and roots */
 	unsigned char *master; /* secmem */
 	char *data_dir;
+	int lock_fd; /* DATA/store.lock, held while serving; -1: none */
 	char url[96];
 	pthread_t sweeper;
 	cu_metric_t *m_cached, *m_unwraps;
@@ -294,6 +296,20 @@ static int open_data(cu_store_t *s, const struct cu_store_config *cfg)
 	}
 	if ((s->data_dir = strdup(cfg->data_dir)) == NULL)
 		return CU_ERR_NOMEM;
+	/* one store per data directory (lockfile.h): the metadata's memo
+	 * sees only this process's commits */
+	if ((rc = path_in(cfg->data_dir, "store.lock", p, sizeof(p))) != 0)
+		return rc;
+	if ((rc = cu_lockfile_take(p, &s->lock_fd)) != 0) {
+		if (rc == CU_ERR_STATE)
+			cu_logf(
+			    CU_LOG_ERROR,
+			    "another store is serving %s (%s is locked): "
+			    "stop it first, or give this one its own --data "
+			    "directory",
+			    cfg->data_dir, p);
+		return rc;
+	}
 	if ((rc = path_in(cfg->data_dir, "store.db", p, sizeof(p))) != 0)
 		return rc;
 	if ((rc = cu_smeta_open(p, &s->meta)) != 0) {
@@ -392,6 +408,7 @@ int cu_store_start(const struct cu_store_config *cfg, cu_store_t **out)
 	rc = CU_ERR_NOMEM;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		goto out;
+	s->lock_fd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	if ((rc = open_data(s, cfg)) != 0)
@@ -469,6 +486,8 @@ void cu_store_free(cu_store_t *s)
 	cu_scmk_free(s->cmk);
 	cu_skeys_free(s->keys);
 	cu_smeta_close(s->meta);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* lets the lock go */
 	cu_secmem_free(s->master, CU_SKEYS_KEY_LEN);
 	cu_skcache_free(s->s3.skcache);
 	cu_memzero(s->s3.operator_hash, sizeof(s->s3.operator_hash));

@@ -8,7 +8,7 @@
 #include "core/secmem.h"
 #include "vault/audit.h"
 #include "vault/keycache.h"
-#include "vault/memo.h"
+#include "core/memo.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,9 +33,9 @@ struct cu_vks {
 	pthread_mutex_t ev_mu;
 	pthread_cond_t ev_cv;
 	uint64_t ev_gen;
-	int ev_stopping;  /* cu_vks_stop_waits: waits return at once */
-	cu_vkc_t *cache;  /* loaded key versions (keycache.h) */
-	cu_vmemo_t *memo; /* rows read on the hot path (memo.h) */
+	int ev_stopping; /* cu_vks_stop_waits: waits return at once */
+	cu_vkc_t *cache; /* loaded key versions (keycache.h) */
+	cu_memo_t *memo; /* rows read on the hot path (memo.h) */
 };
 
 static const char *const schema[] = {
@@ -194,7 +194,7 @@ cu_db_t *cu_vks_db(cu_vks_t *vks)
 	return vks->db;
 }
 
-cu_vmemo_t *cu_vks_memo(cu_vks_t *vks)
+cu_memo_t *cu_vks_memo(cu_vks_t *vks)
 {
 	return vks->memo;
 }
@@ -305,7 +305,7 @@ int cu_vks_open(const char *dir, const struct cu_vks_settings *initial,
 	}
 	if ((r = cu_vkc_new(CU_VKC_MAX_DEFAULT, CU_VKC_TTL_DEFAULT,
 	                    &vks->cache)) != 0 ||
-	    (r = cu_vmemo_new(MEMO_ENTRIES, &vks->memo)) != 0)
+	    (r = cu_memo_new(MEMO_ENTRIES, &vks->memo)) != 0)
 		goto out;
 	if ((r = load_master_key(dir, vks->mk)) != 0)
 		goto out;
@@ -351,7 +351,7 @@ void cu_vks_close(cu_vks_t *vks)
 	if (vks == NULL)
 		return;
 	cu_vkc_free(vks->cache);
-	cu_vmemo_free(vks->memo);
+	cu_memo_free(vks->memo);
 	cu_db_close(vks->db);
 	cu_db_close(vks->audit_db);
 	cu_secmem_free(vks->mk, CU_AES256_KEY_LEN);
@@ -1063,17 +1063,17 @@ struct use_memo {
 	struct cu_vks_key m;
 	unsigned char sealed_sha[CU_SHA256_LEN];
 };
-_Static_assert(sizeof(struct use_memo) <= CU_VMEMO_VAL_MAX,
+_Static_assert(sizeof(struct use_memo) <= CU_MEMO_VAL_MAX,
                "a key version's row fits a memo entry");
 
 /* The memo's key for name/version ("" for the latest): 'U', name, NUL,
  * version. Returns its length, 0 when it does not fit. */
 static size_t use_key(const char *name, const char *version,
-                      char buf[CU_VMEMO_KEY_MAX])
+                      char buf[CU_MEMO_KEY_MAX])
 {
-	int n = snprintf(buf, CU_VMEMO_KEY_MAX, "U%s%c%s", name, '\0', version);
+	int n = snprintf(buf, CU_MEMO_KEY_MAX, "U%s%c%s", name, '\0', version);
 
-	return n > 0 && n < CU_VMEMO_KEY_MAX ? (size_t)n : 0;
+	return n > 0 && n < CU_MEMO_KEY_MAX ? (size_t)n : 0;
 }
 
 /* Whether m's state lets `op` run now. */
@@ -1160,7 +1160,7 @@ int cu_vks_use(cu_vks_t *vks, const char *name, const char *version,
                struct cu_vks_key *meta, const char **why)
 {
 	struct use_memo um;
-	char mkey[CU_VMEMO_KEY_MAX];
+	char mkey[CU_MEMO_KEY_MAX];
 	const char *dummy;
 	size_t mlen = 0, vlen = 0;
 	uint64_t gen;
@@ -1179,7 +1179,7 @@ int cu_vks_use(cu_vks_t *vks, const char *name, const char *version,
 	gen = cu_db_commits(vks->db);
 	mlen = use_key(name, version, mkey);
 	if (mlen != 0 &&
-	    cu_vmemo_get(vks->memo, mkey, mlen, gen, &um, sizeof(um), &vlen) ==
+	    cu_memo_get(vks->memo, mkey, mlen, gen, &um, sizeof(um), &vlen) ==
 	        0 &&
 	    vlen == sizeof(um)) {
 		/* the row as committed now: nothing was committed since it
@@ -1194,8 +1194,8 @@ int cu_vks_use(cu_vks_t *vks, const char *name, const char *version,
 		r = use_read(vks, name, version, op, now, &um, key, why);
 		if (mlen != 0 &&
 		    (r == 0 || r == CU_ERR_STATE || r == CU_ERR_DENIED))
-			(void)cu_vmemo_put(vks->memo, mkey, mlen, gen, &um,
-			                   sizeof(um));
+			(void)cu_memo_put(vks->memo, mkey, mlen, gen, &um,
+			                  sizeof(um));
 	}
 	if (r != 0) {
 		cu_vko_free(*key);

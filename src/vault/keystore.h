@@ -90,7 +90,7 @@ cu_db_t *cu_vks_db(cu_vks_t *vks);
 /* cu_vks_memo - the memo (owned by the keystore) of answers read from
  * the keystore's database on the hot path, tagged with
  * cu_db_commits(cu_vks_db(vks)) (memo.h); for rbac.h. */
-struct cu_vmemo *cu_vks_memo(cu_vks_t *vks);
+struct cu_memo *cu_vks_memo(cu_vks_t *vks);
 
 /* cu_vks_audit_db - a handle (owned by the keystore) on the vault's audit
  * database, DIR/audit.db, for reading the log (cu_vaudit_list,

@@ -6,7 +6,7 @@
 #include "core/log.h"
 #include "core/secmem.h"
 #include "vault/audit.h"
-#include "vault/memo.h"
+#include "core/memo.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -254,14 +254,14 @@ static int lookup(cu_vks_t *vks, int by_token, const unsigned char h[32],
 
 	key[0] = by_token ? 'T' : 'C';
 	memcpy(key + 1, h, 32);
-	if (cu_vmemo_get(cu_vks_memo(vks), key, sizeof(key), gen, name,
-	                 CU_VRBAC_NAME_MAX, &n) == 0 &&
+	if (cu_memo_get(cu_vks_memo(vks), key, sizeof(key), gen, name,
+	                CU_VRBAC_NAME_MAX, &n) == 0 &&
 	    n > 0) {
 		name[n] = '\0';
 		r = 0;
 	} else if ((r = lookup_db(vks, by_token, h, name)) == 0) {
-		(void)cu_vmemo_put(cu_vks_memo(vks), key, sizeof(key), gen,
-		                   name, strlen(name));
+		(void)cu_memo_put(cu_vks_memo(vks), key, sizeof(key), gen, name,
+		                  strlen(name));
 	}
 	cu_memzero(key, sizeof(key));
 	return r;
@@ -447,7 +447,7 @@ int cu_vrbac_check(cu_vks_t *vks, const char *principal, unsigned perm,
                    const char *key)
 {
 	/* 'R', perm, principal, NUL, key: at most 1 + 8 + 127 + 1 + 127 */
-	char mkey[CU_VMEMO_KEY_MAX];
+	char mkey[CU_MEMO_KEY_MAX];
 	unsigned char verdict = 0;
 	uint64_t gen;
 	size_t n = 0;
@@ -463,15 +463,15 @@ int cu_vrbac_check(cu_vks_t *vks, const char *principal, unsigned perm,
 	               key != NULL ? key : "");
 	if (len <= 0 || (size_t)len >= sizeof(mkey))
 		return check_db(vks, principal, perm, key);
-	if (cu_vmemo_get(cu_vks_memo(vks), mkey, (size_t)len, gen, &verdict, 1,
-	                 &n) == 0 &&
+	if (cu_memo_get(cu_vks_memo(vks), mkey, (size_t)len, gen, &verdict, 1,
+	                &n) == 0 &&
 	    n == 1)
 		return verdict == 'y' ? 0 : CU_ERR_DENIED;
 	r = check_db(vks, principal, perm, key);
 	if (r == 0 || r == CU_ERR_DENIED) {
 		verdict = r == 0 ? 'y' : 'n';
-		(void)cu_vmemo_put(cu_vks_memo(vks), mkey, (size_t)len, gen,
-		                   &verdict, 1);
+		(void)cu_memo_put(cu_vks_memo(vks), mkey, (size_t)len, gen,
+		                  &verdict, 1);
 	}
 	return r;
 }

@@ -1,15 +1,13 @@
 #include "vault/vault.h"
 #include "core/err.h"
+#include "core/lockfile.h"
 #include "core/log.h"
 #include "core/pki.h"
 #include "vault/api.h"
 #include "vault/keystore.h"
 #include "vault/rbac.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -97,32 +95,23 @@ static void stop_maintenance(cu_vault_t *v)
 	v->maint_running = 0;
 }
 
-/* One vault per data directory: its memo of the database (memo.h) sees
- * only its own commits, so a second vault writing the same files could
- * remove a role the first would go on honouring. Held with flock until
- * the vault is freed (the kernel lets go when the process dies). */
+/* One vault per data directory (lockfile.h): held until the vault is
+ * freed. */
 static int lock_data(cu_vault_t *v, const char *dir)
 {
 	char path[4096];
+	int rc;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/vault.lock", dir) >=
 	    sizeof(path))
 		return CU_ERR_RANGE;
 	(void)mkdir(dir, 0700); /* cu_vks_open says what is wrong with it */
-	v->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (v->lock_fd < 0) {
-		cu_logf(CU_LOG_ERROR, "cannot open %s: %s", path,
-		        strerror(errno));
-		return CU_ERR_IO;
-	}
-	if (flock(v->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+	if ((rc = cu_lockfile_take(path, &v->lock_fd)) == CU_ERR_STATE)
 		cu_logf(CU_LOG_ERROR,
 		        "another vault is serving %s (%s is locked): stop it "
 		        "first, or give this one its own --data directory",
 		        dir, path);
-		return CU_ERR_STATE;
-	}
-	return 0;
+	return rc;
 }
 
 /* Open the keystore; on a vault without principals, make the first

@@ -255,3 +255,18 @@ def test_tenant_key_lease_ends_and_is_not_extended_by_use(spawn, dev_pki,
     time.sleep(1.2)
     assert _metric(st, "custos_store_tenant_key_unwraps_total") == n + 1
     assert _metric(st, "custos_store_tenant_keys_cached") == 1
+
+
+def test_a_second_store_on_the_same_data_directory_is_refused(store, workdir):
+    """The store keeps a memo of its metadata valid while it alone writes
+    there (a revoked access key must stop the very next request): a
+    second process on the same directory is stopped at the door."""
+    from conftest import free_port, run_cli
+    p = run_cli("store", "serve", "--listen", f"127.0.0.1:{free_port()}",
+                "--tls-cert", store.pki.cert, "--tls-key", store.pki.key,
+                "--data", store.data, "--operator-token-file",
+                os.path.join(workdir, "second.token"), check=False,
+                timeout=30)
+    assert p.returncode != 0
+    assert "another store is serving" in p.stderr
+    assert store.admin("GET", "/admin/v1/tenants").status_code == 200

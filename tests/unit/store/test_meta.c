@@ -403,8 +403,22 @@ static void access_keys_are_added_revoked_and_tenants_deleted(void **state)
 	                 CU_ERR_NOTFOUND);
 	assert_int_equal(cu_smeta_akey_list(m, "ta", count_key, &active), 0);
 	assert_int_equal(active, 2);
+	/* asked twice (the second from the memo), then revoked: refused at
+	 * once */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(
+		    cu_smeta_akey_get(m, "AK2", 3, tenant, s, sizeof(s), &n),
+		    0);
+		assert_string_equal(tenant, "ta");
+		assert_int_equal(n, 7);
+		assert_memory_equal(s, "sealed2", 7);
+	}
+	assert_int_equal(
+	    cu_smeta_akey_get(m, "AKIDBETA", 8, tenant, s, sizeof(s), &n), 0);
 	/* only the owner's revoke counts */
 	assert_int_equal(cu_smeta_akey_revoke(m, "tb", "AK2"), CU_ERR_NOTFOUND);
+	assert_int_equal(
+	    cu_smeta_akey_get(m, "AK2", 3, tenant, s, sizeof(s), &n), 0);
 	assert_int_equal(cu_smeta_akey_revoke(m, "ta", "AK2"), 0);
 	assert_int_equal(cu_smeta_akey_revoke(m, "ta", "AK2"), CU_ERR_NOTFOUND);
 	assert_int_equal(

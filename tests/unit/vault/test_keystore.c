@@ -16,7 +16,7 @@
 #include "core/secmem.h"
 #include "vault/audit.h"
 #include "vault/keystore.h"
-#include "vault/memo.h"
+#include "core/memo.h"
 
 struct fx {
 	char dir[64];
@@ -231,7 +231,7 @@ static void a_cached_key_is_refused_as_soon_as_its_row_says_so(void **state)
 	assert_int_equal(cu_vks_create(f->vks, "c", &n, NULL, &a), 0);
 	/* twice: the second use is served from the memo (the row) and the
 	 * key cache (the loaded key) */
-	cu_vmemo_stats(cu_vks_memo(f->vks), &h0, NULL);
+	cu_memo_stats(cu_vks_memo(f->vks), &h0, NULL);
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(cu_vks_use(f->vks, "c", NULL, CU_VKS_OP_WRAP,
 		                            now, &k, NULL, NULL),
@@ -239,7 +239,7 @@ static void a_cached_key_is_refused_as_soon_as_its_row_says_so(void **state)
 		cu_vko_free(k);
 		k = NULL;
 	}
-	cu_vmemo_stats(cu_vks_memo(f->vks), &h1, NULL);
+	cu_memo_stats(cu_vks_memo(f->vks), &h1, NULL);
 	assert_int_equal(h1, h0 + 1);
 	/* disabled, and at once refused */
 	assert_int_equal(cu_vks_update(f->vks, "c", NULL, &u, NULL), 0);

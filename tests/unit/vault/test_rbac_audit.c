@@ -14,7 +14,7 @@
 #include <openssl/sha.h>
 #include "vault/audit.h"
 #include "vault/keystore.h"
-#include "vault/memo.h"
+#include "core/memo.h"
 #include "vault/rbac.h"
 
 struct fx {
@@ -165,13 +165,13 @@ static void key_scope_covers_one_key_and_removal_is_immediate(void **s)
 	 * same answers */
 	{
 		uint64_t h0 = 0, h1 = 0;
-		cu_vmemo_stats(cu_vks_memo(f->vks), &h0, NULL);
+		cu_memo_stats(cu_vks_memo(f->vks), &h0, NULL);
 		assert_int_equal(
 		    cu_vrbac_check(f->vks, "store", CU_VPERM_UNWRAP, "k1"), 0);
 		assert_int_equal(
 		    cu_vrbac_check(f->vks, "store", CU_VPERM_UNWRAP, "k2"),
 		    CU_ERR_DENIED);
-		cu_vmemo_stats(cu_vks_memo(f->vks), &h1, NULL);
+		cu_memo_stats(cu_vks_memo(f->vks), &h1, NULL);
 		assert_int_equal(h1, h0 + 2);
 	}
 	assert_int_equal(cu_vrbac_unassign(f->vks, "ra1"), 0);

@@ -1,6 +1,5 @@
-/* memo.c - answers read from the vault's database, kept while it is
- * unchanged. */
-#include "vault/memo.h"
+/* memo.c - answers read from a database, kept while it is unchanged. */
+#include "core/memo.h"
 #include "core/err.h"
 
 #include <pthread.h>
@@ -13,20 +12,20 @@ struct entry {
 	uint64_t gen;  /* the commit count it was read at */
 	uint64_t used; /* tick of the last put or hit: the oldest goes */
 	unsigned short klen, vlen; /* klen 0: free */
-	unsigned char key[CU_VMEMO_KEY_MAX];
-	unsigned char val[CU_VMEMO_VAL_MAX];
+	unsigned char key[CU_MEMO_KEY_MAX];
+	unsigned char val[CU_MEMO_VAL_MAX];
 };
 
-struct cu_vmemo {
+struct cu_memo {
 	pthread_mutex_t mu;
 	struct entry *e; /* sets * WAYS */
 	size_t sets;     /* a power of two */
 	uint64_t tick, hits, misses;
 };
 
-int cu_vmemo_new(size_t entries, cu_vmemo_t **out)
+int cu_memo_new(size_t entries, cu_memo_t **out)
 {
-	cu_vmemo_t *m;
+	cu_memo_t *m;
 	size_t sets = 1;
 
 	*out = NULL;
@@ -46,7 +45,7 @@ int cu_vmemo_new(size_t entries, cu_vmemo_t **out)
 	return 0;
 }
 
-void cu_vmemo_free(cu_vmemo_t *m)
+void cu_memo_free(cu_memo_t *m)
 {
 	if (m == NULL)
 		return;
@@ -56,7 +55,7 @@ void cu_vmemo_free(cu_vmemo_t *m)
 }
 
 /* The first entry of key's set (FNV-1a). */
-static struct entry *set_of(cu_vmemo_t *m, const void *key, size_t klen)
+static struct entry *set_of(cu_memo_t *m, const void *key, size_t klen)
 {
 	const unsigned char *p = key;
 	uint64_t h = 0xcbf29ce484222325u;
@@ -74,14 +73,14 @@ static struct entry *find(struct entry *set, const void *key, size_t klen)
 	return NULL;
 }
 
-int cu_vmemo_get(cu_vmemo_t *m, const void *key, size_t klen, uint64_t gen,
-                 void *val, size_t vcap, size_t *vlen)
+int cu_memo_get(cu_memo_t *m, const void *key, size_t klen, uint64_t gen,
+                void *val, size_t vcap, size_t *vlen)
 {
 	struct entry *e;
 	int r = CU_ERR_NOTFOUND;
 
 	*vlen = 0;
-	if (klen == 0 || klen > CU_VMEMO_KEY_MAX)
+	if (klen == 0 || klen > CU_MEMO_KEY_MAX)
 		return r;
 	pthread_mutex_lock(&m->mu);
 	e = find(set_of(m, key, klen), key, klen);
@@ -98,12 +97,12 @@ int cu_vmemo_get(cu_vmemo_t *m, const void *key, size_t klen, uint64_t gen,
 	return r;
 }
 
-int cu_vmemo_put(cu_vmemo_t *m, const void *key, size_t klen, uint64_t gen,
-                 const void *val, size_t vlen)
+int cu_memo_put(cu_memo_t *m, const void *key, size_t klen, uint64_t gen,
+                const void *val, size_t vlen)
 {
 	struct entry *set, *e;
 
-	if (klen == 0 || klen > CU_VMEMO_KEY_MAX || vlen > CU_VMEMO_VAL_MAX)
+	if (klen == 0 || klen > CU_MEMO_KEY_MAX || vlen > CU_MEMO_VAL_MAX)
 		return CU_ERR_RANGE;
 	pthread_mutex_lock(&m->mu);
 	set = set_of(m, key, klen);
@@ -129,7 +128,7 @@ int cu_vmemo_put(cu_vmemo_t *m, const void *key, size_t klen, uint64_t gen,
 	return 0;
 }
 
-void cu_vmemo_stats(cu_vmemo_t *m, uint64_t *hits, uint64_t *misses)
+void cu_memo_stats(cu_memo_t *m, uint64_t *hits, uint64_t *misses)
 {
 	pthread_mutex_lock(&m->mu);
 	if (hits != NULL)
