@@ -298,18 +298,9 @@ static int open_data(cu_store_t *s, const struct cu_store_config *cfg)
 		return CU_ERR_NOMEM;
 	/* one store per data directory (lockfile.h): the metadata's memo
 	 * sees only this process's commits */
-	if ((rc = path_in(cfg->data_dir, "store.lock", p, sizeof(p))) != 0)
+	if ((rc = cu_lockfile_take(cfg->data_dir, "store.lock", "store",
+	                           &s->lock_fd)) != 0)
 		return rc;
-	if ((rc = cu_lockfile_take(p, &s->lock_fd)) != 0) {
-		if (rc == CU_ERR_STATE)
-			cu_logf(
-			    CU_LOG_ERROR,
-			    "another store is serving %s (%s is locked): "
-			    "stop it first, or give this one its own --data "
-			    "directory",
-			    cfg->data_dir, p);
-		return rc;
-	}
 	if ((rc = path_in(cfg->data_dir, "store.db", p, sizeof(p))) != 0)
 		return rc;
 	if ((rc = cu_smeta_open(p, &s->meta)) != 0) {

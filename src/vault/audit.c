@@ -4,11 +4,11 @@
 #include "core/secmem.h"
 
 #include <pthread.h>
-#include <sys/stat.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static int64_t now_ms(void)
@@ -140,15 +140,18 @@ int cu_vaudit_adopt(cu_db_t *db, const char *legacy_path)
 	                legacy_path);
 	if ((r = run_once(st, r)) != 0)
 		return r;
-	if ((r = cu_db_begin(db)) != 0)
-		goto detach;
-	if ((r = cu_db_query(db, &st,
-	                     "SELECT 1 FROM legacy.sqlite_master WHERE type = "
-	                     "'table' AND name = 'audit'",
-	                     "")) == 0)
-		r = cu_db_step(st);
-	sqlite3_finalize(st);
-	if (r == 1) {
+	/* a write transaction only when there is something to move: on
+	 * every start after the first, a read and nothing else */
+	if ((r = cu_db_begin_read(db)) == 0) {
+		if ((r = cu_db_query(db, &st,
+		                     "SELECT 1 FROM legacy.sqlite_master WHERE "
+		                     "type = 'table' AND name = 'audit'",
+		                     "")) == 0)
+			r = cu_db_step(st);
+		sqlite3_finalize(st);
+		cu_db_rollback(db);
+	}
+	if (r == 1 && (r = cu_db_begin(db)) == 0) {
 		r = cu_db_query(
 		    db, &st,
 		    "INSERT INTO main.audit SELECT seq, ts, principal, "
@@ -156,14 +159,11 @@ int cu_vaudit_adopt(cu_db_t *db, const char *legacy_path)
 		    "legacy.audit WHERE seq > (SELECT IFNULL(MAX(seq), "
 		    "0) FROM main.audit) ORDER BY seq",
 		    "");
-		r = run_once(st, r);
+		if ((r = run_once(st, r)) != 0)
+			cu_db_rollback(db);
+		else
+			r = cu_db_commit(db);
 	}
-	if (r < 0) {
-		cu_db_rollback(db);
-		goto detach;
-	}
-	r = cu_db_commit(db);
-detach:
 	if (cu_db_exec(db, "DETACH DATABASE legacy") != 0 && r == 0)
 		r = CU_ERR_DB;
 	return r;
@@ -324,8 +324,8 @@ static void lead(cu_vaudit_writer_t *w, struct pending *self)
 				cu_db_rollback(w->db);
 			else
 				r = cu_db_commit(w->db);
-			w->end = t;
-			w->end_known = r == 0;
+			if ((w->end_known = r == 0))
+				w->end = t;
 		}
 		/* the batch has left the queue: only this thread sees it */
 		p = batch;

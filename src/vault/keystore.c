@@ -5,10 +5,10 @@
 #include "core/crypto/rand.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/memo.h"
 #include "core/secmem.h"
 #include "vault/audit.h"
 #include "vault/keycache.h"
-#include "core/memo.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -99,19 +99,8 @@ static void stop_maintenance(cu_vault_t *v)
  * freed. */
 static int lock_data(cu_vault_t *v, const char *dir)
 {
-	char path[4096];
-	int rc;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/vault.lock", dir) >=
-	    sizeof(path))
-		return CU_ERR_RANGE;
 	(void)mkdir(dir, 0700); /* cu_vks_open says what is wrong with it */
-	if ((rc = cu_lockfile_take(path, &v->lock_fd)) == CU_ERR_STATE)
-		cu_logf(CU_LOG_ERROR,
-		        "another vault is serving %s (%s is locked): stop it "
-		        "first, or give this one its own --data directory",
-		        dir, path);
-	return rc;
+	return cu_lockfile_take(dir, "vault.lock", "vault", &v->lock_fd);
 }
 
 /* Open the keystore; on a vault without principals, make the first

@@ -410,6 +410,105 @@ static void sql_without_a_statement_is_refused_not_stepped(void **state)
 	cu_db_rollback(f->db);
 }
 
+/* The count memos are tagged with (core/memo.h): every commit of the
+ * handle, made with cu_db_commit or as a lone statement, and nothing
+ * else. */
+static void the_commit_count_moves_with_every_commit_only(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3_stmt *st = NULL;
+	uint64_t c0 = cu_db_commits(f->db);
+
+	assert_true(c0 >= 2); /* the two migrations */
+	assert_int_equal(cu_db_begin(f->db), 0);
+	assert_int_equal(
+	    cu_db_run(f->db, NULL, "INSERT INTO parent(name) VALUES('a')", ""),
+	    0);
+	assert_int_equal(cu_db_commits(f->db), c0); /* not yet */
+	assert_int_equal(cu_db_commit(f->db), 0);
+	assert_int_equal(cu_db_commits(f->db), c0 + 1);
+	assert_int_equal(
+	    cu_db_run(f->db, NULL, "INSERT INTO parent(name) VALUES('b')", ""),
+	    0);
+	assert_int_equal(cu_db_commits(f->db), c0 + 2);
+	/* reads and rolled-back writes do not count */
+	assert_int_equal(cu_db_begin(f->db), 0);
+	assert_int_equal(
+	    cu_db_run(f->db, NULL, "INSERT INTO parent(name) VALUES('c')", ""),
+	    0);
+	cu_db_rollback(f->db);
+	assert_int_equal(cu_db_begin_read(f->db), 0);
+	assert_int_equal(
+	    cu_db_query(f->db, &st, "SELECT COUNT(*) FROM parent", ""), 0);
+	assert_int_equal(cu_db_step(st), 1);
+	assert_int_equal(sqlite3_column_int(st, 0), 2);
+	sqlite3_finalize(st);
+	cu_db_rollback(f->db);
+	assert_int_equal(cu_db_commits(f->db), c0 + 2);
+}
+
+static int collect_name(sqlite3_stmt *st, void *arg)
+{
+	char *names = arg;
+
+	strcat(names, cu_db_col_text(st, 0));
+	/* stop at "c": the rows after it are not read */
+	return strcmp(cu_db_col_text(st, 0), "c") == 0 ? 1 : 0;
+}
+
+static int refuse_row(sqlite3_stmt *st, void *arg)
+{
+	(void)st;
+	(void)arg;
+	return CU_ERR_PARSE;
+}
+
+/* Reads on the pool of read connections see every commit made before
+ * them, hand rows over in order, stop when asked, and pass errors on. */
+static void pooled_reads_see_each_commit_and_stop_when_asked(void **state)
+{
+	struct fixture *f = *state;
+	static const char *sql = "SELECT name FROM parent ORDER BY name";
+	char names[16] = "";
+
+	assert_int_equal(cu_db_read_row(f->db, NULL, NULL, sql, ""),
+	                 CU_ERR_NOTFOUND);
+	assert_int_equal(cu_db_read_rows(f->db, collect_name, names, sql, ""),
+	                 0);
+	assert_string_equal(names, "");
+	for (const char *n = "abcd"; *n != '\0'; n++) {
+		char one[2] = {*n, '\0'};
+		assert_int_equal(
+		    cu_db_run(f->db, NULL,
+		              "INSERT INTO parent(name) VALUES(?1)", "t", one),
+		    0);
+		/* the next read sees it */
+		assert_int_equal(
+		    cu_db_read_row(f->db, NULL, NULL,
+		                   "SELECT 1 FROM parent WHERE name = ?1", "t",
+		                   one),
+		    0);
+	}
+	assert_int_equal(cu_db_read_rows(f->db, collect_name, names, sql, ""),
+	                 0);
+	assert_string_equal(names, "abc");
+	names[0] = '\0';
+	assert_int_equal(cu_db_read_row(f->db, collect_name, names, sql, ""),
+	                 0);
+	assert_string_equal(names, "a");
+	assert_int_equal(cu_db_read_rows(f->db, refuse_row, NULL, sql, ""),
+	                 CU_ERR_PARSE);
+	assert_int_equal(cu_db_read_row(f->db, refuse_row, NULL, sql, ""),
+	                 CU_ERR_PARSE);
+	/* a bad query is an error, not a row */
+	assert_int_not_equal(
+	    cu_db_read_row(f->db, NULL, NULL, "SELECT * FROM nowhere", ""), 0);
+	assert_int_equal(cu_db_read_row(f->db, NULL, NULL,
+	                                "SELECT 1 FROM parent WHERE name = ?1",
+	                                "", "a"),
+	                 CU_ERR_INVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -445,6 +544,11 @@ int main(void)
 	        teardown),
 	    cmocka_unit_test_setup_teardown(
 	        sql_without_a_statement_is_refused_not_stepped, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        the_commit_count_moves_with_every_commit_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        pooled_reads_see_each_commit_and_stop_when_asked, setup,
 	        teardown),
 	    cmocka_unit_test(open_refuses_bad_arguments_and_unopenable_paths),
 	    cmocka_unit_test(error_mapping_covers_the_codes),

@@ -6,10 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "core/db.h"
 #include "core/err.h"
 #include "core/memo.h"
 
@@ -97,51 +95,11 @@ static void bounds_are_refused_and_the_table_stays_bounded(void **s)
 	cu_memo_free(m);
 }
 
-/* The count the memo is tagged with: every commit of the handle, made
- * with cu_db_commit or as a lone statement, and nothing else. */
-static void the_commit_count_moves_with_every_commit_only(void **s)
-{
-	static const char *const schema[] = {"CREATE TABLE t (x INTEGER);"};
-	char dir[] = "/tmp/custos-test-memo-XXXXXX", path[64], cmd[96];
-	cu_db_t *db = NULL;
-	sqlite3_stmt *st = NULL;
-	uint64_t c0;
-
-	(void)s;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/t.db", dir);
-	assert_int_equal(cu_db_open(path, schema, 1, &db), 0);
-	c0 = cu_db_commits(db);
-	assert_true(c0 >= 1); /* the migration */
-	assert_int_equal(cu_db_begin(db), 0);
-	assert_int_equal(cu_db_run(db, NULL, "INSERT INTO t VALUES(1)", ""), 0);
-	assert_int_equal(cu_db_commits(db), c0); /* not yet */
-	assert_int_equal(cu_db_commit(db), 0);
-	assert_int_equal(cu_db_commits(db), c0 + 1);
-	assert_int_equal(cu_db_run(db, NULL, "INSERT INTO t VALUES(2)", ""), 0);
-	assert_int_equal(cu_db_commits(db), c0 + 2);
-	/* reads and rolled-back writes do not count */
-	assert_int_equal(cu_db_begin(db), 0);
-	assert_int_equal(cu_db_run(db, NULL, "INSERT INTO t VALUES(3)", ""), 0);
-	cu_db_rollback(db);
-	assert_int_equal(cu_db_begin_read(db), 0);
-	assert_int_equal(cu_db_query(db, &st, "SELECT COUNT(*) FROM t", ""), 0);
-	assert_int_equal(cu_db_step(st), 1);
-	assert_int_equal(sqlite3_column_int(st, 0), 2);
-	sqlite3_finalize(st);
-	cu_db_rollback(db);
-	assert_int_equal(cu_db_commits(db), c0 + 2);
-	cu_db_close(db);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(an_answer_holds_only_at_the_count_it_was_read_at),
 	    cmocka_unit_test(bounds_are_refused_and_the_table_stays_bounded),
-	    cmocka_unit_test(the_commit_count_moves_with_every_commit_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
