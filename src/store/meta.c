@@ -10,11 +10,11 @@
 
 struct cu_smeta {
 	cu_db_t *db;
-	cu_memo_t *memo; /* access keys read on the hot path (memo.h) */
+	cu_memo_t *memo; /* access keys and object rows (memo.h) */
 };
 
-/* Memo entries: the access keys in use. */
-#define MEMO_ENTRIES 1024
+/* Memo entries: the access keys and the objects in use (about 2 MiB). */
+#define MEMO_ENTRIES 4096
 
 /* Migration i moves the schema from version i to i + 1; never edit one
  * that has shipped, append a new one. */
@@ -397,6 +397,11 @@ out:
 	return rc;
 }
 
+void cu_smeta_memo_stats(cu_smeta_t *m, uint64_t *hits, uint64_t *misses)
+{
+	cu_memo_stats(m->memo, hits, misses);
+}
+
 /* ---- access keys -------------------------------------------------- */
 
 /* Where an access key's row goes (akey_row). */
@@ -691,23 +696,167 @@ void cu_smeta_object_clear(struct cu_smeta_object *o)
 	memset(o, 0, sizeof(*o));
 }
 
+/* The memo of object rows (memo.h): key 'O' tenant NUL bucket NUL key;
+ * value the row's fields, each string with a length byte or two in front.
+ * A row whose key or value does not fit is simply read every time. */
+static size_t obj_memo_key(const char *tenant, const char *bucket,
+                           const char *key, size_t key_len,
+                           unsigned char out[CU_MEMO_KEY_MAX])
+{
+	size_t tl = strlen(tenant), bl = strlen(bucket),
+	       n = 1 + tl + 1 + bl + 1 + key_len;
+
+	if (n > CU_MEMO_KEY_MAX)
+		return 0;
+	out[0] = 'O';
+	memcpy(out + 1, tenant, tl + 1);
+	memcpy(out + 2 + tl, bucket, bl + 1);
+	memcpy(out + 3 + tl + bl, key, key_len);
+	return n;
+}
+
+struct obj_memo_fixed {
+	uint64_t size;
+	int64_t created;
+	uint32_t tk_version, parts;
+};
+
+/* Append len bytes of p with a 2-byte length; 0 or CU_ERR_RANGE. */
+static int pack_field(unsigned char *buf, size_t cap, size_t *at, const void *p,
+                      size_t len)
+{
+	if (len > 0xffff || *at + 2 + len > cap)
+		return CU_ERR_RANGE;
+	buf[*at] = (unsigned char)(len >> 8);
+	buf[*at + 1] = (unsigned char)len;
+	if (len > 0)
+		memcpy(buf + *at + 2, p, len);
+	*at += 2 + len;
+	return 0;
+}
+
+/* The next field: *p and *len; 0 or CU_ERR_RANGE. */
+static int unpack_field(const unsigned char *buf, size_t n, size_t *at,
+                        const unsigned char **p, size_t *len)
+{
+	if (*at + 2 > n)
+		return CU_ERR_RANGE;
+	*len = (size_t)buf[*at] << 8 | buf[*at + 1];
+	if (*at + 2 + *len > n)
+		return CU_ERR_RANGE;
+	*p = buf + *at + 2;
+	*at += 2 + *len;
+	return 0;
+}
+
+static size_t obj_memo_pack(const struct cu_smeta_object *o,
+                            unsigned char out[CU_MEMO_VAL_MAX])
+{
+	struct obj_memo_fixed f = {o->size, o->created, o->tk_version,
+	                           o->parts};
+	size_t at = sizeof(f);
+
+	memcpy(out, &f, sizeof(f));
+	if (pack_field(out, CU_MEMO_VAL_MAX, &at, o->version_id,
+	               strlen(o->version_id)) != 0 ||
+	    pack_field(out, CU_MEMO_VAL_MAX, &at, o->etag, strlen(o->etag)) !=
+	        0 ||
+	    pack_field(out, CU_MEMO_VAL_MAX, &at, o->content_type,
+	               strlen(o->content_type)) != 0 ||
+	    pack_field(out, CU_MEMO_VAL_MAX, &at, o->path, strlen(o->path)) !=
+	        0 ||
+	    pack_field(out, CU_MEMO_VAL_MAX, &at, o->meta_sealed,
+	               o->meta_sealed_len) != 0)
+		return 0;
+	return at;
+}
+
+/* Copy a string field into dst (cap bytes with its NUL). */
+static int unpack_str(const unsigned char *buf, size_t n, size_t *at, char *dst,
+                      size_t cap)
+{
+	const unsigned char *p;
+	size_t len;
+	int rc = unpack_field(buf, n, at, &p, &len);
+
+	if (rc != 0 || len >= cap)
+		return CU_ERR_RANGE;
+	memcpy(dst, p, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+static int obj_memo_unpack(const unsigned char *buf, size_t n, const char *key,
+                           size_t key_len, struct cu_smeta_object *o)
+{
+	struct obj_memo_fixed f;
+	const unsigned char *meta;
+	size_t at = sizeof(f), meta_len;
+
+	if (n < sizeof(f) || key_len >= sizeof(o->key))
+		return CU_ERR_RANGE;
+	memcpy(&f, buf, sizeof(f));
+	if (unpack_str(buf, n, &at, o->version_id, sizeof(o->version_id)) !=
+	        0 ||
+	    unpack_str(buf, n, &at, o->etag, sizeof(o->etag)) != 0 ||
+	    unpack_str(buf, n, &at, o->content_type, sizeof(o->content_type)) !=
+	        0 ||
+	    unpack_str(buf, n, &at, o->path, sizeof(o->path)) != 0 ||
+	    unpack_field(buf, n, &at, &meta, &meta_len) != 0 || at != n)
+		return CU_ERR_RANGE;
+	if (meta_len > 0) {
+		if ((o->meta_sealed = malloc(meta_len)) == NULL)
+			return CU_ERR_NOMEM;
+		memcpy(o->meta_sealed, meta, meta_len);
+		o->meta_sealed_len = meta_len;
+	}
+	memcpy(o->key, key, key_len);
+	o->key[key_len] = '\0';
+	o->key_len = key_len;
+	o->size = f.size;
+	o->created = f.created;
+	o->tk_version = f.tk_version;
+	o->parts = f.parts;
+	return 0;
+}
+
 int cu_smeta_object_get(cu_smeta_t *m, const char *tenant, const char *bucket,
                         const char *key, size_t key_len,
                         struct cu_smeta_object *o)
 {
+	unsigned char mkey[CU_MEMO_KEY_MAX], val[CU_MEMO_VAL_MAX];
+	size_t mklen, vlen = 0;
+	uint64_t gen;
 	int rc;
 
 	if (m == NULL || tenant == NULL || bucket == NULL || key == NULL ||
 	    o == NULL)
 		return CU_ERR_INVAL;
 	memset(o, 0, sizeof(*o));
+	/* every GET and HEAD asks: the row as committed now, from the memo
+	 * while nothing was committed since it was read (memo.h), so a
+	 * replaced or deleted object is seen at once */
+	gen = cu_db_commits(m->db); /* before the read */
+	mklen = obj_memo_key(tenant, bucket, key, key_len, mkey);
+	if (mklen > 0 && cu_memo_get(m->memo, mkey, mklen, gen, val,
+	                             sizeof(val), &vlen) == 0) {
+		if ((rc = obj_memo_unpack(val, vlen, key, key_len, o)) == 0)
+			return 0;
+		cu_smeta_object_clear(o);
+		if (rc == CU_ERR_NOMEM)
+			return rc;
+	}
 	rc = read_one(m, object_row_full, o,
 	              "SELECT " OBJ_COLS " FROM objects WHERE tenant = ?1"
 	              " AND bucket = ?2 AND key = ?3",
 	              "ttT", tenant, bucket, key, key_len);
-	if (rc != 0)
+	if (rc != 0) {
 		cu_smeta_object_clear(o);
-	return rc;
+		return rc;
+	}
+	if (mklen > 0 && (vlen = obj_memo_pack(o, val)) > 0)
+		(void)cu_memo_put(m->memo, mkey, mklen, gen, val, vlen);
+	return 0;
 }
 
 /* Inside a transaction: the current version's path, if any; a

@@ -84,6 +84,11 @@ int cu_smeta_open(const char *path, cu_smeta_t **out);
 /* cu_smeta_close - close. NULL ok. */
 void cu_smeta_close(cu_smeta_t *m);
 
+/* cu_smeta_memo_stats - reads answered from the memo of access keys and
+ * object rows, and reads that went to the database (for tests and
+ * metrics). Either pointer may be NULL. */
+void cu_smeta_memo_stats(cu_smeta_t *m, uint64_t *hits, uint64_t *misses);
+
 /* ---- tenants ------------------------------------------------------ */
 
 /* cu_smeta_tenant_create - insert a tenant in state "system_managed"

@@ -56,6 +56,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,10 +76,13 @@
  * connection is cut. */
 #define DRAIN_MAX (1024 * 1024)
 /* Replies up to this size go out as one TLS record where possible (see
- * cork()). */
-#define COALESCE_MAX (64 * 1024)
-/* A coalesced reply whose client does not read it is given this long. */
-#define COALESCE_POLL_MS 100
+ * cork()); with a thread pool, up to the smaller size. */
+#define COALESCE_MAX      (64 * 1024)
+#define COALESCE_POOL_MAX (16 * 1024)
+/* A coalesced reply whose client does not read it is given this long:
+ * with a thread per connection; with a pool, COALESCE_POOL_WAIT_MS. */
+#define COALESCE_POLL_MS      100
+#define COALESCE_POOL_WAIT_MS 1000
 /* How long a connection trusts a client certificate it verified. */
 #define CERT_CACHE_S 60
 
@@ -101,7 +106,7 @@ struct cu_http_server {
 	struct MHD_Daemon *d;
 	uint16_t port;
 	atomic_long inflight;
-	int coalesce; /* TLS with a thread per connection */
+	int coalesce; /* TLS: small replies as one record (cork()) */
 	atomic_int stopping;
 };
 
@@ -486,6 +491,8 @@ int cu_http_reply_stream(cu_http_req_t *req, int status, uint64_t size,
 	}
 	/* from here the response owns arg: destroying it calls free_fn */
 	req->stream = st;
+	/* what cork() goes by; the log counts the bytes actually read */
+	req->bytes_out = size == CU_HTTP_SIZE_UNKNOWN ? UINT64_MAX : size;
 	return reply_prepare(req, resp, status, content_type);
 fail:
 	free(st);
@@ -547,24 +554,44 @@ static enum MHD_Result flush(cu_http_req_t *req)
 /* One record per reply. MHD writes a reply's header and body with two
  * gnutls_record_send calls: two TLS records, two sendmsg calls, and it
  * keeps the socket TCP_CORKed and pushes each reply with a TCP_NODELAY
- * setsockopt. A small reply is cheaper as one record: GnuTLS is corked
+ * setsockopt. A small reply is cheaper as one record, for the server and
+ * for the client (one record to decrypt, one wake-up): GnuTLS is corked
  * while MHD writes it and uncorked once MHD reports the request complete
  * (on the same thread, before it reads the next request), which sends
  * header and body as one record in one sendmsg. TCP_CORK is cleared once
  * per connection (MHD believes it set and never sets it again) so that
- * this sendmsg goes out at once. Only with a thread per connection: if
- * the client does not read, the uncork waits for it (up to the idle
- * timeout, or until the server stops, then the connection is cut), which
- * would hold up every other connection of a pool thread. */
+ * this sendmsg goes out at once. A streamed body counts when its size is
+ * known and small (a small object's GET).
+ *
+ * If the client does not read, the uncork has to wait for it: nothing
+ * else would send what GnuTLS holds. With a thread per connection it
+ * waits up to the idle timeout (or until the server stops; then the
+ * connection is cut). A pool thread serves other connections too, so
+ * there a reply is corked only when it is at most COALESCE_POOL_MAX and
+ * the socket has nothing unacknowledged queued (SIOCOUTQ: a client that
+ * has stopped reading soon fills its window and is not corked for), and
+ * the wait is at most COALESCE_POOL_WAIT_MS before the connection is
+ * cut. */
 static void cork(cu_http_req_t *req)
 {
 	const union MHD_ConnectionInfo *ci;
 
-	if (!req->srv->coalesce || req->stream != NULL ||
-	    req->bytes_out > COALESCE_MAX || req->resp == NULL)
+	int pool = !req->srv->cfg.thread_per_connection;
+
+	if (!req->srv->coalesce || req->resp == NULL ||
+	    req->bytes_out > (pool ? COALESCE_POOL_MAX : COALESCE_MAX))
 		return;
 	if ((req->cconn = conn_ctx(req->conn)) == NULL)
 		return;
+	if (pool) {
+		int queued = -1;
+		ci = MHD_get_connection_info(req->conn,
+		                             MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci == NULL ||
+		    ioctl(ci->connect_fd, SIOCOUTQ, &queued) != 0 ||
+		    queued != 0)
+			return;
+	}
 	ci = MHD_get_connection_info(req->conn,
 	                             MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	if (ci == NULL || ci->tls_session == NULL)
@@ -579,7 +606,9 @@ static void uncork(cu_http_req_t *req, struct MHD_Connection *conn,
 	const union MHD_ConnectionInfo *ci;
 	gnutls_session_t sess = req->corked;
 	uint64_t waited = 0,
-	         limit = (uint64_t)req->srv->cfg.idle_timeout_s * 1000;
+	         limit = req->srv->cfg.thread_per_connection
+	                     ? (uint64_t)req->srv->cfg.idle_timeout_s * 1000
+	                     : COALESCE_POOL_WAIT_MS;
 	int fd, r, off = 0;
 
 	if (sess == NULL)
@@ -1510,7 +1539,7 @@ int cu_http_server_start(cu_http_server_t *s)
 		flags |= MHD_USE_POLL;
 	if (s->cert != NULL)
 		flags |= MHD_USE_TLS;
-	s->coalesce = s->cert != NULL && s->cfg.thread_per_connection;
+	s->coalesce = s->cert != NULL;
 	atomic_store(&s->stopping, 0);
 
 #define OPT(o, v, p)                                                           \

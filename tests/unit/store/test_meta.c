@@ -217,6 +217,67 @@ static void one_current_version_per_key(void **state)
 	assert_int_equal(deleted, 0);
 }
 
+/* An object row comes back the same from the database and from the
+ * memo, and any change is seen by the very next read. */
+static void object_rows_from_the_memo_follow_every_change(void **state)
+{
+	cu_smeta_t *m = *state;
+	struct cu_smeta_object o, got[2];
+	char old[CU_SMETA_PATH_MAX + 1];
+	uint64_t h0, h1, miss0, miss1;
+	int replaced = -1, deleted = -1;
+
+	assert_int_equal(cu_smeta_bucket_create(m, "ta", "b", 1), 0);
+	assert_int_equal(cu_smeta_bucket_create(m, "tb", "b", 1), 0);
+	obj(&o, "k", "v1", "objects/ta/v1/v1");
+	snprintf(o.content_type, sizeof(o.content_type), "text/plain");
+	o.meta_sealed = (unsigned char *)"sealed-meta";
+	o.meta_sealed_len = 11;
+	o.tk_version = 3;
+	o.size = 123456789012ull;
+	assert_int_equal(cu_smeta_object_put(m, "ta", "b", &o, old, &replaced),
+	                 0);
+	cu_smeta_memo_stats(m, &h0, &miss0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(
+		    cu_smeta_object_get(m, "ta", "b", "k", 1, &got[i]), 0);
+	cu_smeta_memo_stats(m, &h1, &miss1);
+	assert_int_equal(h1 - h0, 1);
+	assert_int_equal(miss1 - miss0, 1);
+	for (int i = 0; i < 2; i++) {
+		assert_string_equal(got[i].key, "k");
+		assert_int_equal(got[i].key_len, 1);
+		assert_string_equal(got[i].version_id, "v1");
+		assert_string_equal(got[i].etag, "\"e\"");
+		assert_string_equal(got[i].content_type, "text/plain");
+		assert_string_equal(got[i].path, "objects/ta/v1/v1");
+		assert_true(got[i].size == 123456789012ull);
+		assert_int_equal(got[i].tk_version, 3);
+		assert_int_equal(got[i].created, 1700000001);
+		assert_int_equal(got[i].parts, 0);
+		assert_int_equal(got[i].meta_sealed_len, 11);
+		assert_memory_equal(got[i].meta_sealed, "sealed-meta", 11);
+		cu_smeta_object_clear(&got[i]);
+	}
+	/* the other tenant's bucket of the same name holds nothing */
+	assert_int_equal(cu_smeta_object_get(m, "tb", "b", "k", 1, &got[0]),
+	                 CU_ERR_NOTFOUND);
+	/* replaced: the next read has the new version */
+	obj(&o, "k", "v2", "objects/ta/v2/v2");
+	assert_int_equal(cu_smeta_object_put(m, "ta", "b", &o, old, &replaced),
+	                 0);
+	assert_int_equal(cu_smeta_object_get(m, "ta", "b", "k", 1, &got[0]), 0);
+	assert_string_equal(got[0].version_id, "v2");
+	assert_null(got[0].meta_sealed);
+	cu_smeta_object_clear(&got[0]);
+	/* deleted: gone at once */
+	assert_int_equal(
+	    cu_smeta_object_delete(m, "ta", "b", "k", 1, old, &deleted), 0);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(cu_smeta_object_get(m, "ta", "b", "k", 1, &got[0]),
+	                 CU_ERR_NOTFOUND);
+}
+
 struct keys {
 	char k[16][32];
 	int n;
@@ -538,6 +599,8 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(buckets_are_per_tenant, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        object_rows_from_the_memo_follow_every_change, setup, teardown),
 	    cmocka_unit_test_setup_teardown(one_current_version_per_key, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(
