@@ -8,6 +8,7 @@
  * Everything is parsed strictly: a request that is not in the exact form
  * AWS clients produce is refused, never "repaired". */
 #include "store/sigv4.h"
+#include "core/crypto/evp.h"
 #include "core/crypto/hash.h"
 #include "core/err.h"
 #include "core/secmem.h"
@@ -900,15 +901,19 @@ int cu_sigv4_chunk_signature(const unsigned char key[CU_SIGV4_KEY_LEN],
 static int hmac_sha1(const void *key, size_t key_len, const void *msg,
                      size_t msg_len, unsigned char out[SHA1_LEN])
 {
-	size_t outl = 0;
 	static const unsigned char empty[1];
+	EVP_MAC_CTX *c = cu_evp_hmac_new(CU_EVP_SHA1);
+	size_t outl = 0;
+	int r = CU_ERR_CRYPTO;
 
-	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA1", NULL, key_len ? key : empty,
-	              key_len, msg_len ? msg : empty, msg_len, out, SHA1_LEN,
-	              &outl) == NULL ||
-	    outl != SHA1_LEN)
-		return CU_ERR_CRYPTO;
-	return 0;
+	if (c == NULL)
+		return CU_ERR_NOMEM;
+	if (EVP_MAC_init(c, key_len ? key : empty, key_len, NULL) == 1 &&
+	    EVP_MAC_update(c, msg_len ? msg : empty, msg_len) == 1 &&
+	    EVP_MAC_final(c, out, &outl, SHA1_LEN) == 1 && outl == SHA1_LEN)
+		r = 0;
+	EVP_MAC_CTX_free(c);
+	return r;
 }
 
 /* ---- failure reasons ---- */
@@ -1736,9 +1741,9 @@ int cu_sigv4_chunked_new(const struct cu_sigv4_result *res, size_t max_chunk,
 			goto out;
 		}
 		if (EVP_DigestInit_ex(c->md,
-		                      c->alg == CU_SIGV4_CKSUM_SHA1
-		                          ? EVP_sha1()
-		                          : EVP_sha256(),
+		                      cu_evp_md(c->alg == CU_SIGV4_CKSUM_SHA1
+		                                    ? CU_EVP_SHA1
+		                                    : CU_EVP_SHA256),
 		                      NULL) != 1) {
 			r = CU_ERR_CRYPTO;
 			goto out;

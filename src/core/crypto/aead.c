@@ -1,4 +1,5 @@
 #include "core/crypto/aead.h"
+#include "core/crypto/evp.h"
 #include "core/crypto/rand.h"
 #include "core/err.h"
 #include "core/secmem.h"
@@ -20,11 +21,11 @@ static const EVP_CIPHER *gcm_cipher(size_t key_len)
 {
 	switch (key_len) {
 	case 16:
-		return EVP_aes_128_gcm();
+		return cu_evp_cipher(CU_EVP_AES128_GCM);
 	case 24:
-		return EVP_aes_192_gcm();
+		return cu_evp_cipher(CU_EVP_AES192_GCM);
 	case 32:
-		return EVP_aes_256_gcm();
+		return cu_evp_cipher(CU_EVP_AES256_GCM);
 	default:
 		return NULL;
 	}

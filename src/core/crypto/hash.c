@@ -1,8 +1,8 @@
 #include "core/crypto/hash.h"
+#include "core/crypto/evp.h"
 #include "core/err.h"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdlib.h>
 
 struct cu_hash {
@@ -14,8 +14,8 @@ int cu_sha256(const void *msg, size_t len, unsigned char out[CU_SHA256_LEN])
 	unsigned int n = 0;
 	static const unsigned char empty[1];
 
-	if (EVP_Digest(len ? msg : empty, len, out, &n, EVP_sha256(), NULL) !=
-	        1 ||
+	if (EVP_Digest(len ? msg : empty, len, out, &n,
+	               cu_evp_md(CU_EVP_SHA256), NULL) != 1 ||
 	    n != CU_SHA256_LEN)
 		return CU_ERR_CRYPTO;
 	return 0;
@@ -24,16 +24,21 @@ int cu_sha256(const void *msg, size_t len, unsigned char out[CU_SHA256_LEN])
 int cu_hmac_sha256(const void *key, size_t key_len, const void *msg,
                    size_t msg_len, unsigned char out[CU_SHA256_LEN])
 {
-	unsigned int n = 0;
 	static const unsigned char empty[1];
+	EVP_MAC_CTX *c;
+	size_t n = 0;
+	int r = CU_ERR_CRYPTO;
 
 	if (key_len > (size_t)INT32_MAX)
 		return CU_ERR_RANGE;
-	if (HMAC(EVP_sha256(), key_len ? key : empty, (int)key_len,
-	         msg_len ? msg : empty, msg_len, out, &n) == NULL ||
-	    n != CU_SHA256_LEN)
-		return CU_ERR_CRYPTO;
-	return 0;
+	if ((c = cu_evp_hmac_new(CU_EVP_SHA256)) == NULL)
+		return CU_ERR_NOMEM;
+	if (EVP_MAC_init(c, key_len ? key : empty, key_len, NULL) == 1 &&
+	    EVP_MAC_update(c, msg_len ? msg : empty, msg_len) == 1 &&
+	    EVP_MAC_final(c, out, &n, CU_SHA256_LEN) == 1 && n == CU_SHA256_LEN)
+		r = 0;
+	EVP_MAC_CTX_free(c); /* wipes the key */
+	return r;
 }
 
 int cu_hash_new(enum cu_hash_alg alg, cu_hash_t **out)
@@ -44,10 +49,10 @@ int cu_hash_new(enum cu_hash_alg alg, cu_hash_t **out)
 	*out = NULL;
 	switch (alg) {
 	case CU_HASH_SHA256:
-		md = EVP_sha256();
+		md = cu_evp_md(CU_EVP_SHA256);
 		break;
 	case CU_HASH_MD5:
-		md = EVP_md5();
+		md = cu_evp_md(CU_EVP_MD5);
 		break;
 	default:
 		return CU_ERR_INVAL;

@@ -1,4 +1,5 @@
 #include "core/crypto/keywrap.h"
+#include "core/crypto/evp.h"
 #include "core/err.h"
 #include "core/secmem.h"
 
@@ -10,11 +11,14 @@ static const EVP_CIPHER *wrap_cipher(size_t kek_len, int pad)
 {
 	switch (kek_len) {
 	case 16:
-		return pad ? EVP_aes_128_wrap_pad() : EVP_aes_128_wrap();
+		return cu_evp_cipher(pad ? CU_EVP_AES128_WRAP_PAD
+		                         : CU_EVP_AES128_WRAP);
 	case 24:
-		return pad ? EVP_aes_192_wrap_pad() : EVP_aes_192_wrap();
+		return cu_evp_cipher(pad ? CU_EVP_AES192_WRAP_PAD
+		                         : CU_EVP_AES192_WRAP);
 	case 32:
-		return pad ? EVP_aes_256_wrap_pad() : EVP_aes_256_wrap();
+		return cu_evp_cipher(pad ? CU_EVP_AES256_WRAP_PAD
+		                         : CU_EVP_AES256_WRAP);
 	default:
 		return NULL;
 	}

@@ -1,4 +1,5 @@
 #include "core/crypto/seg.h"
+#include "core/crypto/evp.h"
 #include "core/crypto/hash.h"
 #include "core/crypto/kdf.h"
 #include "core/crypto/rand.h"
@@ -267,8 +268,8 @@ static int derive(const unsigned char dek[CU_SEG_DEK_LEN], unsigned char *hdr,
 		r = CU_ERR_NOMEM;
 		goto out;
 	}
-	if (EVP_CipherInit_ex(k->ctx, EVP_aes_256_gcm(), NULL, okm, NULL,
-	                      enc) != 1) {
+	if (EVP_CipherInit_ex(k->ctx, cu_evp_cipher(CU_EVP_AES256_GCM), NULL,
+	                      okm, NULL, enc) != 1) {
 		r = CU_ERR_CRYPTO;
 		goto out;
 	}

@@ -17,6 +17,7 @@
 
 #include "core/crypto/hash.h"
 #include "core/err.h"
+#include "core/http/router.h"
 #include "core/http/server.h"
 #include "core/log.h"
 #include "core/pki.h"
@@ -134,6 +135,31 @@ static int h_echo_params(cu_http_req_t *req, void *arg)
 	                                    "version", v != NULL ? v : "",
 	                                    "api", q != NULL ? q : "", "path",
 	                                    cu_http_req_path(req)));
+}
+
+/* Every name looked up two ways, the request's parsed query and
+ * cu_http_query_find over the raw string; replies how many disagree and
+ * what each name gave ("-" for none). */
+static int h_query(cu_http_req_t *req, void *arg)
+{
+	static const char *const names[] = {
+	    "a", "dup", "x y", "uploads", "bad", "p+q", "", "absent", "e"};
+	const char *raw = cu_http_req_query_string(req);
+	json_t *j = json_object();
+	int mismatch = 0;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *v = cu_http_req_query(req, names[i]);
+		char *w = NULL;
+		int rc = cu_http_query_find(raw, strlen(raw), names[i], &w);
+		if ((v == NULL) != (rc != 0) ||
+		    (v != NULL && strcmp(v, w) != 0))
+			mismatch++;
+		json_object_set_new(j, names[i], json_string(v ? v : "-"));
+		free(w);
+	}
+	json_object_set_new(j, "mismatch", json_integer(mismatch));
+	return cu_http_reply_json(req, 200, j);
 }
 
 static int h_echo_body(cu_http_req_t *req, void *arg)
@@ -295,6 +321,7 @@ static void add_routes(cu_http_server_t *s)
 	    {.methods = CU_HTTP_GET,
 	     .pattern = "/keys/{name}/{version}",
 	     .on_end = h_echo_params},
+	    {.methods = CU_HTTP_GET, .pattern = "/query", .on_end = h_query},
 	    {.methods = CU_HTTP_POST | CU_HTTP_PUT,
 	     .pattern = "/echo",
 	     .on_end = h_echo_body,
@@ -447,6 +474,41 @@ static void routes_decode_named_segments_and_query(void **state)
 	assert_int_equal(f.status, 200);
 	assert_non_null(strstr(f.body, "\"name\":\"a/b\""));
 	fetch_reset(&f);
+}
+
+static void query_parameters_are_decoded_once_and_agree_with_find(void **state)
+{
+	static const char *const queries[] = {
+	    "a=1&dup=first&dup=second&x%20y=sp%41ce&uploads&bad=%zz&p+q=+",
+	    "&&a&=v&dup=&e=%00&absent%=1",
+	    "",
+	    "a=%2",
+	};
+	struct fetch f = {0};
+	char u[256];
+
+	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		snprintf(u, sizeof(u), "/query?%s", queries[i]);
+		get(url(u), &f);
+		assert_int_equal(f.status, 200);
+		assert_non_null(strstr(f.body, "\"mismatch\":0"));
+		if (i == 0) {
+			assert_non_null(strstr(f.body, "\"a\":\"1\""));
+			assert_non_null(strstr(f.body, "\"dup\":\"first\""));
+			assert_non_null(strstr(f.body, "\"x y\":\"spAce\""));
+			assert_non_null(strstr(f.body, "\"uploads\":\"\""));
+			assert_non_null(strstr(f.body, "\"bad\":\"-\""));
+			assert_non_null(strstr(f.body, "\"p+q\":\"+\""));
+			assert_non_null(strstr(f.body, "\"absent\":\"-\""));
+		}
+		if (i == 1) {
+			assert_non_null(strstr(f.body, "\"a\":\"\""));
+			assert_non_null(strstr(f.body, "\"dup\":\"\""));
+			assert_non_null(strstr(f.body, "\"\":\"v\""));
+			assert_non_null(strstr(f.body, "\"e\":\"-\""));
+		}
+		fetch_reset(&f);
+	}
 }
 
 static void unknown_path_is_404_and_wrong_method_is_405_with_allow(void **state)
@@ -1216,6 +1278,8 @@ int main(void)
 	    cmocka_unit_test_teardown(keep_alive_reuses_one_connection, idle),
 	    cmocka_unit_test_teardown(routes_decode_named_segments_and_query,
 	                              idle),
+	    cmocka_unit_test_teardown(
+	        query_parameters_are_decoded_once_and_agree_with_find, idle),
 	    cmocka_unit_test_teardown(
 	        unknown_path_is_404_and_wrong_method_is_405_with_allow, idle),
 	    cmocka_unit_test_teardown(small_json_bodies_are_buffered_and_echoed,
