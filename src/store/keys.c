@@ -30,7 +30,22 @@ struct tk_entry {
 	 * only while the tenant's vault does not answer (outage grace) */
 	int64_t stale_until_ms;
 	unsigned char *key; /* CU_SKEYS_KEY_LEN bytes of secmem */
+	uint64_t serial;    /* set when cached; subkey slots name it */
 };
+
+/* A segment subkey kept for the entry whose serial it names (keys.h,
+ * "Object subkeys"). The digest picks a set of SUBKEY_WAYS slots; a new
+ * subkey takes an empty slot of its set or the least recently used.
+ * serial 0: empty. */
+struct subkey_slot {
+	uint64_t serial;
+	uint64_t used; /* tick of the last put or hit */
+	unsigned char digest[CU_SKEYS_DIGEST_LEN];
+	unsigned char subkey[CU_SKEYS_KEY_LEN];
+};
+
+#define SUBKEY_SLOTS 1024 /* a power of two; 80 KiB of locked memory */
+#define SUBKEY_WAYS  4
 
 /* An unwrap of (tenant, version) through the root under way. Requests
  * that find the TK missing while one is in flight wait for its result
@@ -62,6 +77,9 @@ struct cu_skeys {
 	struct tk_flight *flights; /* under mu */
 	pthread_cond_t flight_done;
 	uint64_t flight_waits;
+	struct subkey_slot *slots; /* SUBKEY_SLOTS, secmem; NULL: none kept */
+	uint64_t next_serial;
+	uint64_t subkey_tick, subkey_hits, subkey_misses;
 };
 
 /* ---- key files and the file root --------------------------------- */
@@ -235,6 +253,8 @@ int cu_skeys_new(cu_smeta_t *meta, struct cu_skeys_root *root, unsigned lease_s,
 	k->clock = mono_ms;
 	pthread_mutex_init(&k->mu, NULL);
 	pthread_cond_init(&k->flight_done, NULL);
+	/* without it objects open the long way, as before */
+	k->slots = cu_secmem_alloc(SUBKEY_SLOTS * sizeof(struct subkey_slot));
 	*out = k;
 	return 0;
 }
@@ -247,6 +267,16 @@ static void entry_free(struct tk_entry *e)
 	free(e);
 }
 
+/* With k->mu held: free a cached entry and wipe the subkeys kept under
+ * it (they go with the TK they were opened with). */
+static void entry_drop_locked(cu_skeys_t *k, struct tk_entry *e)
+{
+	for (size_t i = 0; k->slots != NULL && i < SUBKEY_SLOTS; i++)
+		if (k->slots[i].serial == e->serial)
+			cu_memzero(&k->slots[i], sizeof(k->slots[i]));
+	entry_free(e);
+}
+
 void cu_skeys_free(cu_skeys_t *k)
 {
 	struct tk_entry *e, *next;
@@ -257,6 +287,7 @@ void cu_skeys_free(cu_skeys_t *k)
 		next = e->next;
 		entry_free(e);
 	}
+	cu_secmem_free(k->slots, SUBKEY_SLOTS * sizeof(struct subkey_slot));
 	if (k->root.free != NULL)
 		k->root.free(k->root.ctx);
 	pthread_cond_destroy(&k->flight_done);
@@ -337,7 +368,7 @@ static size_t sweep_locked(cu_skeys_t *k, int64_t now)
 	while ((e = *pp) != NULL) {
 		if (e->stale_until_ms <= now) {
 			*pp = e->next;
-			entry_free(e);
+			entry_drop_locked(k, e);
 			k->n_cached--;
 			n++;
 		} else {
@@ -430,7 +461,7 @@ static size_t drop_locked(cu_skeys_t *k, const char *tenant, uint32_t version)
 		if ((version == 0 || e->version == version) &&
 		    strcmp(e->tenant, tenant) == 0) {
 			*pp = e->next;
-			entry_free(e);
+			entry_drop_locked(k, e);
 			k->n_cached--;
 			n++;
 		} else {
@@ -656,6 +687,7 @@ static int with_tk(cu_skeys_t *k, const char *tenant, uint32_t version,
 			entry_free(fresh);
 			return rc;
 		}
+		fresh->serial = ++k->next_serial;
 		fresh->next = k->cache;
 		k->cache = fresh;
 		k->n_cached++;
@@ -959,4 +991,92 @@ int cu_skeys_dek_open_with(const unsigned char tk[CU_SKEYS_KEY_LEN],
 unsigned cu_skeys_lease_seconds(const cu_skeys_t *k)
 {
 	return (unsigned)(k->lease_ms / 1000);
+}
+
+/* ---- object subkeys ----------------------------------------------- */
+
+/* The first slot of digest's set. */
+static struct subkey_slot *set_of(cu_skeys_t *k, const unsigned char *digest)
+{
+	size_t i = ((size_t)digest[0] | (size_t)digest[1] << 8) &
+	           (SUBKEY_SLOTS / SUBKEY_WAYS - 1);
+	return &k->slots[i * SUBKEY_WAYS];
+}
+
+int cu_skeys_subkey_get(cu_skeys_t *k, const char *tenant, uint32_t tk_version,
+                        const unsigned char digest[CU_SKEYS_DIGEST_LEN],
+                        unsigned char subkey[CU_SKEYS_KEY_LEN])
+{
+	struct tk_entry *e;
+	struct subkey_slot *set;
+	int rc = CU_ERR_NOTFOUND;
+
+	if (k == NULL || tenant == NULL || digest == NULL || subkey == NULL)
+		return CU_ERR_INVAL;
+	if (k->slots == NULL || tk_version == 0)
+		return CU_ERR_NOTFOUND;
+	pthread_mutex_lock(&k->mu);
+	/* only under the live lease of the very TK entry it was kept under:
+	 * a TK wiped, expired or unwrapped again takes its subkeys along */
+	e = find_locked(k, tenant, tk_version);
+	set = set_of(k, digest);
+	for (int w = 0; e != NULL && w < SUBKEY_WAYS; w++) {
+		if (set[w].serial == e->serial &&
+		    memcmp(set[w].digest, digest, CU_SKEYS_DIGEST_LEN) == 0) {
+			memcpy(subkey, set[w].subkey, CU_SKEYS_KEY_LEN);
+			set[w].used = ++k->subkey_tick;
+			rc = 0;
+			break;
+		}
+	}
+	if (rc == 0)
+		k->subkey_hits++;
+	else
+		k->subkey_misses++;
+	pthread_mutex_unlock(&k->mu);
+	return rc;
+}
+
+void cu_skeys_subkey_put(cu_skeys_t *k, const char *tenant, uint32_t tk_version,
+                         const unsigned char digest[CU_SKEYS_DIGEST_LEN],
+                         const unsigned char subkey[CU_SKEYS_KEY_LEN])
+{
+	struct tk_entry *e;
+	struct subkey_slot *set, *sl;
+
+	if (k == NULL || tenant == NULL || digest == NULL || subkey == NULL ||
+	    k->slots == NULL || tk_version == 0)
+		return;
+	pthread_mutex_lock(&k->mu);
+	/* kept only while the TK is cached under a live lease: not from a
+	 * stale one serving through an outage, nor when the cache is full */
+	if ((e = find_locked(k, tenant, tk_version)) != NULL) {
+		set = set_of(k, digest);
+		sl = &set[0];
+		for (int w = 0; w < SUBKEY_WAYS; w++) {
+			if (memcmp(set[w].digest, digest,
+			           CU_SKEYS_DIGEST_LEN) == 0 ||
+			    set[w].serial == 0) {
+				sl = &set[w];
+				break;
+			}
+			if (set[w].used < sl->used)
+				sl = &set[w];
+		}
+		sl->serial = e->serial;
+		sl->used = ++k->subkey_tick;
+		memcpy(sl->digest, digest, CU_SKEYS_DIGEST_LEN);
+		memcpy(sl->subkey, subkey, CU_SKEYS_KEY_LEN);
+	}
+	pthread_mutex_unlock(&k->mu);
+}
+
+void cu_skeys_subkey_stats(cu_skeys_t *k, uint64_t *hits, uint64_t *misses)
+{
+	pthread_mutex_lock(&k->mu);
+	if (hits != NULL)
+		*hits = k->subkey_hits;
+	if (misses != NULL)
+		*misses = k->subkey_misses;
+	pthread_mutex_unlock(&k->mu);
 }

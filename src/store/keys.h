@@ -22,6 +22,18 @@
  * key, version; see cu_skeys_object_id). A wrapped DEK moved to another
  * object or tenant does not open.
  *
+ * Object subkeys. Opening an object derives its segments' subkey from
+ * its DEK (core/crypto/seg.h); unwrapping the DEK and deriving were an
+ * eighth of a 4 KiB GET's CPU. The subkey of an object opened recently is
+ * kept in locked memory with the TK that opened it, looked up by a digest
+ * of the object's whole header and identity (cu_sobj_reader_open_cached).
+ * It answers only while that very TK entry is cached under a live lease,
+ * and is wiped with it: at the lease's end, cu_skeys_forget (a denial, a
+ * revocation, a purge) and cu_skeys_free. So a revoked tenant's objects
+ * stop opening exactly when its TKs stop unwrapping, as without it. A
+ * fixed table (1024 slots in sets of four): the least recently used
+ * goes first.
+ *
  * Thread-safe: one mutex guards the cache. */
 #ifndef CU_STORE_KEYS_H
 #define CU_STORE_KEYS_H
@@ -36,6 +48,7 @@
 #define CU_SKEYS_DEK_WRAPPED   (CU_SKEYS_KEY_LEN + 28) /* nonce + tag */
 #define CU_SKEYS_DEFAULT_LEASE 60                      /* seconds */
 #define CU_SKEYS_MAX_CACHED    4096                    /* TKs held at once */
+#define CU_SKEYS_DIGEST_LEN    32 /* SHA-256 naming an object subkey */
 
 /* A root of trust that wraps tenant keys. wrap: in (in_len bytes of key
  * material) to out (cap bytes; *out_len). unwrap: the reverse, into out
@@ -205,6 +218,24 @@ unsigned cu_skeys_lease_seconds(const cu_skeys_t *k);
 /* cu_skeys_sweep - wipe and drop every TK whose lease has ended. Returns
  * how many were dropped. */
 size_t cu_skeys_sweep(cu_skeys_t *k);
+
+/* cu_skeys_subkey_get - the subkey kept under digest with the tenant's
+ * TK version, into subkey (give locked memory). Returns 0, CU_ERR_NOTFOUND
+ * (none kept, or its TK no longer cached under a live lease) or
+ * CU_ERR_INVAL. */
+int cu_skeys_subkey_get(cu_skeys_t *k, const char *tenant, uint32_t tk_version,
+                        const unsigned char digest[CU_SKEYS_DIGEST_LEN],
+                        unsigned char subkey[CU_SKEYS_KEY_LEN]);
+
+/* cu_skeys_subkey_put - keep subkey under digest with the tenant's TK
+ * version, if that TK is cached under a live lease now (else nothing). */
+void cu_skeys_subkey_put(cu_skeys_t *k, const char *tenant, uint32_t tk_version,
+                         const unsigned char digest[CU_SKEYS_DIGEST_LEN],
+                         const unsigned char subkey[CU_SKEYS_KEY_LEN]);
+
+/* cu_skeys_subkey_stats - subkey lookups answered and missed (for tests
+ * and metrics). Either pointer may be NULL. */
+void cu_skeys_subkey_stats(cu_skeys_t *k, uint64_t *hits, uint64_t *misses);
 
 /* cu_skeys_cached - how many plaintext TKs are held now (leases not yet
  * swept included). */

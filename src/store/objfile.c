@@ -351,13 +351,84 @@ static int read_at(int fd, void *buf, size_t len, uint64_t off, size_t *got)
 	return 0;
 }
 
+/* The name a subkey is kept under: SHA-256 of the whole header and the
+ * identity, everything the subkey derives from with the DEK (which the
+ * header's wrapped DEK and TK version fix). */
+static int subkey_digest(const unsigned char *hdr, size_t hdr_len,
+                         const void *id, size_t id_len,
+                         unsigned char digest[CU_SOBJ_DIGEST_LEN])
+{
+	cu_hash_t *h = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = cu_hash_new(CU_HASH_SHA256, &h)) == 0 &&
+	    (rc = cu_hash_update(h, hdr, hdr_len)) == 0 &&
+	    (rc = cu_hash_update(h, id, id_len)) == 0)
+		rc = cu_hash_final(h, digest, CU_SOBJ_DIGEST_LEN, &n);
+	cu_hash_free(h);
+	return rc;
+}
+
+/* Key the reader's decryptor: from a kept subkey when sk has one for
+ * this header and identity, else from the DEK (keeping the subkey). */
+static int reader_key(cu_sobj_reader_t *r, const unsigned char *hdr,
+                      const struct cu_seg_header *h, const void *id,
+                      size_t id_len, cu_seg_dek_fn get_dek, void *dek_arg,
+                      const struct cu_sobj_subkeys *sk)
+{
+	unsigned char digest[CU_SOBJ_DIGEST_LEN];
+	unsigned char *dek = NULL, *subkey = NULL;
+	int rc = 0;
+
+	if (sk != NULL &&
+	    ((rc = subkey_digest(hdr, h->len, id, id_len, digest)) != 0 ||
+	     (subkey = cu_secmem_alloc(CU_SEG_SUBKEY_LEN)) == NULL)) {
+		if (subkey == NULL && rc == 0)
+			rc = CU_ERR_NOMEM;
+		goto out;
+	}
+	if (sk != NULL && sk->get(sk->arg, h, digest, subkey) == 0) {
+		rc = cu_seg_dec_open_subkey(subkey, hdr, h->len, id, id_len,
+		                            &r->dec);
+		goto out;
+	}
+	if ((dek = cu_secmem_alloc(CU_SEG_DEK_LEN)) == NULL) {
+		rc = CU_ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = get_dek(dek_arg, h, dek)) != 0)
+		goto out;
+	if (sk == NULL) {
+		rc = cu_seg_dec_open(dek, hdr, h->len, id, id_len, &r->dec);
+		goto out;
+	}
+	rc =
+	    cu_seg_dec_open_keep(dek, hdr, h->len, id, id_len, subkey, &r->dec);
+	if (rc == 0)
+		sk->put(sk->arg, h, digest, subkey);
+out:
+	cu_secmem_free(dek, CU_SEG_DEK_LEN);
+	cu_secmem_free(subkey, CU_SEG_SUBKEY_LEN);
+	return rc;
+}
+
 int cu_sobj_reader_open(const char *data_dir, const char *relpath,
                         uint64_t pt_size, const void *id, size_t id_len,
                         cu_seg_dek_fn get_dek, void *dek_arg,
                         cu_sobj_reader_t **out)
 {
+	return cu_sobj_reader_open_cached(data_dir, relpath, pt_size, id,
+	                                  id_len, get_dek, dek_arg, NULL, out);
+}
+
+int cu_sobj_reader_open_cached(const char *data_dir, const char *relpath,
+                               uint64_t pt_size, const void *id, size_t id_len,
+                               cu_seg_dek_fn get_dek, void *dek_arg,
+                               const struct cu_sobj_subkeys *sk,
+                               cu_sobj_reader_t **out)
+{
 	unsigned char hdr[CU_SEG_HEADER_MAX];
-	unsigned char *dek = NULL;
 	struct cu_seg_header h;
 	cu_sobj_reader_t *r = NULL;
 	struct cu_seg_range rg;
@@ -403,13 +474,8 @@ int cu_sobj_reader_open(const char *data_dir, const char *relpath,
 		rc = CU_ERR_AUTH;
 		goto out;
 	}
-	if ((dek = cu_secmem_alloc(CU_SEG_DEK_LEN)) == NULL) {
-		rc = CU_ERR_NOMEM;
-		goto out;
-	}
-	if ((rc = get_dek(dek_arg, &h, dek)) != 0)
-		goto out;
-	if ((rc = cu_seg_dec_open(dek, hdr, h.len, id, id_len, &r->dec)) != 0)
+	if ((rc = reader_key(r, hdr, &h, id, id_len, get_dek, dek_arg, sk)) !=
+	    0)
 		goto out;
 	if (pt_size > 0) {
 		if ((rc = cu_seg_range(pt_size, h.len, 0, 1, &rg)) != 0)
@@ -430,7 +496,6 @@ int cu_sobj_reader_open(const char *data_dir, const char *relpath,
 	r = NULL;
 	rc = 0;
 out:
-	cu_secmem_free(dek, CU_SEG_DEK_LEN);
 	cu_sobj_reader_free(r);
 	return rc;
 }

@@ -100,6 +100,31 @@ int cu_sobj_reader_open(const char *data_dir, const char *relpath,
                         cu_seg_dek_fn get_dek, void *dek_arg,
                         cu_sobj_reader_t **out);
 
+/* A cache of segment subkeys for cu_sobj_reader_open_cached (the store
+ * keeps them with its tenant keys, store/keys.h): get fills subkey and
+ * returns 0 when it has one under digest (SHA-256 of the object's whole
+ * header and identity) for header h, put keeps one. */
+#define CU_SOBJ_DIGEST_LEN 32
+struct cu_sobj_subkeys {
+	int (*get)(void *arg, const struct cu_seg_header *h,
+	           const unsigned char digest[CU_SOBJ_DIGEST_LEN],
+	           unsigned char subkey[CU_SEG_SUBKEY_LEN]);
+	void (*put)(void *arg, const struct cu_seg_header *h,
+	            const unsigned char digest[CU_SOBJ_DIGEST_LEN],
+	            const unsigned char subkey[CU_SEG_SUBKEY_LEN]);
+	void *arg;
+};
+
+/* cu_sobj_reader_open_cached - cu_sobj_reader_open that first asks sk
+ * (NULL: none) for the object's subkey, and otherwise gets the DEK and
+ * gives sk the subkey derived from it. A kept subkey skips the DEK and
+ * the derivation; every segment's tag is still checked. Same returns. */
+int cu_sobj_reader_open_cached(const char *data_dir, const char *relpath,
+                               uint64_t pt_size, const void *id, size_t id_len,
+                               cu_seg_dek_fn get_dek, void *dek_arg,
+                               const struct cu_sobj_subkeys *sk,
+                               cu_sobj_reader_t **out);
+
 /* cu_sobj_reader_read - up to len bytes of plaintext at offset off into
  * buf; *got (>= 1 unless off is at the end) is how many. Decrypts the
  * segments touched (the last one is kept for the next read). Returns 0,

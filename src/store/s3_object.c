@@ -547,6 +547,30 @@ static int get_dek(void *arg, const struct cu_seg_header *h,
 	                         a->id_len, dek);
 }
 
+_Static_assert(CU_SOBJ_DIGEST_LEN == CU_SKEYS_DIGEST_LEN &&
+                   CU_SEG_SUBKEY_LEN == CU_SKEYS_KEY_LEN,
+               "objfile's subkey cache is the keys module's");
+
+static int subkey_get(void *arg, const struct cu_seg_header *h,
+                      const unsigned char digest[CU_SOBJ_DIGEST_LEN],
+                      unsigned char subkey[CU_SEG_SUBKEY_LEN])
+{
+	struct dek_arg *a = arg;
+
+	return cu_skeys_subkey_get(a->s3->keys, a->tenant, h->tk_version,
+	                           digest, subkey);
+}
+
+static void subkey_put(void *arg, const struct cu_seg_header *h,
+                       const unsigned char digest[CU_SOBJ_DIGEST_LEN],
+                       const unsigned char subkey[CU_SEG_SUBKEY_LEN])
+{
+	struct dek_arg *a = arg;
+
+	cu_skeys_subkey_put(a->s3->keys, a->tenant, h->tk_version, digest,
+	                    subkey);
+}
+
 /* One data file of an object: the whole object, or one part. */
 struct spart {
 	uint64_t start, size;
@@ -612,6 +636,7 @@ static int open_part(struct stream *s, size_t i)
 {
 	unsigned char id[ID_MAX];
 	struct dek_arg da;
+	struct cu_sobj_subkeys sk = {subkey_get, subkey_put, &da};
 	size_t id_len = 0;
 	int rc;
 
@@ -625,9 +650,9 @@ static int open_part(struct stream *s, size_t i)
 	da.tenant = s->tenant;
 	da.id = id;
 	da.id_len = id_len;
-	rc = cu_sobj_reader_open(s->s3->data_dir, s->parts[i].path,
-	                         s->parts[i].size, id, id_len, get_dek, &da,
-	                         &s->r);
+	rc = cu_sobj_reader_open_cached(s->s3->data_dir, s->parts[i].path,
+	                                s->parts[i].size, id, id_len, get_dek,
+	                                &da, &sk, &s->r);
 	if (rc == 0)
 		s->cur = i;
 	return rc;

@@ -15,9 +15,10 @@ static const char kdf_label[] = "custos/seg/v1";
 
 #define NONCE_LEN 12
 #define HASH_LEN  CU_SHA256_LEN
-#define OKM_LEN   (32 + CU_SEG_COMMIT_LEN) /* subkey || commitment */
-#define OFF_WLEN  14                       /* wrapped-DEK length field */
-#define OFF_WDEK  CU_SEG_HEADER_FIXED_LEN
+#define OKM_LEN                                                                \
+	(CU_SEG_SUBKEY_LEN + CU_SEG_COMMIT_LEN) /* subkey || commitment */
+#define OFF_WLEN 14                             /* wrapped-DEK length field */
+#define OFF_WDEK CU_SEG_HEADER_FIXED_LEN
 
 _Static_assert(CU_SEG_NONCE_PREFIX_LEN + 4 + 1 == NONCE_LEN,
                "nonce = prefix || u32 counter || last flag");
@@ -219,21 +220,59 @@ int cu_seg_range(uint64_t pt_size, size_t header_len, uint64_t off,
 	return 0;
 }
 
+/* Key k with the subkey for a complete header: the associated data of
+ * every segment (the whole header and the identity), the nonce prefix
+ * and the cipher context. */
+static int key_setup(const unsigned char subkey[CU_SEG_SUBKEY_LEN],
+                     const unsigned char *hdr, size_t hdr_len,
+                     const unsigned char id_hash[HASH_LEN], int enc,
+                     struct seg_keys *k)
+{
+	const unsigned char *commit = hdr + hdr_len - CU_SEG_COMMIT_LEN;
+	cu_hash_t *hh = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = cu_hash_new(CU_HASH_SHA256, &hh)) != 0 ||
+	    (r = cu_hash_update(hh, hdr, hdr_len)) != 0 ||
+	    (r = cu_hash_update(hh, id_hash, HASH_LEN)) != 0 ||
+	    (r = cu_hash_final(hh, k->aad, sizeof(k->aad), &n)) != 0)
+		goto out;
+	memcpy(k->prefix, commit - CU_SEG_NONCE_PREFIX_LEN,
+	       CU_SEG_NONCE_PREFIX_LEN);
+	if ((k->ctx = EVP_CIPHER_CTX_new()) == NULL) {
+		r = CU_ERR_NOMEM;
+		goto out;
+	}
+	if (EVP_CipherInit_ex(k->ctx, cu_evp_cipher(CU_EVP_AES256_GCM), NULL,
+	                      subkey, NULL, enc) != 1) {
+		r = CU_ERR_CRYPTO;
+		goto out;
+	}
+	r = 0;
+out:
+	if (r != 0) {
+		EVP_CIPHER_CTX_free(k->ctx);
+		k->ctx = NULL;
+	}
+	cu_hash_free(hh);
+	return r;
+}
+
 /* Derive the subkey and commitment for a complete header (whose last
  * CU_SEG_COMMIT_LEN bytes are the commitment), then key k. On encrypt the
  * commitment is written into the header; on decrypt it is checked. The
- * subkey exists only in locked memory and only here. */
+ * subkey exists only in locked memory: here, and in subkey_out when the
+ * caller asks for it (cu_seg_dec_open_keep). */
 static int derive(const unsigned char dek[CU_SEG_DEK_LEN], unsigned char *hdr,
                   size_t hdr_len, const unsigned char id_hash[HASH_LEN],
-                  int enc, struct seg_keys *k)
+                  int enc, struct seg_keys *k, unsigned char *subkey_out)
 {
 	unsigned char info[sizeof(kdf_label) - 1 + 2 * HASH_LEN];
 	unsigned char *okm = NULL;
 	unsigned char *commit = hdr + hdr_len - CU_SEG_COMMIT_LEN;
 	const unsigned char *salt =
 	    commit - CU_SEG_NONCE_PREFIX_LEN - CU_SEG_SALT_LEN;
-	cu_hash_t *hh = NULL;
-	size_t n = 0;
 	int r;
 
 	memcpy(info, kdf_label, sizeof(kdf_label) - 1);
@@ -249,37 +288,18 @@ static int derive(const unsigned char dek[CU_SEG_DEK_LEN], unsigned char *hdr,
 	                        info, sizeof(info), okm, OKM_LEN)) != 0)
 		goto out;
 	if (enc) {
-		memcpy(commit, okm + 32, CU_SEG_COMMIT_LEN);
-	} else if (!cu_ct_equal(commit, okm + 32, CU_SEG_COMMIT_LEN)) {
+		memcpy(commit, okm + CU_SEG_SUBKEY_LEN, CU_SEG_COMMIT_LEN);
+	} else if (!cu_ct_equal(commit, okm + CU_SEG_SUBKEY_LEN,
+	                        CU_SEG_COMMIT_LEN)) {
 		/* Wrong DEK, wrong identity, or an altered header. */
 		r = CU_ERR_AUTH;
 		goto out;
 	}
-	/* Associated data for every segment: the whole header and the
-	 * identity. */
-	if ((r = cu_hash_new(CU_HASH_SHA256, &hh)) != 0 ||
-	    (r = cu_hash_update(hh, hdr, hdr_len)) != 0 ||
-	    (r = cu_hash_update(hh, id_hash, HASH_LEN)) != 0 ||
-	    (r = cu_hash_final(hh, k->aad, sizeof(k->aad), &n)) != 0)
+	if ((r = key_setup(okm, hdr, hdr_len, id_hash, enc, k)) != 0)
 		goto out;
-	memcpy(k->prefix, commit - CU_SEG_NONCE_PREFIX_LEN,
-	       CU_SEG_NONCE_PREFIX_LEN);
-	if ((k->ctx = EVP_CIPHER_CTX_new()) == NULL) {
-		r = CU_ERR_NOMEM;
-		goto out;
-	}
-	if (EVP_CipherInit_ex(k->ctx, cu_evp_cipher(CU_EVP_AES256_GCM), NULL,
-	                      okm, NULL, enc) != 1) {
-		r = CU_ERR_CRYPTO;
-		goto out;
-	}
-	r = 0;
+	if (subkey_out != NULL)
+		memcpy(subkey_out, okm, CU_SEG_SUBKEY_LEN);
 out:
-	if (r != 0) {
-		EVP_CIPHER_CTX_free(k->ctx);
-		k->ctx = NULL;
-	}
-	cu_hash_free(hh);
 	cu_secmem_free(okm, OKM_LEN);
 	return r;
 }
@@ -452,7 +472,7 @@ int cu_seg_enc_new(const unsigned char dek[CU_SEG_DEK_LEN], uint32_t tk_version,
 	if ((r = cu_rand_bytes(p, CU_SEG_SALT_LEN + CU_SEG_NONCE_PREFIX_LEN)) !=
 	    0)
 		goto out;
-	if ((r = derive(dek, e->header, hlen, id_hash, 1, &e->k)) != 0)
+	if ((r = derive(dek, e->header, hlen, id_hash, 1, &e->k, NULL)) != 0)
 		goto out;
 	e->state = ST_BODY;
 	*out = e;
@@ -617,7 +637,7 @@ int cu_seg_dec_new(const void *id, size_t id_len, cu_seg_dek_fn get_dek,
 /* The header is complete in d->header: check the DEK against it and key
  * the decryptor. */
 static int dec_key(cu_seg_dec_t *d, const struct cu_seg_header *h,
-                   const unsigned char *dek_in)
+                   const unsigned char *dek_in, unsigned char *subkey_out)
 {
 	unsigned char *dek = NULL;
 	int r;
@@ -629,7 +649,7 @@ static int dec_key(cu_seg_dec_t *d, const struct cu_seg_header *h,
 			goto out;
 		dek_in = dek;
 	}
-	r = derive(dek_in, d->header, h->len, d->id_hash, 0, &d->k);
+	r = derive(dek_in, d->header, h->len, d->id_hash, 0, &d->k, subkey_out);
 	if (r == 0)
 		d->header_len = h->len;
 out:
@@ -637,7 +657,10 @@ out:
 	return r;
 }
 
-int cu_seg_dec_open(const unsigned char dek[CU_SEG_DEK_LEN], const void *header,
+/* A random-access decryptor keyed from the DEK (subkey_out, when not
+ * NULL, gets the derived subkey) or from a subkey kept earlier. */
+static int dec_open(const unsigned char *dek, const unsigned char *subkey,
+                    unsigned char *subkey_out, const void *header,
                     size_t header_len, const void *id, size_t id_len,
                     cu_seg_dec_t **out)
 {
@@ -646,7 +669,7 @@ int cu_seg_dec_open(const unsigned char dek[CU_SEG_DEK_LEN], const void *header,
 	int r;
 
 	*out = NULL;
-	if (dek == NULL || header == NULL)
+	if ((dek == NULL && subkey == NULL) || header == NULL)
 		return CU_ERR_INVAL;
 	if ((r = cu_seg_header_parse(header, header_len, &h)) != 0)
 		return r;
@@ -654,8 +677,14 @@ int cu_seg_dec_open(const unsigned char dek[CU_SEG_DEK_LEN], const void *header,
 		return r;
 	memcpy(d->header, header, h.len);
 	d->header_have = h.len;
-	if ((r = cu_seg_header_parse(d->header, h.len, &h)) != 0 ||
-	    (r = dec_key(d, &h, dek)) != 0)
+	if ((r = cu_seg_header_parse(d->header, h.len, &h)) != 0)
+		goto out;
+	if (dek != NULL)
+		r = dec_key(d, &h, dek, subkey_out);
+	else if ((r = key_setup(subkey, d->header, h.len, d->id_hash, 0,
+	                        &d->k)) == 0)
+		d->header_len = h.len;
+	if (r != 0)
 		goto out;
 	d->state = ST_DONE; /* no stream: segments only */
 	*out = d;
@@ -663,6 +692,49 @@ int cu_seg_dec_open(const unsigned char dek[CU_SEG_DEK_LEN], const void *header,
 out:
 	cu_seg_dec_free(d);
 	return r;
+}
+
+int cu_seg_dec_open(const unsigned char dek[CU_SEG_DEK_LEN], const void *header,
+                    size_t header_len, const void *id, size_t id_len,
+                    cu_seg_dec_t **out)
+{
+	if (out == NULL)
+		return CU_ERR_INVAL;
+	*out = NULL;
+	if (dek == NULL)
+		return CU_ERR_INVAL;
+	return dec_open(dek, NULL, NULL, header, header_len, id, id_len, out);
+}
+
+int cu_seg_dec_open_keep(const unsigned char dek[CU_SEG_DEK_LEN],
+                         const void *header, size_t header_len, const void *id,
+                         size_t id_len, unsigned char subkey[CU_SEG_SUBKEY_LEN],
+                         cu_seg_dec_t **out)
+{
+	int r;
+
+	if (out == NULL)
+		return CU_ERR_INVAL;
+	*out = NULL;
+	if (dek == NULL || subkey == NULL)
+		return CU_ERR_INVAL;
+	r = dec_open(dek, NULL, subkey, header, header_len, id, id_len, out);
+	if (r != 0)
+		cu_memzero(subkey, CU_SEG_SUBKEY_LEN);
+	return r;
+}
+
+int cu_seg_dec_open_subkey(const unsigned char subkey[CU_SEG_SUBKEY_LEN],
+                           const void *header, size_t header_len,
+                           const void *id, size_t id_len, cu_seg_dec_t **out)
+{
+	if (out == NULL)
+		return CU_ERR_INVAL;
+	*out = NULL;
+	if (subkey == NULL)
+		return CU_ERR_INVAL;
+	return dec_open(NULL, subkey, NULL, header, header_len, id, id_len,
+	                out);
 }
 
 size_t cu_seg_dec_header_len(const cu_seg_dec_t *d)
@@ -719,7 +791,7 @@ static int dec_header(cu_seg_dec_t *d, const unsigned char *p, size_t len,
 		d->header_have += n;
 		*used += n;
 	}
-	if ((r = dec_key(d, &h, NULL)) != 0)
+	if ((r = dec_key(d, &h, NULL, NULL)) != 0)
 		return r;
 	d->state = ST_BODY;
 	return 0;

@@ -50,6 +50,7 @@
 #include <stdint.h>
 
 #define CU_SEG_DEK_LEN            32
+#define CU_SEG_SUBKEY_LEN         32     /* AES-256-GCM key of the segments */
 #define CU_SEG_SEGMENT_SIZE       65536u /* plaintext bytes per segment */
 #define CU_SEG_TAG_LEN            16
 #define CU_SEG_CT_SEGMENT_SIZE    (CU_SEG_SEGMENT_SIZE + CU_SEG_TAG_LEN)
@@ -229,6 +230,29 @@ int cu_seg_dec_final(cu_seg_dec_t *d) __attribute__((warn_unused_result));
 int cu_seg_dec_open(const unsigned char dek[CU_SEG_DEK_LEN], const void *header,
                     size_t header_len, const void *id, size_t id_len,
                     cu_seg_dec_t **out) __attribute__((warn_unused_result));
+
+/* cu_seg_dec_open_keep - cu_seg_dec_open that also writes the derived
+ * segment subkey to `subkey` (give locked memory), for a cache of opened
+ * objects: cu_seg_dec_open_subkey opens these same header bytes and id
+ * again from it without the DEK. Whoever keeps a subkey must key it by
+ * the whole header and the id, and keep it no longer than it may use the
+ * DEK (store/keys.h). subkey is wiped on failure. Same returns. */
+int cu_seg_dec_open_keep(const unsigned char dek[CU_SEG_DEK_LEN],
+                         const void *header, size_t header_len, const void *id,
+                         size_t id_len, unsigned char subkey[CU_SEG_SUBKEY_LEN],
+                         cu_seg_dec_t **out)
+    __attribute__((warn_unused_result));
+
+/* cu_seg_dec_open_subkey - a random-access decryptor from a subkey that
+ * cu_seg_dec_open_keep gave for exactly these header bytes and this id.
+ * The commitment is not checked again (it was when the subkey was
+ * derived); every segment's tag still is, so a wrong subkey yields
+ * CU_ERR_AUTH from cu_seg_dec_segment, never plaintext. Returns as
+ * cu_seg_dec_open, without CU_ERR_AUTH. */
+int cu_seg_dec_open_subkey(const unsigned char subkey[CU_SEG_SUBKEY_LEN],
+                           const void *header, size_t header_len,
+                           const void *id, size_t id_len, cu_seg_dec_t **out)
+    __attribute__((warn_unused_result));
 
 /* cu_seg_dec_header_len - the length of the header of the object being
  * decrypted (0 while a streaming decryptor has not seen it whole). */

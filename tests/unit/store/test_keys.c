@@ -231,6 +231,104 @@ static void lease_counts_from_unwrap_and_is_not_extended_by_use(void **state)
 	assert_int_equal(cu_skeys_cached(f->keys), 1);
 }
 
+/* A DEK for an object of tenant "ta": its TK is then cached. */
+static uint32_t ta_dek(struct fx *f, unsigned char *id, size_t *il,
+                       unsigned char w[64], size_t *wl)
+{
+	unsigned char dek[32];
+	uint32_t v = 0;
+
+	id_of("ta", "b", "k", "v", id, il);
+	assert_int_equal(
+	    cu_skeys_dek_new(f->keys, "ta", id, *il, dek, w, 64, wl, &v), 0);
+	return v;
+}
+
+/* Object subkeys are kept only with a TK cached under a live lease and
+ * go with it: at the lease's end, on forget, and when another TK entry
+ * replaces it. */
+static void object_subkeys_live_and_die_with_their_tk(void **state)
+{
+	struct fx *f = *state;
+	unsigned char id[2048], w[64], dg[32], dg2[32], sk[32], got[32];
+	size_t il, wl = 0;
+	uint32_t v = 0;
+	uint64_t hits = 0, misses = 0;
+
+	memset(dg, 0x11, sizeof(dg));
+	memset(dg2, 0x11, sizeof(dg2));
+	dg2[31] = 0x12; /* the same set, another object */
+	memset(sk, 0xab, sizeof(sk));
+	/* no TK cached: nothing is kept */
+	cu_skeys_subkey_put(f->keys, "ta", 1, dg, sk);
+	assert_int_equal(cu_skeys_subkey_get(f->keys, "ta", 1, dg, got),
+	                 CU_ERR_NOTFOUND);
+	v = ta_dek(f, id, &il, w, &wl);
+	assert_int_equal(cu_skeys_subkey_get(f->keys, "ta", v, dg, got),
+	                 CU_ERR_NOTFOUND);
+	cu_skeys_subkey_put(f->keys, "ta", v, dg, sk);
+	assert_int_equal(cu_skeys_subkey_get(f->keys, "ta", v, dg, got), 0);
+	assert_memory_equal(got, sk, sizeof(sk));
+	/* another digest, tenant or TK version finds nothing */
+	assert_int_equal(cu_skeys_subkey_get(f->keys, "ta", v, dg2, got),
+	                 CU_ERR_NOTFOUND);
+	assert_int_equal(cu_skeys_subkey_get(f->keys, "tb", v, dg, got),
+	                 CU_ERR_NOTFOUND);
+	assert_int_equal(cu_skeys_subkey_get(f->keys, "ta", v + 1, dg, got),
+	                 CU_ERR_NOTFOUND);
+	cu_skeys_subkey_stats(f->keys, &hits, &misses);
+	assert_int_equal(hits, 1);
+	assert_int_equal(misses, 5);
+	/* forgotten (a denial, a revocation): gone with the TK */
+	assert_int_equal(cu_skeys_forget(f->keys, "ta"), 1);
+	assert_int_equal(cu_skeys_subkey_get(f->keys, "ta", v, dg, got),
+	                 CU_ERR_NOTFOUND);
+	/* a TK unwrapped again does not bring back what the old one had */
+	assert_int_equal(
+	    cu_skeys_dek_open(f->keys, "ta", v, w, wl, id, il, got), 0);
+	assert_int_equal(cu_skeys_subkey_get(f->keys, "ta", v, dg, got),
+	                 CU_ERR_NOTFOUND);
+	cu_skeys_subkey_put(f->keys, "ta", v, dg, sk);
+	assert_int_equal(cu_skeys_subkey_get(f->keys, "ta", v, dg, got), 0);
+	/* the lease's end, noticed on use without a sweep */
+	f->now_ms += 60000;
+	assert_int_equal(cu_skeys_subkey_get(f->keys, "ta", v, dg, got),
+	                 CU_ERR_NOTFOUND);
+	assert_int_equal(cu_skeys_cached(f->keys), 0);
+}
+
+/* Five objects in one set of four: the least recently used goes. */
+static void object_subkeys_replace_the_least_recently_used(void **state)
+{
+	struct fx *f = *state;
+	unsigned char id[2048], w[64], dg[5][32], sk[32], got[32];
+	size_t il, wl = 0;
+	uint32_t v = ta_dek(f, id, &il, w, &wl);
+
+	for (int i = 0; i < 5; i++) {
+		memset(dg[i], 0x22, 32);
+		dg[i][31] = (unsigned char)i;
+	}
+	for (int i = 0; i < 4; i++) {
+		memset(sk, i, sizeof(sk));
+		cu_skeys_subkey_put(f->keys, "ta", v, dg[i], sk);
+	}
+	/* 0 used again: 1 is now the oldest */
+	assert_int_equal(cu_skeys_subkey_get(f->keys, "ta", v, dg[0], got), 0);
+	memset(sk, 4, sizeof(sk));
+	cu_skeys_subkey_put(f->keys, "ta", v, dg[4], sk);
+	assert_int_equal(cu_skeys_subkey_get(f->keys, "ta", v, dg[1], got),
+	                 CU_ERR_NOTFOUND);
+	for (int i = 0; i < 5; i++) {
+		if (i == 1)
+			continue;
+		assert_int_equal(
+		    cu_skeys_subkey_get(f->keys, "ta", v, dg[i], got), 0);
+		memset(sk, i, sizeof(sk));
+		assert_memory_equal(got, sk, sizeof(sk));
+	}
+}
+
 static void tenant_keys_are_per_tenant(void **state)
 {
 	struct fx *f = *state;
@@ -551,6 +649,11 @@ int main(void)
 	    cmocka_unit_test(identities_are_unambiguous),
 	    cmocka_unit_test_setup_teardown(
 	        lease_counts_from_unwrap_and_is_not_extended_by_use, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        object_subkeys_live_and_die_with_their_tk, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        object_subkeys_replace_the_least_recently_used, setup,
 	        teardown),
 	    cmocka_unit_test_setup_teardown(tenant_keys_are_per_tenant, setup,
 	                                    teardown),

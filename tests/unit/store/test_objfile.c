@@ -218,6 +218,129 @@ static void altered_files_are_refused(void **state)
 	}
 }
 
+/* A one-entry stand-in for the store's subkey cache (store/keys.c). */
+struct fake_sk {
+	unsigned char digest[CU_SOBJ_DIGEST_LEN], subkey[CU_SEG_SUBKEY_LEN];
+	int have, gets, hits, puts, deks;
+};
+
+static int sk_get(void *arg, const struct cu_seg_header *h,
+                  const unsigned char digest[CU_SOBJ_DIGEST_LEN],
+                  unsigned char subkey[CU_SEG_SUBKEY_LEN])
+{
+	struct fake_sk *c = arg;
+
+	(void)h;
+	c->gets++;
+	if (!c->have || memcmp(c->digest, digest, sizeof(c->digest)) != 0)
+		return CU_ERR_NOTFOUND;
+	c->hits++;
+	memcpy(subkey, c->subkey, sizeof(c->subkey));
+	return 0;
+}
+
+static void sk_put(void *arg, const struct cu_seg_header *h,
+                   const unsigned char digest[CU_SOBJ_DIGEST_LEN],
+                   const unsigned char subkey[CU_SEG_SUBKEY_LEN])
+{
+	struct fake_sk *c = arg;
+
+	(void)h;
+	c->puts++;
+	c->have = 1;
+	memcpy(c->digest, digest, sizeof(c->digest));
+	memcpy(c->subkey, subkey, sizeof(c->subkey));
+}
+
+static int counting_dek_cb(void *arg, const struct cu_seg_header *h,
+                           unsigned char out[CU_SEG_DEK_LEN])
+{
+	((struct fake_sk *)arg)->deks++;
+	return dek_cb(NULL, h, out);
+}
+
+/* Read the whole object; 0 when every byte matched, else the error. */
+static int read_all(cu_sobj_reader_t *r, const unsigned char *data, size_t size)
+{
+	unsigned char buf[SEG];
+	size_t got = 0;
+	int rc = 0;
+
+	for (size_t off = 0; rc == 0 && off < size; off += got) {
+		rc = cu_sobj_reader_read(r, off, buf, sizeof(buf), &got);
+		if (rc == 0 && memcmp(buf, data + off, got) != 0)
+			return CU_ERR_INTERNAL;
+	}
+	return rc;
+}
+
+static int open_cached(struct fx *f, const char *rel, size_t size,
+                       const char *oid, size_t oid_len, struct fake_sk *c,
+                       cu_sobj_reader_t **r)
+{
+	struct cu_sobj_subkeys sk = {sk_get, sk_put, c};
+
+	return cu_sobj_reader_open_cached(f->dir, rel, size, oid, oid_len,
+	                                  counting_dek_cb, c, &sk, r);
+}
+
+/* Open cached, read the whole object: 0 or the first error. */
+static int open_read(struct fx *f, const char *rel, const unsigned char *data,
+                     size_t size, struct fake_sk *c)
+{
+	cu_sobj_reader_t *r = NULL;
+	int rc = open_cached(f, rel, size, id, sizeof(id) - 1, c, &r);
+
+	if (rc == 0)
+		rc = read_all(r, data, size);
+	cu_sobj_reader_free(r);
+	return rc;
+}
+
+static void
+kept_subkeys_open_without_the_dek_and_still_catch_tampering(void **state)
+{
+	struct fx *f = *state;
+	struct fake_sk c = {0};
+	cu_sobj_reader_t *r = NULL;
+	const size_t size = 2 * SEG + 3;
+	unsigned char *data;
+	char rel[256], p[512];
+
+	data = write_obj(f, "5c01", size, rel, sizeof(rel));
+	/* first open: the DEK, and the subkey is kept */
+	assert_int_equal(open_read(f, rel, data, size, &c), 0);
+	assert_int_equal(c.deks, 1);
+	assert_int_equal(c.puts, 1);
+	/* again: from the kept subkey, no DEK, the same bytes */
+	assert_int_equal(open_read(f, rel, data, size, &c), 0);
+	assert_int_equal(c.deks, 1);
+	assert_int_equal(c.hits, 1);
+	/* another identity for the same file: not the kept subkey, refused */
+	assert_int_equal(open_cached(f, rel, size, "other", 5, &c, &r),
+	                 CU_ERR_AUTH);
+	assert_int_equal(c.hits, 1);
+	/* a wrong subkey (a corrupt cache) opens, but no segment decrypts */
+	c.subkey[0] ^= 1;
+	assert_int_equal(open_read(f, rel, data, size, &c), CU_ERR_AUTH);
+	c.subkey[0] ^= 1;
+	/* an altered segment under a kept subkey: refused, never wrong bytes */
+	snprintf(p, sizeof(p), "%s/%s", f->dir, rel);
+	flip(p, 200 + SEG);
+	c.deks = 0;
+	assert_int_equal(open_read(f, rel, data, size, &c), CU_ERR_AUTH);
+	assert_int_equal(c.deks, 0); /* it was the kept subkey */
+	flip(p, 200 + SEG);
+	/* an altered header misses the kept subkey and fails the DEK's check */
+	flip(p, 60);
+	c.hits = c.deks = 0;
+	assert_int_equal(open_cached(f, rel, size, id, sizeof(id) - 1, &c, &r),
+	                 CU_ERR_AUTH);
+	assert_int_equal(c.hits, 0);
+	assert_int_equal(c.deks, 1);
+	free(data);
+}
+
 static void wrong_identity_or_size_is_refused(void **state)
 {
 	struct fx *f = *state;
@@ -249,6 +372,9 @@ int main(void)
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(altered_files_are_refused, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        kept_subkeys_open_without_the_dek_and_still_catch_tampering,
+	        setup, teardown),
 	    cmocka_unit_test_setup_teardown(wrong_identity_or_size_is_refused,
 	                                    setup, teardown),
 	};

@@ -744,6 +744,59 @@ static void single_segment_open_checks_index_last_flag_and_length(void **state)
 	free(pt);
 }
 
+/* A subkey kept by cu_seg_dec_open_keep opens the same object again
+ * without the DEK; a failed open leaves nothing in it. */
+static void a_kept_subkey_reopens_the_same_object(void **state)
+{
+	size_t n = SEG + 10;
+	unsigned char *pt = pattern(n, 21), *out = malloc(SEG);
+	unsigned char sk[CU_SEG_SUBKEY_LEN], zero[CU_SEG_SUBKEY_LEN] = {0};
+	size_t hlen = cu_seg_header_len(sizeof(wrapped)), m = 0;
+	struct buf ct;
+	cu_seg_dec_t *d = NULL;
+
+	(void)state;
+	assert_non_null(out);
+	encrypt(dek_a, id_a, sizeof(id_a), pt, n, 0, &ct);
+	assert_int_equal(cu_seg_dec_open_keep(dek_a, ct.p, ct.len, id_a,
+	                                      sizeof(id_a), sk, &d),
+	                 0);
+	cu_seg_dec_free(d);
+	assert_int_equal(
+	    cu_seg_dec_open_subkey(sk, ct.p, ct.len, id_a, sizeof(id_a), &d),
+	    0);
+	assert_int_equal(
+	    cu_seg_dec_segment(d, 0, 0, ct.p + hlen, CTSEG, out, SEG, &m), 0);
+	assert_memory_equal(out, pt, SEG);
+	assert_int_equal(
+	    cu_seg_dec_segment(d, 1, 1, ct.p + hlen + CTSEG, 26, out, SEG, &m),
+	    0);
+	assert_int_equal(m, 10);
+	assert_memory_equal(out, pt + SEG, 10);
+	cu_seg_dec_free(d);
+	/* the subkey with another identity: the tags refuse every segment */
+	assert_int_equal(
+	    cu_seg_dec_open_subkey(sk, ct.p, ct.len, id_b, sizeof(id_b), &d),
+	    0);
+	assert_int_equal(
+	    cu_seg_dec_segment(d, 0, 0, ct.p + hlen, CTSEG, out, SEG, &m),
+	    CU_ERR_AUTH);
+	cu_seg_dec_free(d);
+	/* the wrong DEK: refused, and no subkey is handed out */
+	memset(sk, 0x5a, sizeof(sk));
+	assert_int_equal(cu_seg_dec_open_keep(dek_b, ct.p, ct.len, id_a,
+	                                      sizeof(id_a), sk, &d),
+	                 CU_ERR_AUTH);
+	assert_null(d);
+	assert_memory_equal(sk, zero, sizeof(sk));
+	assert_int_equal(
+	    cu_seg_dec_open_subkey(NULL, ct.p, ct.len, id_a, sizeof(id_a), &d),
+	    CU_ERR_INVAL);
+	free(out);
+	buf_free(&ct);
+	free(pt);
+}
+
 static void sink_and_dek_errors_stop_the_stream(void **state)
 {
 	unsigned char *pt = pattern(3 * SEG, 15);
@@ -898,6 +951,7 @@ int main(void)
 	    cmocka_unit_test(ranged_reads_decrypt_only_the_segments_they_touch),
 	    cmocka_unit_test(
 	        single_segment_open_checks_index_last_flag_and_length),
+	    cmocka_unit_test(a_kept_subkey_reopens_the_same_object),
 	    cmocka_unit_test(sink_and_dek_errors_stop_the_stream),
 	    cmocka_unit_test(bad_encryptor_arguments_are_refused),
 	    cmocka_unit_test(seed_corpus_is_written_when_asked),
