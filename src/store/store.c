@@ -41,26 +41,35 @@ struct cu_store {
 	int lock_fd; /* DATA/store.lock, held while serving; -1: none */
 	char url[96];
 	pthread_t sweeper;
-	cu_metric_t *m_cached, *m_unwraps;
-	uint64_t unwraps_seen;
+	cu_metric_t *m_cached, *m_unwraps, *m_sk_hits, *m_sk_misses;
+	uint64_t unwraps_seen, sk_hits_seen, sk_misses_seen;
 	int sweeper_running, stopping;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 };
 
+/* Add to counter m what n grew by since *seen. */
+static void counter_follow(cu_metric_t *m, uint64_t n, uint64_t *seen)
+{
+	if (m != NULL && n > *seen) {
+		(void)cu_metrics_add(m, NULL, (double)(n - *seen));
+		*seen = n;
+	}
+}
+
 /* The key hierarchy's figures, refreshed by the sweeper each second. */
 static void update_metrics(cu_store_t *s)
 {
-	uint64_t u = cu_skeys_unwraps(s->keys);
+	uint64_t hits = 0, misses = 0;
 
 	if (s->m_cached != NULL)
 		(void)cu_metrics_set(s->m_cached, NULL,
 		                     (double)cu_skeys_cached(s->keys));
-	if (s->m_unwraps != NULL && u > s->unwraps_seen) {
-		(void)cu_metrics_add(s->m_unwraps, NULL,
-		                     (double)(u - s->unwraps_seen));
-		s->unwraps_seen = u;
-	}
+	counter_follow(s->m_unwraps, cu_skeys_unwraps(s->keys),
+	               &s->unwraps_seen);
+	cu_skeys_subkey_stats(s->keys, &hits, &misses);
+	counter_follow(s->m_sk_hits, hits, &s->sk_hits_seen);
+	counter_follow(s->m_sk_misses, misses, &s->sk_misses_seen);
 }
 
 static int register_metrics(cu_store_t *s)
@@ -78,12 +87,26 @@ static int register_metrics(cu_store_t *s)
 	         "Tenant keys unwrapped through their root", NULL, 0, NULL, 0,
 	         1, &s->m_unwraps)) != 0 ||
 	    (rc = cu_metrics_register(
+	         reg, CU_METRIC_COUNTER,
+	         "custos_store_object_subkey_hits_total",
+	         "Objects opened from a segment subkey kept with their tenant "
+	         "key",
+	         NULL, 0, NULL, 0, 1, &s->m_sk_hits)) != 0 ||
+	    (rc = cu_metrics_register(
+	         reg, CU_METRIC_COUNTER,
+	         "custos_store_object_subkey_misses_total",
+	         "Objects opened from their data key (no subkey kept, or its "
+	         "tenant key's lease ended)",
+	         NULL, 0, NULL, 0, 1, &s->m_sk_misses)) != 0 ||
+	    (rc = cu_metrics_register(
 	         reg, CU_METRIC_COUNTER, "custos_store_tamper_detected_total",
 	         "Stored objects that failed authentication on read", NULL, 0,
 	         NULL, 0, 1, &s->s3.tamper_metric)) != 0)
 		return rc;
 	(void)cu_metrics_set(s->m_cached, NULL, 0);
 	(void)cu_metrics_add(s->m_unwraps, NULL, 0);
+	(void)cu_metrics_add(s->m_sk_hits, NULL, 0);
+	(void)cu_metrics_add(s->m_sk_misses, NULL, 0);
 	(void)cu_metrics_add(s->s3.tamper_metric, NULL, 0);
 	return 0;
 }

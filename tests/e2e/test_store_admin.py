@@ -247,13 +247,19 @@ def test_tenant_key_lease_ends_and_is_not_extended_by_use(spawn, dev_pki,
         time.sleep(0.5)
     time.sleep(1.2)  # the sweeper publishes figures each second
     assert _metric(st, "custos_store_tenant_key_unwraps_total") >= 2
+    # within a lease the object opened from its kept subkey
+    assert _metric(st, "custos_store_object_subkey_hits_total") >= 2
     # idle: the key is wiped at the end of its lease
     time.sleep(3.5)
     assert _metric(st, "custos_store_tenant_keys_cached") == 0
     n = _metric(st, "custos_store_tenant_key_unwraps_total")
+    misses = _metric(st, "custos_store_object_subkey_misses_total")
     s3.get_object(Bucket="lease", Key="k")["Body"].read()
     time.sleep(1.2)
     assert _metric(st, "custos_store_tenant_key_unwraps_total") == n + 1
+    # the subkey went with the lease: this read used the data key
+    assert _metric(st, "custos_store_object_subkey_misses_total") == \
+        misses + 1
     assert _metric(st, "custos_store_tenant_keys_cached") == 1
 
 
