@@ -293,6 +293,8 @@ static int delete_tenant(cu_http_req_t *req, void *arg)
 		    "Delete the tenant's buckets first.");
 	if (rc != 0)
 		return rc;
+	/* its plaintext TKs and object subkeys go now, not at lease end */
+	(void)cu_skeys_forget(s3->keys, id);
 	cu_log(CU_LOG_INFO, "tenant deleted",
 	       json_pack("{s:s,s:s}", "request_id", cu_http_req_id(req),
 	                 "tenant", id));

@@ -263,6 +263,27 @@ def test_tenant_key_lease_ends_and_is_not_extended_by_use(spawn, dev_pki,
     assert _metric(st, "custos_store_tenant_keys_cached") == 1
 
 
+def test_a_deleted_tenants_keys_leave_memory_at_once(spawn, dev_pki,
+                                                      workdir):
+    import time
+    from conftest import start_store
+    st = start_store(spawn, dev_pki, os.path.join(workdir, "store-data"))
+    t = st.tenant("brief")
+    s3 = st.s3(t)
+    s3.create_bucket(Bucket="brief-b")
+    s3.put_object(Bucket="brief-b", Key="k", Body=b"x")
+    assert s3.get_object(Bucket="brief-b", Key="k")["Body"].read() == b"x"
+    time.sleep(1.2)  # the sweeper publishes figures each second
+    assert _metric(st, "custos_store_tenant_keys_cached") == 1
+    s3.delete_object(Bucket="brief-b", Key="k")
+    s3.delete_bucket(Bucket="brief-b")
+    assert st.admin("DELETE",
+                    f"/admin/v1/tenants/{t['id']}").status_code == 204
+    # well inside the 60 s lease: wiped by the delete itself
+    time.sleep(1.2)
+    assert _metric(st, "custos_store_tenant_keys_cached") == 0
+
+
 def test_a_second_store_on_the_same_data_directory_is_refused(store, workdir):
     """The store keeps a memo of its metadata valid while it alone writes
     there (a revoked access key must stop the very next request): a
