@@ -329,6 +329,9 @@ struct cu_sobj_reader {
 	uint64_t pt_index; /* which segment pt holds */
 	size_t pt_len;     /* valid bytes in pt */
 	int pt_valid;
+	/* a one-segment object was read whole at open: ct holds its only
+	 * segment, and the file is closed */
+	int ct_loaded;
 };
 
 static int read_at(int fd, void *buf, size_t len, uint64_t off, size_t *got)
@@ -428,7 +431,7 @@ int cu_sobj_reader_open_cached(const char *data_dir, const char *relpath,
                                const struct cu_sobj_subkeys *sk,
                                cu_sobj_reader_t **out)
 {
-	unsigned char hdr[CU_SEG_HEADER_MAX];
+	unsigned char hdr[CU_SEG_HEADER_MAX], *hp = hdr;
 	struct cu_seg_header h;
 	cu_sobj_reader_t *r = NULL;
 	struct cu_seg_range rg;
@@ -454,9 +457,25 @@ int cu_sobj_reader_open_cached(const char *data_dir, const char *relpath,
 		rc = errno == ENOENT ? CU_ERR_NOTFOUND : CU_ERR_IO;
 		goto out;
 	}
-	if ((rc = read_at(r->fd, hdr, sizeof(hdr), 0, &got)) != 0)
+	if (pt_size <= CU_SEG_SEGMENT_SIZE) {
+		/* one segment: the whole file in one read, one byte more
+		 * than it can hold (so that an extended file shows), no
+		 * fstat and no second read */
+		size_t whole =
+		    CU_SEG_HEADER_MAX + (size_t)pt_size + CU_SEG_TAG_LEN + 1;
+		r->seg_max = (size_t)pt_size;
+		if ((r->buf = malloc(r->seg_max + whole)) == NULL) {
+			rc = CU_ERR_NOMEM;
+			goto out;
+		}
+		r->pt = r->buf;
+		hp = r->buf + r->seg_max;
+		if ((rc = read_at(r->fd, hp, whole, 0, &got)) != 0)
+			goto out;
+	} else if ((rc = read_at(r->fd, hdr, sizeof(hdr), 0, &got)) != 0) {
 		goto out;
-	if ((rc = cu_seg_header_parse(hdr, got, &h)) != 0) {
+	}
+	if ((rc = cu_seg_header_parse(hp, got, &h)) != 0) {
 		if (rc == CU_ERR_RANGE)
 			rc = CU_ERR_AUTH; /* truncated */
 		goto out;
@@ -466,16 +485,23 @@ int cu_sobj_reader_open_cached(const char *data_dir, const char *relpath,
 	 * or extended file is refused before any byte is served */
 	if ((rc = cu_seg_ciphertext_size(pt_size, h.len, &ct_size)) != 0)
 		goto out;
-	if (fstat(r->fd, &sb) != 0) {
+	if (hp != hdr) {
+		if ((uint64_t)got != ct_size) {
+			rc = CU_ERR_AUTH;
+			goto out;
+		}
+		r->ct = hp + h.len;
+		r->ct_loaded = 1;
+		close(r->fd);
+		r->fd = -1;
+	} else if (fstat(r->fd, &sb) != 0) {
 		rc = CU_ERR_IO;
 		goto out;
-	}
-	if ((uint64_t)sb.st_size != ct_size) {
+	} else if ((uint64_t)sb.st_size != ct_size) {
 		rc = CU_ERR_AUTH;
 		goto out;
 	}
-	if ((rc = reader_key(r, hdr, &h, id, id_len, get_dek, dek_arg, sk)) !=
-	    0)
+	if ((rc = reader_key(r, hp, &h, id, id_len, get_dek, dek_arg, sk)) != 0)
 		goto out;
 	if (pt_size > 0) {
 		if ((rc = cu_seg_range(pt_size, h.len, 0, 1, &rg)) != 0)
@@ -484,14 +510,16 @@ int cu_sobj_reader_open_cached(const char *data_dir, const char *relpath,
 	} else {
 		r->seg_count = 1;
 	}
-	r->seg_max = pt_size < CU_SEG_SEGMENT_SIZE ? (size_t)pt_size
-	                                           : CU_SEG_SEGMENT_SIZE;
-	if ((r->buf = malloc(2 * r->seg_max + CU_SEG_TAG_LEN)) == NULL) {
-		rc = CU_ERR_NOMEM;
-		goto out;
+	if (!r->ct_loaded) {
+		r->seg_max = CU_SEG_SEGMENT_SIZE;
+		if ((r->buf = malloc(2 * r->seg_max + CU_SEG_TAG_LEN)) ==
+		    NULL) {
+			rc = CU_ERR_NOMEM;
+			goto out;
+		}
+		r->pt = r->buf;
+		r->ct = r->buf + r->seg_max;
 	}
-	r->pt = r->buf;
-	r->ct = r->buf + r->seg_max;
 	*out = r;
 	r = NULL;
 	rc = 0;
@@ -518,10 +546,14 @@ static int load_segment(cu_sobj_reader_t *r, uint64_t idx)
 	}
 	if (want > r->seg_max + CU_SEG_TAG_LEN)
 		return CU_ERR_AUTH; /* not a segment of this object */
-	if ((rc = read_at(r->fd, r->ct, want, off, &got)) != 0)
+	if (r->ct_loaded) {
+		if (idx != 0)
+			return CU_ERR_AUTH;
+	} else if ((rc = read_at(r->fd, r->ct, want, off, &got)) != 0) {
 		return rc;
-	if (got != want)
+	} else if (got != want) {
 		return CU_ERR_AUTH;
+	}
 	rc = cu_seg_dec_segment(r->dec, idx, last, r->ct, want, r->pt,
 	                        r->seg_max, &r->pt_len);
 	if (rc != 0)

@@ -218,6 +218,62 @@ static void altered_files_are_refused(void **state)
 	}
 }
 
+/* Objects of one segment are read whole at open: a file one byte short
+ * or one byte long is refused there, an altered byte when read. */
+static void one_segment_objects_are_checked_whole(void **state)
+{
+	struct fx *f = *state;
+	static const size_t sizes[] = {0, 100, 4096, SEG};
+	char rel[256], vid[16], p[512];
+	unsigned char buf[SEG];
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t size = sizes[i], got = 0;
+		cu_sobj_reader_t *r = NULL;
+		unsigned char *data;
+		struct stat sb;
+		FILE *fp;
+		int last;
+
+		snprintf(vid, sizeof(vid), "0e%02zu", i);
+		data = write_obj(f, vid, size, rel, sizeof(rel));
+		snprintf(p, sizeof(p), "%s/%s", f->dir, rel);
+		assert_int_equal(stat(p, &sb), 0);
+		assert_non_null(fp = fopen(p, "rb"));
+		assert_int_equal(fseek(fp, -1, SEEK_END), 0);
+		last = fgetc(fp);
+		fclose(fp);
+		/* one byte long */
+		assert_non_null(fp = fopen(p, "ab"));
+		fputc(0, fp);
+		fclose(fp);
+		assert_int_equal(cu_sobj_reader_open(f->dir, rel, size, id,
+		                                     sizeof(id) - 1, dek_cb,
+		                                     NULL, &r),
+		                 CU_ERR_AUTH);
+		/* one byte short */
+		assert_int_equal(truncate(p, sb.st_size - 1), 0);
+		assert_int_equal(cu_sobj_reader_open(f->dir, rel, size, id,
+		                                     sizeof(id) - 1, dek_cb,
+		                                     NULL, &r),
+		                 CU_ERR_AUTH);
+		/* the right size, the last byte (the tag's) altered */
+		assert_non_null(fp = fopen(p, "ab"));
+		fputc(last ^ 0xff, fp);
+		fclose(fp);
+		assert_int_equal(cu_sobj_reader_open(f->dir, rel, size, id,
+		                                     sizeof(id) - 1, dek_cb,
+		                                     NULL, &r),
+		                 0);
+		if (size > 0)
+			assert_int_equal(
+			    cu_sobj_reader_read(r, 0, buf, sizeof(buf), &got),
+			    CU_ERR_AUTH);
+		cu_sobj_reader_free(r);
+		free(data);
+	}
+}
+
 /* A one-entry stand-in for the store's subkey cache (store/keys.c). */
 struct fake_sk {
 	unsigned char digest[CU_SOBJ_DIGEST_LEN], subkey[CU_SEG_SUBKEY_LEN];
@@ -372,6 +428,8 @@ int main(void)
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(altered_files_are_refused, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        one_segment_objects_are_checked_whole, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        kept_subkeys_open_without_the_dek_and_still_catch_tampering,
 	        setup, teardown),
