@@ -1,7 +1,8 @@
 /* libFuzzer target for core/http/router: the path matcher, percent-decoding
  * and query lookup never crash or read out of bounds on any input, and
  * what they return is consistent (decoded values hold no NUL, a 405 only
- * names methods of routes whose pattern matched).
+ * names methods of routes whose pattern matched, the parsed query answers
+ * every name as the scan of the raw query does).
  *
  * Input: byte 0 picks the method, then the path (up to a '?'), then the
  * query string; a fixed route table like the vault's and the store's. */
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/err.h"
 #include "core/http/router.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -46,7 +48,8 @@ static void setup(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const names[] = {"api-version", "x", "", "a b"};
+	static const char *const names[] = {"api-version", "x",       "",
+	                                    "a b",         "uploads", "p+q"};
 	struct cu_http_match m;
 	const char *in = (const char *)data;
 	const char *q;
@@ -91,14 +94,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (query == NULL)
 		return 0;
 	memcpy(query, q != NULL ? q + 1 : "", qlen);
+	cu_http_query_t *qx = NULL;
+	if (cu_http_query_parse(query, qlen, &qx) != 0)
+		qx = NULL; /* out of memory */
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (cu_http_query_find(query, qlen, names[i], &v) == 0) {
-			if (v == NULL)
-				abort();
-			free(v);
-			v = NULL;
-		}
+		int rc = cu_http_query_find(query, qlen, names[i], &v);
+		const char *pv = cu_http_query_get(qx, names[i]);
+		if (rc == 0 && v == NULL)
+			abort();
+		/* the parsed query answers as the scan does */
+		if (qx != NULL && rc != CU_ERR_NOMEM &&
+		    ((rc == 0) != (pv != NULL) ||
+		     (pv != NULL && strcmp(pv, v) != 0)))
+			abort();
+		free(v);
+		v = NULL;
 	}
+	cu_http_query_free(qx);
 	char *dec = malloc(qlen + 1);
 	size_t n;
 	if (dec != NULL && cu_http_url_decode(query, qlen, dec, &n) == 0 &&

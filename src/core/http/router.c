@@ -453,3 +453,74 @@ out:
 	free(buf);
 	return rc;
 }
+
+/* The parameters in order; after them, their decoded strings. */
+struct qparam {
+	const char *name;
+	const char *value; /* NULL: the value does not decode */
+};
+
+struct cu_http_query {
+	size_t n;
+	struct qparam *p;
+};
+
+int cu_http_query_parse(const char *q, size_t len, cu_http_query_t **out)
+{
+	size_t n = 1, pos = 0;
+	cu_http_query_t *x;
+	char *strs;
+
+	*out = NULL;
+	if (q == NULL && len > 0)
+		return CU_ERR_INVAL;
+	for (size_t i = 0; i < len; i++)
+		n += q[i] == '&';
+	/* every decoded string is no longer than its encoding, plus a NUL
+	 * for each name and each value */
+	x = malloc(sizeof(*x) + n * sizeof(struct qparam) + len + 2 * n);
+	if (x == NULL)
+		return CU_ERR_NOMEM;
+	x->p = (struct qparam *)(x + 1);
+	x->n = 0;
+	strs = (char *)(x->p + n);
+	while (pos < len) {
+		const char *a = q + pos;
+		const char *amp = memchr(a, '&', len - pos);
+		size_t alen = amp != NULL ? (size_t)(amp - a) : len - pos;
+		const char *eq = memchr(a, '=', alen);
+		size_t klen = eq != NULL ? (size_t)(eq - a) : alen, dlen = 0;
+		struct qparam *p = &x->p[x->n];
+
+		pos += alen + 1;
+		if (alen == 0 || cu_http_url_decode(a, klen, strs, &dlen) != 0)
+			continue;
+		p->name = strs;
+		strs += dlen + 1;
+		p->value = strs;
+		if (cu_http_url_decode(eq != NULL ? eq + 1 : a + alen,
+		                       eq != NULL ? alen - klen - 1 : 0, strs,
+		                       &dlen) != 0)
+			p->value = NULL;
+		else
+			strs += dlen + 1;
+		x->n++;
+	}
+	*out = x;
+	return 0;
+}
+
+const char *cu_http_query_get(const cu_http_query_t *x, const char *name)
+{
+	if (x == NULL || name == NULL)
+		return NULL;
+	for (size_t i = 0; i < x->n; i++)
+		if (strcmp(x->p[i].name, name) == 0)
+			return x->p[i].value;
+	return NULL;
+}
+
+void cu_http_query_free(cu_http_query_t *x)
+{
+	free(x);
+}

@@ -115,4 +115,22 @@ int cu_http_url_decode(const char *in, size_t len, char *out, size_t *out_len);
 int cu_http_query_find(const char *q, size_t qlen, const char *name,
                        char **out);
 
+/* A query string decoded once, for many lookups (cu_http_query_find
+ * scans the raw string each time). */
+typedef struct cu_http_query cu_http_query_t;
+
+/* cu_http_query_parse - split q (len bytes, without '?', not
+ * NUL-terminated) at '&' and decode every name and value, as
+ * cu_http_query_find would. *out is the caller's (cu_http_query_free).
+ * Returns 0, CU_ERR_INVAL or CU_ERR_NOMEM. */
+int cu_http_query_parse(const char *q, size_t len, cu_http_query_t **out);
+
+/* cu_http_query_get - what cu_http_query_find would give for name: the
+ * first argument of that decoded name's decoded value ("" without '='),
+ * or NULL when there is none or its value does not decode. Points into
+ * x; valid until cu_http_query_free. */
+const char *cu_http_query_get(const cu_http_query_t *x, const char *name);
+
+void cu_http_query_free(cu_http_query_t *x);
+
 #endif

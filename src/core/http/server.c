@@ -130,19 +130,6 @@ struct hdr {
 	char buf[];
 };
 
-/* The query's parameters, decoded once on the first lookup: an S3
- * request asks for some thirty names, nearly all absent, and scanning
- * the raw query for each was a twentieth of a small GET. */
-struct qparam {
-	const char *name;
-	const char *value; /* NULL: the value does not decode */
-};
-
-struct qindex {
-	size_t n;
-	struct qparam *p; /* n entries, then the decoded strings */
-};
-
 /* A streamed reply's state, shared by the request (which reads the byte
  * count for the log) and MHD's response (which calls the reader): whichever
  * lets go last frees it, since MHD does not promise an order. */
@@ -184,7 +171,10 @@ struct cu_http_req {
 	void *ctx;
 	void (*ctx_free)(void *ctx);
 	char *principal;
-	struct qindex *queries; /* NULL until the first cu_http_req_query */
+	/* the query decoded on the first cu_http_req_query: an S3 request
+	 * asks for some thirty names, nearly all absent, and scanning the raw
+	 * query for each was a twentieth of a small GET; NULL until then */
+	cu_http_query_t *queries;
 	char peer[INET6_ADDRSTRLEN];
 	int fp_state; /* 0 not looked up, 1 present, -1 none */
 	char fp[CU_HTTP_FINGERPRINT_LEN + 1];
@@ -699,62 +689,14 @@ const char *cu_http_req_param(const cu_http_req_t *req, const char *name)
 	return cu_http_match_param(&req->match, name);
 }
 
-/* Split q (len bytes, not NUL-terminated) at '&' and decode each
- * name and value; a name that does not decode is left out (it can match
- * nothing), as cu_http_query_find does. NULL when out of memory. */
-static struct qindex *query_index(const char *q, size_t len)
-{
-	size_t n = 1, pos = 0;
-	struct qindex *x;
-	char *strs;
-
-	for (size_t i = 0; i < len; i++)
-		n += q[i] == '&';
-	/* every decoded string is no longer than its encoding, plus a NUL
-	 * for each name and each value */
-	x = malloc(sizeof(*x) + n * sizeof(struct qparam) + len + 2 * n);
-	if (x == NULL)
-		return NULL;
-	x->p = (struct qparam *)(x + 1);
-	x->n = 0;
-	strs = (char *)(x->p + n);
-	while (pos < len) {
-		const char *a = q + pos;
-		const char *amp = memchr(a, '&', len - pos);
-		size_t alen = amp != NULL ? (size_t)(amp - a) : len - pos;
-		const char *eq = memchr(a, '=', alen);
-		size_t klen = eq != NULL ? (size_t)(eq - a) : alen, dlen = 0;
-		struct qparam *p = &x->p[x->n];
-
-		pos += alen + 1;
-		if (alen == 0 || cu_http_url_decode(a, klen, strs, &dlen) != 0)
-			continue;
-		p->name = strs;
-		strs += dlen + 1;
-		p->value = strs;
-		if (cu_http_url_decode(eq != NULL ? eq + 1 : a + alen,
-		                       eq != NULL ? alen - klen - 1 : 0, strs,
-		                       &dlen) != 0)
-			p->value = NULL;
-		else
-			strs += dlen + 1;
-		x->n++;
-	}
-	return x;
-}
-
 const char *cu_http_req_query(cu_http_req_t *req, const char *name)
 {
 	if (req == NULL || name == NULL)
 		return NULL;
 	if (req->queries == NULL &&
-	    (req->queries = query_index(req->query, req->query_len)) == NULL)
+	    cu_http_query_parse(req->query, req->query_len, &req->queries) != 0)
 		return NULL;
-	/* the first parameter of that name, like cu_http_query_find */
-	for (size_t i = 0; i < req->queries->n; i++)
-		if (strcmp(req->queries->p[i].name, name) == 0)
-			return req->queries->p[i].value;
-	return NULL;
+	return cu_http_query_get(req->queries, name);
 }
 
 const char *cu_http_req_header(const cu_http_req_t *req, const char *name)
@@ -1237,7 +1179,7 @@ static void req_free(cu_http_req_t *req)
 		req->hdrs = h->next;
 		free(h);
 	}
-	free(req->queries);
+	cu_http_query_free(req->queries);
 	cu_http_match_clear(&req->match);
 	free(req->body);
 	free(req->principal);
