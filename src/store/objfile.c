@@ -382,19 +382,18 @@ static int reader_key(cu_sobj_reader_t *r, const unsigned char *hdr,
 {
 	unsigned char digest[CU_SOBJ_DIGEST_LEN];
 	unsigned char *dek = NULL, *subkey = NULL;
-	int rc = 0;
+	int rc;
 
-	if (sk != NULL &&
-	    ((rc = subkey_digest(hdr, h->len, id, id_len, digest)) != 0 ||
-	     (subkey = cu_secmem_alloc(CU_SEG_SUBKEY_LEN)) == NULL)) {
-		if (subkey == NULL && rc == 0)
-			rc = CU_ERR_NOMEM;
-		goto out;
-	}
-	if (sk != NULL && sk->get(sk->arg, h, digest, subkey) == 0) {
-		rc = cu_seg_dec_open_subkey(subkey, hdr, h->len, id, id_len,
-		                            &r->dec);
-		goto out;
+	if (sk != NULL) {
+		if ((rc = subkey_digest(hdr, h->len, id, id_len, digest)) != 0)
+			return rc;
+		if ((subkey = cu_secmem_alloc(CU_SEG_SUBKEY_LEN)) == NULL)
+			return CU_ERR_NOMEM;
+		if (sk->get(sk->arg, h, digest, subkey) == 0) {
+			rc = cu_seg_dec_open_subkey(subkey, hdr, h->len, id,
+			                            id_len, &r->dec);
+			goto out;
+		}
 	}
 	if ((dek = cu_secmem_alloc(CU_SEG_DEK_LEN)) == NULL) {
 		rc = CU_ERR_NOMEM;
@@ -402,13 +401,10 @@ static int reader_key(cu_sobj_reader_t *r, const unsigned char *hdr,
 	}
 	if ((rc = get_dek(dek_arg, h, dek)) != 0)
 		goto out;
-	if (sk == NULL) {
+	if (subkey == NULL)
 		rc = cu_seg_dec_open(dek, hdr, h->len, id, id_len, &r->dec);
-		goto out;
-	}
-	rc =
-	    cu_seg_dec_open_keep(dek, hdr, h->len, id, id_len, subkey, &r->dec);
-	if (rc == 0)
+	else if ((rc = cu_seg_dec_open_keep(dek, hdr, h->len, id, id_len,
+	                                    subkey, &r->dec)) == 0)
 		sk->put(sk->arg, h, digest, subkey);
 out:
 	cu_secmem_free(dek, CU_SEG_DEK_LEN);

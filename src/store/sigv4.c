@@ -901,19 +901,8 @@ int cu_sigv4_chunk_signature(const unsigned char key[CU_SIGV4_KEY_LEN],
 static int hmac_sha1(const void *key, size_t key_len, const void *msg,
                      size_t msg_len, unsigned char out[SHA1_LEN])
 {
-	static const unsigned char empty[1];
-	EVP_MAC_CTX *c = cu_evp_hmac_new(CU_EVP_SHA1);
-	size_t outl = 0;
-	int r = CU_ERR_CRYPTO;
-
-	if (c == NULL)
-		return CU_ERR_NOMEM;
-	if (EVP_MAC_init(c, key_len ? key : empty, key_len, NULL) == 1 &&
-	    EVP_MAC_update(c, msg_len ? msg : empty, msg_len) == 1 &&
-	    EVP_MAC_final(c, out, &outl, SHA1_LEN) == 1 && outl == SHA1_LEN)
-		r = 0;
-	EVP_MAC_CTX_free(c);
-	return r;
+	return cu_evp_hmac(CU_EVP_SHA1, key, key_len, msg, msg_len, out,
+	                   SHA1_LEN);
 }
 
 /* ---- failure reasons ---- */

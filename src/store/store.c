@@ -74,40 +74,41 @@ static void update_metrics(cu_store_t *s)
 
 static int register_metrics(cu_store_t *s)
 {
+	const struct {
+		enum cu_metric_type type;
+		const char *name, *help;
+		cu_metric_t **m;
+	} all[] = {
+	    {CU_METRIC_GAUGE, "custos_store_tenant_keys_cached",
+	     "Plaintext tenant keys held in locked memory under a lease",
+	     &s->m_cached},
+	    {CU_METRIC_COUNTER, "custos_store_tenant_key_unwraps_total",
+	     "Tenant keys unwrapped through their root", &s->m_unwraps},
+	    {CU_METRIC_COUNTER, "custos_store_object_subkey_hits_total",
+	     "Objects opened from a segment subkey kept with their tenant key",
+	     &s->m_sk_hits},
+	    {CU_METRIC_COUNTER, "custos_store_object_subkey_misses_total",
+	     "Objects opened from their data key (no subkey kept, or its "
+	     "tenant key's lease ended)",
+	     &s->m_sk_misses},
+	    {CU_METRIC_COUNTER, "custos_store_tamper_detected_total",
+	     "Stored objects that failed authentication on read",
+	     &s->s3.tamper_metric},
+	};
 	cu_metrics_t *reg = cu_http_server_metrics(s->srv);
 	int rc;
 
-	if ((rc = cu_metrics_register(
-	         reg, CU_METRIC_GAUGE, "custos_store_tenant_keys_cached",
-	         "Plaintext tenant keys held in locked memory under a lease",
-	         NULL, 0, NULL, 0, 1, &s->m_cached)) != 0 ||
-	    (rc = cu_metrics_register(
-	         reg, CU_METRIC_COUNTER,
-	         "custos_store_tenant_key_unwraps_total",
-	         "Tenant keys unwrapped through their root", NULL, 0, NULL, 0,
-	         1, &s->m_unwraps)) != 0 ||
-	    (rc = cu_metrics_register(
-	         reg, CU_METRIC_COUNTER,
-	         "custos_store_object_subkey_hits_total",
-	         "Objects opened from a segment subkey kept with their tenant "
-	         "key",
-	         NULL, 0, NULL, 0, 1, &s->m_sk_hits)) != 0 ||
-	    (rc = cu_metrics_register(
-	         reg, CU_METRIC_COUNTER,
-	         "custos_store_object_subkey_misses_total",
-	         "Objects opened from their data key (no subkey kept, or its "
-	         "tenant key's lease ended)",
-	         NULL, 0, NULL, 0, 1, &s->m_sk_misses)) != 0 ||
-	    (rc = cu_metrics_register(
-	         reg, CU_METRIC_COUNTER, "custos_store_tamper_detected_total",
-	         "Stored objects that failed authentication on read", NULL, 0,
-	         NULL, 0, 1, &s->s3.tamper_metric)) != 0)
-		return rc;
-	(void)cu_metrics_set(s->m_cached, NULL, 0);
-	(void)cu_metrics_add(s->m_unwraps, NULL, 0);
-	(void)cu_metrics_add(s->m_sk_hits, NULL, 0);
-	(void)cu_metrics_add(s->m_sk_misses, NULL, 0);
-	(void)cu_metrics_add(s->s3.tamper_metric, NULL, 0);
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if ((rc = cu_metrics_register(reg, all[i].type, all[i].name,
+		                              all[i].help, NULL, 0, NULL, 0, 1,
+		                              all[i].m)) != 0)
+			return rc;
+		/* shown from the start, at 0 */
+		if (all[i].type == CU_METRIC_GAUGE)
+			(void)cu_metrics_set(*all[i].m, NULL, 0);
+		else
+			(void)cu_metrics_add(*all[i].m, NULL, 0);
+	}
 	return 0;
 }
 

@@ -1,4 +1,6 @@
 #include "core/crypto/evp.h"
+#include "core/err.h"
+#include "core/secmem.h"
 
 #include <openssl/core_names.h>
 #include <openssl/params.h>
@@ -99,15 +101,28 @@ EVP_MAC_CTX *cu_evp_hmac_new(enum cu_evp_md md)
 	t = md == CU_EVP_SHA1     ? hmac_sha1
 	    : md == CU_EVP_SHA256 ? hmac_sha256
 	                          : NULL;
-	if (t != NULL)
-		return EVP_MAC_CTX_dup(t);
-	if (md != CU_EVP_SHA1 && md != CU_EVP_SHA256)
-		return NULL;
-	/* the template could not be made: one made for this call */
-	{
-		EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-		EVP_MAC_CTX *c = hmac_template(mac, md_names[md]);
-		EVP_MAC_free(mac);
-		return c;
-	}
+	return t != NULL ? EVP_MAC_CTX_dup(t) : NULL;
+}
+
+int cu_evp_hmac(enum cu_evp_md md, const void *key, size_t key_len,
+                const void *msg, size_t msg_len, unsigned char *out,
+                size_t out_len)
+{
+	/* OpenSSL copies the key; an empty one still needs a pointer */
+	static const unsigned char empty[1];
+	EVP_MAC_CTX *c = cu_evp_hmac_new(md);
+	size_t n = 0;
+	int r = CU_ERR_CRYPTO;
+
+	if (c == NULL)
+		return md == CU_EVP_SHA1 || md == CU_EVP_SHA256 ? CU_ERR_NOMEM
+		                                                : CU_ERR_INVAL;
+	if (EVP_MAC_init(c, key_len ? key : empty, key_len, NULL) == 1 &&
+	    EVP_MAC_update(c, msg_len ? msg : empty, msg_len) == 1 &&
+	    EVP_MAC_final(c, out, &n, out_len) == 1 && n == out_len)
+		r = 0;
+	EVP_MAC_CTX_free(c); /* wipes the key */
+	if (r != 0)
+		cu_memzero(out, out_len);
+	return r;
 }

@@ -47,7 +47,16 @@ const EVP_CIPHER *cu_evp_cipher(enum cu_evp_cipher c);
 /* cu_evp_hmac_new - a fresh HMAC context over `md` (CU_EVP_SHA1 or
  * CU_EVP_SHA256) without a key: give it one with EVP_MAC_init. The
  * caller frees it with EVP_MAC_CTX_free (which wipes the key). NULL when
- * out of memory or for another digest. */
+ * out of memory, for another digest, or when OpenSSL offered no HMAC. */
 EVP_MAC_CTX *cu_evp_hmac_new(enum cu_evp_md md);
+
+/* cu_evp_hmac - out (exactly out_len bytes: the digest's size) = HMAC
+ * over `md` (as cu_evp_hmac_new) of msg under key; either may be empty
+ * (NULL with length 0); out is wiped on failure. Returns 0, CU_ERR_INVAL
+ * (another digest), CU_ERR_NOMEM or CU_ERR_CRYPTO (also for an out_len
+ * that is not the digest's size). */
+int cu_evp_hmac(enum cu_evp_md md, const void *key, size_t key_len,
+                const void *msg, size_t msg_len, unsigned char *out,
+                size_t out_len);
 
 #endif

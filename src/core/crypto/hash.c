@@ -24,21 +24,10 @@ int cu_sha256(const void *msg, size_t len, unsigned char out[CU_SHA256_LEN])
 int cu_hmac_sha256(const void *key, size_t key_len, const void *msg,
                    size_t msg_len, unsigned char out[CU_SHA256_LEN])
 {
-	static const unsigned char empty[1];
-	EVP_MAC_CTX *c;
-	size_t n = 0;
-	int r = CU_ERR_CRYPTO;
-
 	if (key_len > (size_t)INT32_MAX)
 		return CU_ERR_RANGE;
-	if ((c = cu_evp_hmac_new(CU_EVP_SHA256)) == NULL)
-		return CU_ERR_NOMEM;
-	if (EVP_MAC_init(c, key_len ? key : empty, key_len, NULL) == 1 &&
-	    EVP_MAC_update(c, msg_len ? msg : empty, msg_len) == 1 &&
-	    EVP_MAC_final(c, out, &n, CU_SHA256_LEN) == 1 && n == CU_SHA256_LEN)
-		r = 0;
-	EVP_MAC_CTX_free(c); /* wipes the key */
-	return r;
+	return cu_evp_hmac(CU_EVP_SHA256, key, key_len, msg, msg_len, out,
+	                   CU_SHA256_LEN);
 }
 
 int cu_hash_new(enum cu_hash_alg alg, cu_hash_t **out)

@@ -668,8 +668,11 @@ static int dec_open(const unsigned char *dek, const unsigned char *subkey,
 	cu_seg_dec_t *d = NULL;
 	int r;
 
+	if (out == NULL)
+		return CU_ERR_INVAL;
 	*out = NULL;
-	if ((dek == NULL && subkey == NULL) || header == NULL)
+	/* exactly one of the two keys */
+	if ((dek == NULL) == (subkey == NULL) || header == NULL)
 		return CU_ERR_INVAL;
 	if ((r = cu_seg_header_parse(header, header_len, &h)) != 0)
 		return r;
@@ -698,12 +701,11 @@ int cu_seg_dec_open(const unsigned char dek[CU_SEG_DEK_LEN], const void *header,
                     size_t header_len, const void *id, size_t id_len,
                     cu_seg_dec_t **out)
 {
-	if (out == NULL)
-		return CU_ERR_INVAL;
-	*out = NULL;
-	if (dek == NULL)
-		return CU_ERR_INVAL;
-	return dec_open(dek, NULL, NULL, header, header_len, id, id_len, out);
+	if (dek == NULL && out != NULL)
+		*out = NULL;
+	return dek == NULL ? CU_ERR_INVAL
+	                   : dec_open(dek, NULL, NULL, header, header_len, id,
+	                              id_len, out);
 }
 
 int cu_seg_dec_open_keep(const unsigned char dek[CU_SEG_DEK_LEN],
@@ -713,11 +715,11 @@ int cu_seg_dec_open_keep(const unsigned char dek[CU_SEG_DEK_LEN],
 {
 	int r;
 
-	if (out == NULL)
+	if (subkey == NULL) {
+		if (out != NULL)
+			*out = NULL;
 		return CU_ERR_INVAL;
-	*out = NULL;
-	if (dek == NULL || subkey == NULL)
-		return CU_ERR_INVAL;
+	}
 	r = dec_open(dek, NULL, subkey, header, header_len, id, id_len, out);
 	if (r != 0)
 		cu_memzero(subkey, CU_SEG_SUBKEY_LEN);
@@ -728,11 +730,6 @@ int cu_seg_dec_open_subkey(const unsigned char subkey[CU_SEG_SUBKEY_LEN],
                            const void *header, size_t header_len,
                            const void *id, size_t id_len, cu_seg_dec_t **out)
 {
-	if (out == NULL)
-		return CU_ERR_INVAL;
-	*out = NULL;
-	if (subkey == NULL)
-		return CU_ERR_INVAL;
 	return dec_open(NULL, subkey, NULL, header, header_len, id, id_len,
 	                out);
 }

@@ -106,7 +106,6 @@ struct cu_http_server {
 	struct MHD_Daemon *d;
 	uint16_t port;
 	atomic_long inflight;
-	int coalesce; /* TLS: small replies as one record (cork()) */
 	atomic_int stopping;
 };
 
@@ -178,7 +177,7 @@ struct cu_http_req {
 	char peer[INET6_ADDRSTRLEN];
 	int fp_state; /* 0 not looked up, 1 present, -1 none */
 	char fp[CU_HTTP_FINGERPRINT_LEN + 1];
-	/* a reply held in GnuTLS until it is complete (coalesce) */
+	/* a reply held in GnuTLS until it is complete (cork()) */
 	gnutls_session_t corked;
 	struct conn *cconn;
 	char target_buf[]; /* what target points to */
@@ -576,7 +575,7 @@ static void cork(cu_http_req_t *req)
 
 	int pool = !req->srv->cfg.thread_per_connection;
 
-	if (!req->srv->coalesce || req->resp == NULL ||
+	if (req->srv->cert == NULL || req->resp == NULL ||
 	    req->bytes_out > (pool ? COALESCE_POOL_MAX : COALESCE_MAX))
 		return;
 	if ((req->cconn = conn_ctx(req->conn)) == NULL)
@@ -1516,7 +1515,6 @@ int cu_http_server_start(cu_http_server_t *s)
 		flags |= MHD_USE_POLL;
 	if (s->cert != NULL)
 		flags |= MHD_USE_TLS;
-	s->coalesce = s->cert != NULL;
 	atomic_store(&s->stopping, 0);
 
 #define OPT(o, v, p)                                                           \

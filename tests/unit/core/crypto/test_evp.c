@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "core/crypto/evp.h"
+#include "core/err.h"
 
 static void every_digest_is_the_named_one(void **state)
 {
@@ -114,6 +115,22 @@ static void hmac_copies_give_the_rfc_answers(void **state)
 	}
 	assert_null(cu_evp_hmac_new(CU_EVP_MD5));
 	assert_null(cu_evp_hmac_new(CU_EVP_MD_COUNT));
+	/* the one-shot form: the same answers, a wrong length refused */
+	assert_int_equal(
+	    cu_evp_hmac(CU_EVP_SHA256, "Jefe", 4, msg, strlen(msg), out, 32),
+	    0);
+	assert_memory_equal(out, want256, 32);
+	assert_int_equal(
+	    cu_evp_hmac(CU_EVP_SHA1, "Jefe", 4, msg, strlen(msg), out, 20), 0);
+	assert_memory_equal(out, want1, 20);
+	memset(out, 0xee, sizeof(out));
+	assert_int_equal(
+	    cu_evp_hmac(CU_EVP_SHA256, "Jefe", 4, msg, strlen(msg), out, 31),
+	    CU_ERR_CRYPTO);
+	for (size_t i = 0; i < 31; i++)
+		assert_int_equal(out[i], 0); /* wiped */
+	assert_int_equal(cu_evp_hmac(CU_EVP_MD5, "k", 1, "m", 1, out, 16),
+	                 CU_ERR_INVAL);
 }
 
 static void *hmac_many(void *arg)
