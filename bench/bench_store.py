@@ -16,6 +16,10 @@ directory on disk:
   serving the same bytes as static files and taking PUTs through its
   WebDAV module (body to a temporary file, then a rename; no fsync, no
   hash): nginx's closest equivalent of a PUT, shown as context only.
+  Its URLs carry the same query strings as the store's presigned ones
+  (nginx ignores them), so the client sends both servers requests of the
+  same length: at 4 KiB the client's one thread bounds both rates, and a
+  presigned URL costs it 4-7 us more per request than a bare path.
 
 Each store gets a tenant and a bucket; boto3 presigns one SigV4 URL per
 object and method, once (the store verifies each request's signature as
@@ -50,7 +54,8 @@ Environment: CUSTOS_BENCH_SECONDS (measured window per case and round,
 default 1.5), CUSTOS_BENCH_ROUNDS (default 2),
 CUSTOS_BENCH_BIG_GIB (the big PUT, default 5; 0 skips it),
 CUSTOS_BENCH_DIR (where the temporary directory goes; default $TMPDIR or
-/tmp), CUSTOS_NULL_CIPHER_BIN.
+/tmp), CUSTOS_NULL_CIPHER_BIN, CUSTOS_BENCH_CASES (e.g. "4KiB,64MiB";
+default all).
 """
 
 import json
@@ -343,8 +348,17 @@ http {
         except OSError:
             return ""
 
-    def urls(self, method, keys):
-        return [f"{self.url}/bench/{k}" for k in keys]
+    def urls(self, method, keys, like=None):
+        """Static URLs of the keys; with `like` (the store's presigned
+        URLs of the same keys), each carrying the same query string, which
+        nginx ignores: the client then sends both servers requests of the
+        same length. A 350-byte presigned URL costs loadgen's one thread
+        several microseconds more per request than a bare path, and at
+        4 KiB that thread is what bounds both servers' rates."""
+        if like is None:
+            return [f"{self.url}/bench/{k}" for k in keys]
+        return [f"{self.url}/bench/{k}?{u.partition('?')[2]}"
+                for k, u in zip(keys, like)]
 
     def stop(self):
         stop_proc(self.proc, signal.SIGQUIT)
@@ -605,15 +619,22 @@ def main():
             big_put(bench, store, int(BIG_GIB * GIB))
 
         tls = {}
+        only = os.environ.get("CUSTOS_BENCH_CASES")
         for label, size, conns, nobj in CASES:
+            if only and label not in only.split(","):
+                continue
             small = size < MIB
             rate = "ops_s" if small else "mibs"
             keys = [f"obj-{label}-{i:04d}" for i in range(nobj)]
             results = {}
             for method in ("PUT", "GET"):
-                urls = {name: bench.url_file(f"{name}-{label}-{method}",
-                                             srv.urls(method, keys))
-                        for name, srv in targets}
+                signed = store.urls(method, keys)
+                urls = {name: bench.url_file(
+                    f"{name}-{label}-{method}",
+                    signed if srv is store else
+                    nginx.urls(method, keys, signed) if srv is nginx else
+                    srv.urls(method, keys))
+                    for name, srv in targets}
                 runs = {name: [] for name, _ in targets}
                 # alternate the order, so that drift in the machine's
                 # load favours no one

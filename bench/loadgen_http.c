@@ -6,10 +6,11 @@
  * alone it prints its usage. It is meant to cost the server under test
  * as little CPU as possible on a machine they share: one thread, libcurl's
  * multi interface with one easy handle per connection, each re-used for
- * the next request on the same kept-alive TLS connection; PUT bodies are
- * served from one pseudo-random 1 MiB pattern (byte i of every body is
- * pattern[i % 1 MiB], so every object of one size holds the same bytes
- * on every server); GET bodies are counted and dropped.
+ * the next request on the same kept-alive TLS connection; every URL
+ * parsed once at start (CURLOPT_CURLU) rather than at each request; PUT
+ * bodies served from one pseudo-random 1 MiB pattern (byte i of every body
+ * is pattern[i % 1 MiB], so every object of one size holds the same bytes
+ * on every server); GET bodies counted and dropped.
  *
  * Usage: loadgen_http --method GET|PUT --urls FILE --cacert FILE
  *                     [--conns N] [--size BYTES] [--seconds S]
@@ -68,7 +69,8 @@ struct xfer {
 
 struct lg {
 	struct cfg c;
-	char **urls;
+	CURLU **urls; /* parsed once: libcurl parses a URL string at every
+	                 transfer, ~7 us per presigned S3 URL here */
 	size_t n_urls;
 	size_t next; /* requests issued */
 	unsigned char *pattern;
@@ -149,7 +151,7 @@ static void fill_pattern(unsigned char *p, size_t len)
 static void free_urls(struct lg *g)
 {
 	for (size_t i = 0; i < g->n_urls; i++)
-		free(g->urls[i]);
+		curl_url_cleanup(g->urls[i]);
 	free(g->urls);
 	g->urls = NULL;
 	g->n_urls = 0;
@@ -183,16 +185,22 @@ static int read_urls(struct lg *g, const char *path)
 		}
 		if (g->n_urls == have) {
 			size_t want = have == 0 ? 64 : 2 * have;
-			char **u = realloc(g->urls, want * sizeof(*u));
+			CURLU **u = realloc(g->urls, want * sizeof(*u));
 
 			if (u == NULL)
 				goto out;
 			g->urls = u;
 			have = want;
 		}
-		if ((g->urls[g->n_urls] = strdup(line)) == NULL)
+		if ((g->urls[g->n_urls] = curl_url()) == NULL)
 			goto out;
 		g->n_urls++;
+		if (curl_url_set(g->urls[g->n_urls - 1], CURLUPART_URL, line,
+		                 0) != CURLUE_OK) {
+			fprintf(stderr, "loadgen: %s: not a URL: %s\n", path,
+			        line);
+			goto out;
+		}
 	}
 	if (g->n_urls == 0) {
 		fprintf(stderr, "loadgen: %s holds no URL\n", path);
@@ -288,11 +296,11 @@ static int setup(struct xfer *x, CURL *h)
 static int issue(CURLM *m, struct xfer *x)
 {
 	struct lg *g = x->lg;
-	const char *url = g->urls[g->next % g->n_urls];
+	CURLU *url = g->urls[g->next % g->n_urls];
 
 	g->next++;
 	x->off = 0;
-	if (curl_easy_setopt(x->h, CURLOPT_URL, url) != CURLE_OK ||
+	if (curl_easy_setopt(x->h, CURLOPT_CURLU, url) != CURLE_OK ||
 	    curl_multi_add_handle(m, x->h) != CURLM_OK)
 		return -1;
 	return 0;
