@@ -336,6 +336,36 @@ static void wraps_free(struct wraps *ws)
 	free(ws->a);
 }
 
+/* Whether root opens w (len bytes) into tk: the probe of
+ * cu_oproot_adopt, which hands root a wrap that may well not be its own.
+ * A vault root that follows the latest version reads the version to ask
+ * for from the wrap's first 17 bytes (root_vault.h): a key-file wrap
+ * starting with CU_VROOT_FORMAT_V1 (1 in 256 of them) or another vault
+ * key's wrap names a version this key does not have, and the vault
+ * answers KeyNotFound. The key was found and usable when the root was
+ * opened, so that answer says the wrap is not under it: CU_ERR_AUTH, with
+ * no denial held and no security event logged. If the key really went
+ * since, wrapping under it fails next and nothing changes. */
+static int probe(struct cu_skeys_root *root, const unsigned char *w, size_t len,
+                 unsigned char *tk, size_t *n)
+{
+	struct cu_vaultc_result res = {0};
+	struct oproot *o;
+	int r;
+
+	if (!cu_oproot_is_vault(root))
+		return root->unwrap(root->ctx, w, len, tk, CU_SKEYS_KEY_LEN, n);
+	o = root->ctx;
+	*n = 0;
+	if ((r = held(o)) != 0)
+		return r;
+	r = o->inner.unwrap(o->inner.ctx, w, len, tk, CU_SKEYS_KEY_LEN, n);
+	if (r == CU_ERR_AUTH && cu_vroot_last(&o->inner, &res, NULL) == 0 &&
+	    res.reason == CU_VAULTC_KEY_NOT_FOUND)
+		return CU_ERR_AUTH;
+	return outcome(o, "unwrapKey", r);
+}
+
 /* The root that wrapped what the metadata records under `rec`. */
 static int open_recorded(const struct cu_oproot_config *cfg, const char *rec,
                          struct cu_skeys_root *old, char *msg, size_t cap)
@@ -434,8 +464,7 @@ int cu_oproot_adopt(cu_smeta_t *meta, const struct cu_oproot_config *cfg,
 	if (ws.n > 0) {
 		/* the same key at a new address (a vault on another port):
 		 * it opens what is there, nothing to re-wrap */
-		rc = root->unwrap(root->ctx, ws.a[0].w, ws.a[0].len, tk,
-		                  CU_SKEYS_KEY_LEN, &n);
+		rc = probe(root, ws.a[0].w, ws.a[0].len, tk, &n);
 		cu_memzero(tk, CU_SKEYS_KEY_LEN);
 		if (rc == 0 && n == CU_SKEYS_KEY_LEN) {
 			cu_log(CU_LOG_INFO,

@@ -1052,7 +1052,10 @@ static void operator_key_is_validated_and_its_denials_are_denials(void **state)
 	(void)state;
 }
 
-static void add_tenant(cu_smeta_t *meta, cu_skeys_t *keys, const char *id)
+/* Tenant id with a fresh TK wrapped under keys' root; with first >= 0, a
+ * TK whose wrap starts with that byte. */
+static void add_tenant_first(cu_smeta_t *meta, cu_skeys_t *keys, const char *id,
+                             int first)
 {
 	unsigned char w[CU_SKEYS_WRAPPED_MAX], h[CU_SMETA_HASH_LEN] = {0};
 	size_t wl = 0;
@@ -1066,10 +1069,17 @@ static void add_tenant(cu_smeta_t *meta, cu_skeys_t *keys, const char *id)
 	    .root = CU_SMETA_ROOT_SYSTEM,
 	};
 
-	assert_int_equal(cu_skeys_tk_new(keys, w, sizeof(w), &wl), 0);
+	do
+		assert_int_equal(cu_skeys_tk_new(keys, w, sizeof(w), &wl), 0);
+	while (first >= 0 && w[0] != first);
 	t.tk_wrapped = w;
 	t.tk_wrapped_len = wl;
 	assert_int_equal(cu_smeta_tenant_create(meta, &t), 0);
+}
+
+static void add_tenant(cu_smeta_t *meta, cu_skeys_t *keys, const char *id)
+{
+	add_tenant_first(meta, keys, id, -1);
 }
 
 /* TK (tenant, version) in clear through a fresh hierarchy over root
@@ -1196,6 +1206,100 @@ static void tenant_keys_move_between_the_key_file_and_the_vault(void **state)
 	(void)state;
 }
 
+/* A vault root that follows the latest version reads a wrap's first byte
+ * as its format: a key-file wrap that starts with that byte (1 in 256)
+ * names a version the key does not have. Adopting the vault key probes
+ * such a wrap; the vault's KeyNotFound says it is not under that key,
+ * not that the store was denied it. */
+static void a_key_file_wrap_that_reads_as_a_vault_header_moves_too(void **state)
+{
+	struct cu_oproot_config file_cfg, vault_cfg;
+	struct cu_skeys_root froot, vroot;
+	unsigned char *tk, *got;
+	char name[32], latest[300], file[256], msg[CU_OPROOT_MSG_MAX];
+	cu_smeta_t *meta = NULL;
+	cu_skeys_t *keys = NULL;
+	size_t n = 99;
+
+	tk = cu_secmem_alloc(32);
+	got = cu_secmem_alloc(32);
+	oct_granted(name, sizeof(name), latest, sizeof(latest));
+	latest_kid(&g.main, name, latest, sizeof(latest));
+	snprintf(file, sizeof(file), "%s/system-%d.key", g.dir, ++g.n);
+	oproot_config(&file_cfg, NULL, file);
+	oproot_config(&vault_cfg, latest, file);
+	assert_int_equal(cu_smeta_open(":memory:", &meta), 0);
+	assert_int_equal(cu_oproot_open(&file_cfg, &froot, msg, sizeof(msg)),
+	                 0);
+	assert_int_equal(cu_skeys_new(meta, &froot, 60, &keys), 0);
+	add_tenant_first(meta, keys, "ta", CU_VROOT_FORMAT_V1);
+	assert_int_equal(cu_skeys_tk_plain(keys, "ta", 1, tk), 0);
+	cu_skeys_free(keys);
+
+	assert_int_equal(cu_oproot_open(&vault_cfg, &vroot, msg, sizeof(msg)),
+	                 0);
+	assert_int_equal(
+	    cu_oproot_adopt(meta, &vault_cfg, &vroot, &n, msg, sizeof(msg)), 0);
+	assert_int_equal(n, 1);
+	tk_under(meta, &vroot, "ta", 1, got);
+	assert_memory_equal(got, tk, 32);
+
+	cu_smeta_close(meta);
+	cu_secmem_free(tk, 32);
+	cu_secmem_free(got, 32);
+	(void)state;
+}
+
+/* The wraps under one vault key name its version: another key has no
+ * such version, which is no reason to refuse moving to that key. */
+static void tenant_keys_move_from_one_vault_key_to_another(void **state)
+{
+	struct cu_oproot_config a_cfg, b_cfg;
+	struct cu_skeys_root aroot, broot;
+	unsigned char *tk, *got;
+	char a[32], b[32], ka[300], kb[300], file[256], rec[400];
+	char msg[CU_OPROOT_MSG_MAX];
+	cu_smeta_t *meta = NULL;
+	cu_skeys_t *keys = NULL;
+	size_t n = 99;
+
+	tk = cu_secmem_alloc(32);
+	got = cu_secmem_alloc(32);
+	oct_granted(a, sizeof(a), ka, sizeof(ka));
+	latest_kid(&g.main, a, ka, sizeof(ka));
+	oct_granted(b, sizeof(b), kb, sizeof(kb));
+	latest_kid(&g.main, b, kb, sizeof(kb));
+	snprintf(file, sizeof(file), "%s/system-%d.key", g.dir, ++g.n);
+	oproot_config(&a_cfg, ka, file);
+	oproot_config(&b_cfg, kb, file);
+	assert_int_equal(cu_smeta_open(":memory:", &meta), 0);
+
+	/* a store whose tenant keys are under vault key a */
+	assert_int_equal(cu_oproot_open(&a_cfg, &aroot, msg, sizeof(msg)), 0);
+	assert_int_equal(
+	    cu_oproot_adopt(meta, &a_cfg, &aroot, &n, msg, sizeof(msg)), 0);
+	assert_int_equal(cu_skeys_new(meta, &aroot, 60, &keys), 0);
+	add_tenant(meta, keys, "ta");
+	assert_int_equal(cu_skeys_tk_plain(keys, "ta", 1, tk), 0);
+	cu_skeys_free(keys);
+
+	/* to vault key b: re-wrapped, the same TK */
+	assert_int_equal(cu_oproot_open(&b_cfg, &broot, msg, sizeof(msg)), 0);
+	assert_int_equal(
+	    cu_oproot_adopt(meta, &b_cfg, &broot, &n, msg, sizeof(msg)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(
+	    cu_smeta_setting_get(meta, "system_key", rec, sizeof(rec)), 0);
+	assert_string_equal(rec, kb);
+	tk_under(meta, &broot, "ta", 1, got);
+	assert_memory_equal(got, tk, 32);
+
+	cu_smeta_close(meta);
+	cu_secmem_free(tk, 32);
+	cu_secmem_free(got, 32);
+	(void)state;
+}
+
 /* ---- events ----------------------------------------------------------- */
 
 static void events_are_read_with_long_poll(void **state)
@@ -1302,6 +1406,9 @@ int main(void)
 	        operator_key_is_validated_and_its_denials_are_denials),
 	    cmocka_unit_test(
 	        tenant_keys_move_between_the_key_file_and_the_vault),
+	    cmocka_unit_test(
+	        a_key_file_wrap_that_reads_as_a_vault_header_moves_too),
+	    cmocka_unit_test(tenant_keys_move_from_one_vault_key_to_another),
 	    cmocka_unit_test(events_are_read_with_long_poll),
 	};
 
