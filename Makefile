@@ -4,7 +4,7 @@
 #   make            build build/custos (gcc, -O2)
 #   make run        install what is missing, build, start `custos dev`
 #   make test       install, build, run every test (gcc, clang, ASan+UBSan, fuzz)
-#   make bench      build and run the benchmarks; print figures with limits
+#   make bench      install, build, run the benchmarks; print figures with limits
 #   make unit|e2e   one runner against BUILD (default build/)
 #   make fuzz       run every fuzz target for FUZZ_SECONDS (default 10)
 #   make format     apply clang-format;  make check-style  verify it + banned calls
@@ -120,7 +120,8 @@ e2e: $(BIN)
 	@CUSTOS_BIN=$(abspath $(BIN)) CUSTOS_TESTVECTORS=$(TESTVECTORS) \
 	  $(PY) -m pytest -q -p no:cacheprovider $(E2E_DIR) $(PYTEST_ARGS)
 
-bench: $(BIN) $(BENCH_BIN)
+bench: deps
+	@$(MAKE) -s $(BIN) $(BENCH_BIN)
 	@$(MAKE) -s NULL_CIPHER=1 BUILD=$(NULL_BUILD) $(NULL_BUILD)/custos
 	@CUSTOS_NULL_CIPHER_BIN=$(abspath $(NULL_BUILD)/custos) \
 	  scripts/run-bench.sh $(BUILD)
