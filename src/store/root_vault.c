@@ -83,6 +83,18 @@ static int vr_wrap(void *ctx, const unsigned char *in, size_t in_len,
 	return 0;
 }
 
+/* Whether n bytes can be what the vault's wrapkey gave with c's
+ * algorithm: A256KW output is whole 8-byte blocks, at least three; RSA's
+ * is the modulus size. A wrap of another root (a key file's, 40 bytes)
+ * whose first byte happens to read as CU_VROOT_FORMAT_V1 then never sends
+ * the vault a version made of random bytes. */
+static int payload_fits(const struct vroot *c, size_t n)
+{
+	if (c->alg == CU_VAULTC_A256KW)
+		return n >= 24 && n % 8 == 0;
+	return n == 256 || n == 384 || n == 512;
+}
+
 static int vr_unwrap(void *ctx, const unsigned char *in, size_t in_len,
                      unsigned char *out, size_t cap, size_t *out_len)
 {
@@ -97,7 +109,8 @@ static int vr_unwrap(void *ctx, const unsigned char *in, size_t in_len,
 	*out_len = 0;
 	if (c->parsed.version[0] == '\0') {
 		char want[CU_VAULTC_VERSION_LEN + 1];
-		if (in_len <= CU_VROOT_HEADER || in[0] != CU_VROOT_FORMAT_V1) {
+		if (in_len <= CU_VROOT_HEADER || in[0] != CU_VROOT_FORMAT_V1 ||
+		    !payload_fits(c, in_len - CU_VROOT_HEADER)) {
 			res.reason = CU_VAULTC_UNWRAP_FAILED;
 			record(c, &res, "");
 			return CU_ERR_AUTH; /* not ours, or altered */

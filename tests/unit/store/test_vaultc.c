@@ -906,6 +906,19 @@ static void vault_root_wraps_unwraps_and_maps_errors(void **state)
 	assert_int_equal(root.unwrap(root.ctx, w, wl, back, 64, &bl),
 	                 CU_ERR_AUTH);
 	w[0] = CU_VROOT_FORMAT_V1;
+	/* a key file's wrap (40 bytes) that starts like one of ours: refused
+	 * here, the vault is not asked (it would say KeyNotFound) */
+	{
+		unsigned char kf[40];
+
+		memset(kf, 0x5a, sizeof(kf));
+		kf[0] = CU_VROOT_FORMAT_V1;
+		assert_int_equal(
+		    root.unwrap(root.ctx, kf, sizeof(kf), back, 64, &bl),
+		    CU_ERR_AUTH);
+		assert_int_equal(cu_vroot_last(&root, &res, NULL), 0);
+		assert_int_equal(res.reason, CU_VAULTC_UNWRAP_FAILED);
+	}
 
 	/* the key hierarchy over it: a tenant key made and wrapped */
 	assert_int_equal(cu_smeta_open(":memory:", &meta), 0);
