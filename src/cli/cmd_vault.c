@@ -20,6 +20,8 @@ static const char serve_usage[] =
     "[--log-level LEVEL]\n"
     "                          [--retention-days N] [--purge-protection] "
     "[--public-url URL]\n"
+    "                          [--maintenance-interval SECONDS] "
+    "[--near-expiry-days N]\n"
     "\n"
     "Run a custos vault over HTTPS (TLS 1.2+) until SIGTERM or SIGINT.\n"
     "\n"
@@ -41,9 +43,34 @@ static const char serve_usage[] =
     "(default 90)\n"
     "  --purge-protection  a new vault refuses purges (irreversible)\n"
     "  --public-url URL    the URL in key ids (default: the Host header)\n"
+    "  --maintenance-interval SECONDS\n"
+    "                      how often scheduled purge, rotation by policy "
+    "and\n"
+    "                      near-expiry events run, 1-86400 (default 60)\n"
+    "  --near-expiry-days N\n"
+    "                      a key_near_expiry event when a key version's exp "
+    "is\n"
+    "                      this close, 1-365 days (default 30)\n"
     "  --log-level LEVEL   debug, info (default), warn or error\n"
     "\n"
     "Logs are JSON lines on stderr, one per request.\n";
+
+/* The value of option --name, a whole number in [lo, hi], into *out.
+ * Returns 0, or 2 (the exit status) after saying what is wrong. */
+static int number_opt(const char *name, const char *s, long lo, long hi,
+                      long *out)
+{
+	char *end = NULL;
+	long v = strtol(s, &end, 10);
+
+	if (end == s || *end != '\0' || v < lo || v > hi) {
+		fprintf(stderr, "custos vault serve: --%s must be %ld to %ld\n",
+		        name, lo, hi);
+		return 2;
+	}
+	*out = v;
+	return 0;
+}
 
 /* Remove the files of a vault started without --data, and its directory.
  * dir NULL: nothing to do. */
@@ -78,6 +105,8 @@ static int vault_serve(int argc, char **argv)
 	    {"retention-days", required_argument, NULL, 'r'},
 	    {"purge-protection", no_argument, NULL, 'P'},
 	    {"public-url", required_argument, NULL, 'u'},
+	    {"maintenance-interval", required_argument, NULL, 'm'},
+	    {"near-expiry-days", required_argument, NULL, 'e'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -86,6 +115,7 @@ static int vault_serve(int argc, char **argv)
 	const char *listen = NULL;
 	char addr[64], tmpdir[] = "/tmp/custos-vault-XXXXXX";
 	int level = CU_LOG_INFO, o, rc;
+	long n;
 
 	if (cu_cli_wants_help(argc, argv)) {
 		fputs(serve_usage, stdout);
@@ -109,18 +139,24 @@ static int vault_serve(int argc, char **argv)
 		case 'd':
 			cfg.data_dir = optarg;
 			break;
-		case 'r': {
-			char *end = NULL;
-			long d = strtol(optarg, &end, 10);
-			if (end == NULL || *end != '\0' || d < 7 || d > 90) {
-				fprintf(stderr,
-				        "custos vault serve: --retention-days "
-				        "must be 7 to 90\n");
+		case 'r':
+			if (number_opt("retention-days", optarg, 7, 90, &n) !=
+			    0)
 				return 2;
-			}
-			cfg.retention_days = (int)d;
+			cfg.retention_days = (int)n;
 			break;
-		}
+		case 'm':
+			if (number_opt("maintenance-interval", optarg, 1,
+			               CU_VAULT_INTERVAL_MAX_S, &n) != 0)
+				return 2;
+			cfg.maintenance_interval_s = (unsigned)n;
+			break;
+		case 'e':
+			if (number_opt("near-expiry-days", optarg, 1,
+			               CU_VAULT_NEAR_EXPIRY_MAX_DAYS, &n) != 0)
+				return 2;
+			cfg.near_expiry_s = (unsigned)n * 86400u;
+			break;
 		case 'P':
 			cfg.purge_protection = 1;
 			break;

@@ -118,20 +118,33 @@ static void audit(cu_http_req_t *req, struct cu_vapi_req *vr,
 		                 "error", cu_strerror(r)));
 }
 
+json_t *cu_vapi_error_body(const char *code, const char *inner,
+                           const char *message)
+{
+	json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code,
+	                         "message", message);
+
+	if (body != NULL && inner != NULL &&
+	    json_object_set_new(json_object_get(body, "error"), "innererror",
+	                        json_pack("{s:s}", "code", inner)) != 0) {
+		json_decref(body);
+		return NULL;
+	}
+	return body;
+}
+
+int cu_vapi_error_inner(cu_http_req_t *req, int status, const char *code,
+                        const char *inner, const char *message)
+{
+	audit(req, cu_http_req_ctx(req), code);
+	return cu_http_reply_json(req, status,
+	                          cu_vapi_error_body(code, inner, message));
+}
+
 int cu_vapi_error(cu_http_req_t *req, int status, const char *code,
                   const char *message)
 {
-	struct cu_vapi_req *vr = cu_http_req_ctx(req);
-	json_t *body;
-
-	audit(req, vr, code);
-	body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message",
-	                 message);
-	if (body != NULL && status == 403)
-		json_object_set_new(
-		    json_object_get(body, "error"), "innererror",
-		    json_pack("{s:s}", "code", "ForbiddenByRbac"));
-	return cu_http_reply_json(req, status, body);
+	return cu_vapi_error_inner(req, status, code, NULL, message);
 }
 
 int cu_vapi_ok(cu_http_req_t *req, int status, json_t *body)
@@ -501,7 +514,8 @@ static int on_headers(cu_http_req_t *req, void *arg)
 			         vr->principal, rt->op,
 			         rt->key_scoped ? "/keys/" : "/",
 			         rt->key_scoped && name ? name : "");
-			return cu_vapi_error(req, 403, "Forbidden", msg);
+			return cu_vapi_error_inner(req, 403, "Forbidden",
+			                           "ForbiddenByRbac", msg);
 		}
 		if (r != 0)
 			return cu_vapi_fail(req, r, NULL);

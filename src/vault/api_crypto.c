@@ -22,6 +22,29 @@ static const unsigned op_bits[] = {
     CU_VKS_OP_DECRYPT, CU_VKS_OP_SIGN,   CU_VKS_OP_VERIFY,
 };
 
+const char *cu_vapi_refusal(int r, const struct cu_vks_key *m, unsigned op,
+                            const char *why, char *msg, size_t cap)
+{
+	const char *name = cu_vks_op_name(op);
+
+	/* Azure's texts and codes; the store's vault client (vaultc.c)
+	 * tells the reasons apart by these phrases too */
+	if (r == CU_ERR_DENIED) {
+		snprintf(msg, cap, "Operation %s is not permitted on this key.",
+		         name);
+		return "KeyOperationForbidden";
+	}
+	if (!m->enabled) {
+		snprintf(msg, cap,
+		         "Operation %s is not allowed on a disabled key.",
+		         name);
+		return "KeyDisabled";
+	}
+	snprintf(msg, cap, "Operation %s is not allowed: %s.", name,
+	         why ? why : "the key is outside its validity period");
+	return NULL;
+}
+
 static int key_op(cu_http_req_t *req, struct cu_vapi_req *vr, int op)
 {
 	unsigned char *in = NULL, *out = NULL, *sig = NULL;
@@ -65,9 +88,9 @@ static int key_op(cu_http_req_t *req, struct cu_vapi_req *vr, int op)
 		goto out;
 	}
 	if (r == CU_ERR_STATE || r == CU_ERR_DENIED) {
-		snprintf(msg, sizeof(msg), "Operation %s is not allowed: %s",
-		         vr->route->op, why);
-		r = cu_vapi_error(req, 403, "Forbidden", msg);
+		const char *inner = cu_vapi_refusal(r, &meta, op_bits[op], why,
+		                                    msg, sizeof(msg));
+		r = cu_vapi_error_inner(req, 403, "Forbidden", inner, msg);
 		goto out;
 	}
 	if (r != 0) {

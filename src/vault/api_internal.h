@@ -60,15 +60,35 @@ int cu_vapi_mount_keys(cu_vapi_t *api, cu_http_server_t *srv);
 int cu_vapi_mount_crypto(cu_vapi_t *api, cu_http_server_t *srv);
 int cu_vapi_mount_admin(cu_vapi_t *api, cu_http_server_t *srv);
 
-/* Replies; each records the request in the audit log once. */
+/* Replies; each records the request in the audit log once.
+ * cu_vapi_error sends Azure's error body {"error":{"code","message"}};
+ * cu_vapi_error_inner adds "innererror":{"code":inner} (inner NULL: none),
+ * which Azure sends where the code alone does not say what happened
+ * ("ForbiddenByRbac", "KeyDisabled", "ObjectIsDeletedButRecoverable"). */
 int cu_vapi_error(cu_http_req_t *req, int status, const char *code,
                   const char *message);
+int cu_vapi_error_inner(cu_http_req_t *req, int status, const char *code,
+                        const char *inner, const char *message);
 int cu_vapi_ok(cu_http_req_t *req, int status, json_t *body);
 int cu_vapi_no_content(cu_http_req_t *req);
 
+/* cu_vapi_error_body - the body cu_vapi_error_inner sends, as a new JSON
+ * object (caller decrefs); NULL when out of memory. */
+json_t *cu_vapi_error_body(const char *code, const char *inner,
+                           const char *message);
+
+/* cu_vapi_refusal - Azure's 403 for cu_vks_use refusing operation `op`
+ * (one CU_VKS_OP_* bit) with r (CU_ERR_STATE or CU_ERR_DENIED) on the key
+ * version m, with cu_vks_use's reason `why`: writes the message into msg
+ * (cap bytes) and returns the innererror code, or NULL when there is none
+ * to send (expired or not yet valid: no code of Azure's for these could
+ * be confirmed, so none is made up). */
+const char *cu_vapi_refusal(int r, const struct cu_vks_key *m, unsigned op,
+                            const char *why, char *msg, size_t cap);
+
 /* cu_vapi_fail - reply for a CU_ERR_* from the keystore: 404 KeyNotFound,
- * 409 Conflict, 403 Forbidden, 400 BadParameter, 500/503. `message`
- * (may be NULL) overrides the default text. */
+ * 409 Conflict, 403 Forbidden (no innererror), 400 BadParameter, 500/503.
+ * `message` (may be NULL) overrides the default text. */
 int cu_vapi_fail(cu_http_req_t *req, int err, const char *message);
 
 /* cu_vapi_body - the request body as a JSON object (*out, caller

@@ -120,6 +120,34 @@ static int reply_key(cu_http_req_t *req, struct cu_vapi_req *vr, int status,
 	return cu_vapi_ok(req, status, j);
 }
 
+/* Azure's 409 for a name held by a deleted key. */
+static int deleted_conflict(cu_http_req_t *req, const char *name)
+{
+	char msg[CU_VKS_NAME_MAX + 200];
+
+	snprintf(msg, sizeof(msg),
+	         "Key %s is currently in a deleted but recoverable state, "
+	         "and its name cannot be reused; in this state, the key can "
+	         "only be recovered or purged.",
+	         name);
+	return cu_vapi_error_inner(req, 409, "Conflict",
+	                           "ObjectIsDeletedButRecoverable", msg);
+}
+
+/* The reply to a create or an import: r and k from cu_vks_create. */
+static int reply_created(cu_http_req_t *req, struct cu_vapi_req *vr, int r,
+                         struct cu_vks_key *k)
+{
+	if (r == CU_ERR_INVAL && !cu_vks_name_valid(vr->key, strlen(vr->key)))
+		return bad(req, "key names are 1-127 letters, digits and "
+		                "dashes");
+	if (r == CU_ERR_EXISTS) /* a live name takes a new version */
+		return deleted_conflict(req, vr->key);
+	if (r != 0)
+		return cu_vapi_fail(req, r, NULL);
+	return reply_key(req, vr, 200, k, CU_VAPI_BUNDLE);
+}
+
 /* kty string to type and HSM flag. */
 static int parse_kty(const char *s, int *kty, int *hsm)
 {
@@ -210,18 +238,7 @@ static int create_key(cu_http_req_t *req, struct cu_vapi_req *vr)
 	n.nbf = u.nbf;
 	n.exp = u.exp;
 	r = cu_vks_create(vr->api->vks, vr->key, &n, NULL, &k);
-	if (r == CU_ERR_INVAL && !cu_vks_name_valid(vr->key, strlen(vr->key)))
-		r = bad(req, "key names are 1-127 letters, digits and dashes");
-	else if (r == CU_ERR_EXISTS)
-		r = cu_vapi_error(req, 409, "Conflict",
-		                  "The key is currently in a deleted but "
-		                  "recoverable state, and its name cannot be "
-		                  "reused; in this state, the key can only be "
-		                  "recovered or purged.");
-	else if (r != 0)
-		r = cu_vapi_fail(req, r, NULL);
-	else
-		r = reply_key(req, vr, 200, &k, CU_VAPI_BUNDLE);
+	r = reply_created(req, vr, r, &k);
 out:
 	json_decref(body);
 	return r;
@@ -268,12 +285,7 @@ static int import_key(cu_http_req_t *req, struct cu_vapi_req *vr)
 	n.nbf = u.nbf;
 	n.exp = u.exp;
 	r = cu_vks_create(vr->api->vks, vr->key, &n, mat, &k);
-	if (r == CU_ERR_INVAL && !cu_vks_name_valid(vr->key, strlen(vr->key)))
-		r = bad(req, "key names are 1-127 letters, digits and dashes");
-	else if (r != 0)
-		r = cu_vapi_fail(req, r, NULL);
-	else
-		r = reply_key(req, vr, 200, &k, CU_VAPI_BUNDLE);
+	r = reply_created(req, vr, r, &k);
 out:
 	cu_vko_free(mat);
 	json_decref(body);
@@ -495,10 +507,14 @@ static int restore_key(cu_http_req_t *req, struct cu_vapi_req *vr)
 	if (r == CU_ERR_AUTH || r == CU_ERR_PARSE)
 		return bad(req, "the backup blob is not a key backup of this "
 		                "vault");
-	if (r == CU_ERR_EXISTS)
+	if (r == CU_ERR_EXISTS) {
+		snprintf(vr->key, sizeof(vr->key), "%s", k.name);
+		if (k.deleted_date != 0)
+			return deleted_conflict(req, k.name);
 		return cu_vapi_error(req, 409, "Conflict",
-		                     "A key with this name exists (live or "
-		                     "deleted): purge it before restoring");
+		                     "A key with this name exists: delete and "
+		                     "purge it before restoring");
+	}
 	if (r != 0)
 		return cu_vapi_fail(req, r, NULL);
 	snprintf(vr->key, sizeof(vr->key), "%s", k.name);
@@ -542,12 +558,18 @@ static int get_policy(cu_http_req_t *req, struct cu_vapi_req *vr)
 	return cu_vapi_ok(req, 200, policy_json(vr, p));
 }
 
-/* An ISO 8601 duration of days, weeks, months or years ("P30D"). */
-static int duration_ok(const char *s)
+/* An ISO 8601 duration of days, weeks, months or years ("P30D") of at
+ * least min_days. Azure's minimums: a rotation 7 days after creation or
+ * before expiry, a new version's expiry 28 days; below them a policy
+ * "P0D" would rotate on every maintenance pass. */
+#define ROTATE_MIN_DAYS 7
+#define EXPIRY_MIN_DAYS 28
+
+static int duration_ok(const char *s, int64_t min_days)
 {
 	int64_t secs;
 
-	return cu_vks_duration(s, &secs) == 0;
+	return cu_vks_duration(s, &secs) == 0 && secs >= min_days * 86400;
 }
 
 static int put_policy(cu_http_req_t *req, struct cu_vapi_req *vr)
@@ -577,11 +599,18 @@ static int put_policy(cu_http_req_t *req, struct cu_vapi_req *vr)
 		    (strcasecmp(type, "Rotate") != 0 &&
 		     strcasecmp(type, "Notify") != 0) ||
 		    (after == NULL) == (before == NULL) ||
-		    !duration_ok(after ? after : before)) {
+		    !duration_ok(after ? after : before, 0)) {
 			r = bad(req, "each lifetime action needs action.type "
 			             "Rotate or Notify and one trigger "
 			             "(timeAfterCreate or timeBeforeExpiry) "
 			             "as an ISO 8601 duration like P90D");
+			goto out;
+		}
+		if (strcasecmp(type, "Rotate") == 0 &&
+		    !duration_ok(after ? after : before, ROTATE_MIN_DAYS)) {
+			r = bad(req, "a Rotate action's timeAfterCreate or "
+			             "timeBeforeExpiry must be at least 7 days "
+			             "(P7D)");
 			goto out;
 		}
 	}
@@ -593,9 +622,10 @@ static int put_policy(cu_http_req_t *req, struct cu_vapi_req *vr)
 	if (json_object_get(attrs, "expiryTime") != NULL &&
 	    !json_is_null(json_object_get(attrs, "expiryTime")) &&
 	    !duration_ok(
-	        json_string_value(json_object_get(attrs, "expiryTime")))) {
+	        json_string_value(json_object_get(attrs, "expiryTime")),
+	        EXPIRY_MIN_DAYS)) {
 		r = bad(req, "'attributes.expiryTime' must be an ISO 8601 "
-		             "duration like P90D");
+		             "duration of at least 28 days, like P90D");
 		goto out;
 	}
 	keep = json_pack("{s:o,s:o}", "lifetimeActions",

@@ -165,6 +165,14 @@ json_t *cu_vks_ops_json(unsigned ops)
 	return arr;
 }
 
+const char *cu_vks_op_name(unsigned op)
+{
+	for (int j = 0; j < N_OPS; j++)
+		if (op == 1u << j)
+			return op_names[j];
+	return "";
+}
+
 unsigned cu_vks_ops_default(int kty)
 {
 	switch (kty) {
@@ -531,6 +539,35 @@ static int aad_for(const char *name, const char *version, char *aad, size_t cap)
 	return n > 0 && (size_t)n < cap ? n : CU_ERR_RANGE;
 }
 
+/* The name a key is stored under for name in any case (into canon, of
+ * CU_VKS_NAME_MAX + 1 bytes), inside a transaction; name itself when no
+ * key, live or deleted, has it. *deleted (may be NULL) gets that key's
+ * deleted_date (0: live, or no key). Returns 1 when a key has the name,
+ * 0 when none does, or CU_ERR_DB. */
+static int canon_tx(cu_vks_t *vks, const char *name, char *canon,
+                    int64_t *deleted)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	snprintf(canon, CU_VKS_NAME_MAX + 1, "%s", name);
+	if (deleted != NULL)
+		*deleted = 0;
+	if ((r = cu_db_query(vks->db, &st,
+	                     "SELECT name, deleted_date FROM keys WHERE "
+	                     "name = ?1 COLLATE NOCASE",
+	                     "t", name)) != 0)
+		return r;
+	if ((r = cu_db_step(st)) == 1) {
+		snprintf(canon, CU_VKS_NAME_MAX + 1, "%s",
+		         cu_db_col_text(st, 0));
+		if (deleted != NULL)
+			*deleted = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
 int cu_vks_create(cu_vks_t *vks, const char *name, const struct cu_vks_new *n,
                   const cu_vko_t *material, struct cu_vks_key *out)
 {
@@ -543,7 +580,6 @@ int cu_vks_create(cu_vks_t *vks, const char *name, const struct cu_vks_new *n,
 	json_t *pub = NULL;
 	char *pub_s = NULL, *tags_s = NULL;
 	int64_t now = now_s(), exists = 0, deleted = 0;
-	sqlite3_stmt *st = NULL;
 	unsigned ops;
 	int r, aad_len, in_tx = 0;
 
@@ -587,21 +623,9 @@ int cu_vks_create(cu_vks_t *vks, const char *name, const struct cu_vks_new *n,
 	in_tx = 1;
 	/* a new version goes under the name as first given, whatever the
 	 * case of this request's */
-	snprintf(cname, sizeof(cname), "%s", name);
-	if ((r = cu_db_query(vks->db, &st,
-	                     "SELECT name, deleted_date FROM keys WHERE "
-	                     "name = ?1 COLLATE NOCASE",
-	                     "t", name)) != 0)
+	if ((r = canon_tx(vks, name, cname, &deleted)) < 0)
 		goto out;
-	if ((r = cu_db_step(st)) < 0)
-		goto out;
-	if (r == 1) {
-		exists = 1;
-		snprintf(cname, sizeof(cname), "%s", cu_db_col_text(st, 0));
-		deleted = sqlite3_column_int64(st, 1);
-	}
-	sqlite3_finalize(st);
-	st = NULL;
+	exists = r;
 	if (deleted) {
 		r = CU_ERR_EXISTS;
 		goto out;
@@ -642,7 +666,6 @@ int cu_vks_create(cu_vks_t *vks, const char *name, const struct cu_vks_new *n,
 	if (r == 0)
 		cu_vks_notify(vks);
 out:
-	sqlite3_finalize(st);
 	if (in_tx)
 		cu_db_rollback(vks->db);
 	if (r != 0 && out != NULL)
@@ -819,27 +842,6 @@ out:
 	return r;
 }
 
-/* The name a key is stored under for name in any case (into canon, of
- * CU_VKS_NAME_MAX + 1 bytes), inside a transaction; name itself when no
- * key, live or deleted, has it. Returns 0 or CU_ERR_DB. */
-static int canon_tx(cu_vks_t *vks, const char *name, char *canon)
-{
-	sqlite3_stmt *st = NULL;
-	int r;
-
-	snprintf(canon, CU_VKS_NAME_MAX + 1, "%s", name);
-	if ((r = cu_db_query(vks->db, &st,
-	                     "SELECT name FROM keys WHERE name = ?1 COLLATE "
-	                     "NOCASE",
-	                     "t", name)) != 0)
-		return r;
-	if ((r = cu_db_step(st)) == 1)
-		snprintf(canon, CU_VKS_NAME_MAX + 1, "%s",
-		         cu_db_col_text(st, 0));
-	sqlite3_finalize(st);
-	return r < 0 ? r : 0;
-}
-
 /* Run body(vks, name as stored, out) in a write transaction, commit,
  * notify. */
 static int write_tx(cu_vks_t *vks, const char *name, struct cu_vks_key *out,
@@ -856,7 +858,7 @@ static int write_tx(cu_vks_t *vks, const char *name, struct cu_vks_key *out,
 		return CU_ERR_NOTFOUND;
 	if ((r = cu_db_begin(vks->db)) != 0)
 		return r;
-	if ((r = canon_tx(vks, name, canon)) != 0 ||
+	if ((r = canon_tx(vks, name, canon, NULL)) < 0 ||
 	    (r = body(vks, canon, out)) != 0) {
 		cu_db_rollback(vks->db);
 	} else if ((r = cu_db_commit(vks->db)) == 0) {
@@ -1350,6 +1352,8 @@ int cu_vks_restore(cu_vks_t *vks, const unsigned char *blob, size_t len,
 	json_t *doc = NULL, *vers, *v;
 	const char *name = NULL, *policy = "";
 	json_int_t created = 0, ver = 0;
+	char taken[CU_VKS_NAME_MAX + 1] = "";
+	int64_t taken_deleted = 0;
 	size_t i;
 	int r, in_tx = 0;
 
@@ -1378,6 +1382,12 @@ int cu_vks_restore(cu_vks_t *vks, const unsigned char *blob, size_t len,
 	if ((r = cu_db_begin(vks->db)) != 0)
 		goto out;
 	in_tx = 1;
+	/* a name taken, live or deleted, is refused; the caller learns by
+	 * whom (Azure answers each case differently) */
+	if ((r = canon_tx(vks, name, taken, &taken_deleted)) != 0) {
+		r = r == 1 ? CU_ERR_EXISTS : r;
+		goto out;
+	}
 	if ((r = cu_db_run(vks->db, NULL,
 	                   "INSERT INTO keys(name, created, policy) "
 	                   "VALUES(?1, ?2, ?3)",
@@ -1401,8 +1411,13 @@ int cu_vks_restore(cu_vks_t *vks, const unsigned char *blob, size_t len,
 out:
 	if (in_tx)
 		cu_db_rollback(vks->db);
-	if (r != 0 && out != NULL)
+	if (r != 0 && out != NULL) {
 		cu_vks_key_clear(out);
+		if (r == CU_ERR_EXISTS) {
+			snprintf(out->name, sizeof(out->name), "%s", taken);
+			out->deleted_date = taken_deleted;
+		}
+	}
 	json_decref(doc);
 	if (text != NULL)
 		cu_memzero(text, len - CU_AEAD_OVERHEAD + 1);
@@ -1491,9 +1506,12 @@ int cu_vks_check_expiry(cu_vks_t *vks, int64_t now, int64_t window, int *count)
 		goto out;
 	sqlite3_finalize(st);
 	st = NULL;
+	/* only the versions just told of: a deleted key's are told of
+	 * when it is recovered, not passed over in silence */
 	r = cu_db_run(vks->db, NULL,
 	              "UPDATE key_versions SET expiry_notified = 1 WHERE exp "
-	              "!= 0 AND exp <= ?1 AND expiry_notified = 0",
+	              "!= 0 AND exp <= ?1 AND expiry_notified = 0 AND name "
+	              "IN (SELECT name FROM keys WHERE deleted_date = 0)",
 	              "i", now + window);
 out:
 	sqlite3_finalize(st);

@@ -131,6 +131,10 @@ int cu_vks_ops_parse(const json_t *arr, unsigned *ops);
 json_t *cu_vks_ops_json(unsigned ops);
 unsigned cu_vks_ops_default(int kty);
 
+/* cu_vks_op_name - the JSON name of one CU_VKS_OP_* bit ("unwrapKey");
+ * "" for anything else. */
+const char *cu_vks_op_name(unsigned op);
+
 /* What a create or import asks for. */
 struct cu_vks_new {
 	int kty;      /* enum cu_vko_kty */
@@ -250,7 +254,9 @@ int cu_vks_backup(cu_vks_t *vks, const char *name, unsigned char **blob,
 /* cu_vks_restore - restore a backup blob under its key's name. *out
  * (may be NULL) gets the latest version. Returns 0, CU_ERR_AUTH or
  * CU_ERR_PARSE (not a backup of this vault), CU_ERR_EXISTS (a key of that
- * name exists, live or deleted), CU_ERR_NOMEM or CU_ERR_DB. */
+ * name exists, live or deleted: *out then holds only that key's name, as
+ * stored, and its deleted_date, 0 when it is live), CU_ERR_NOMEM or
+ * CU_ERR_DB. */
 int cu_vks_restore(cu_vks_t *vks, const unsigned char *blob, size_t len,
                    struct cu_vks_key *out);
 

@@ -21,7 +21,8 @@ struct cu_vault {
 	cu_vks_t *vks;
 	cu_vapi_t *api;
 	char url[96];
-	/* the maintenance thread: scheduled purge, near-expiry events */
+	/* the maintenance thread: scheduled purge, rotation by policy,
+	 * near-expiry events */
 	pthread_t maint;
 	int maint_running, stopping;
 	pthread_mutex_t mu;
@@ -147,6 +148,9 @@ int cu_vault_start(const struct cu_vault_config *cfg, cu_vault_t **out)
 	    (cfg->retention_days < CU_VKS_RETENTION_MIN ||
 	     cfg->retention_days > CU_VKS_RETENTION_MAX))
 		goto out;
+	if (cfg->maintenance_interval_s > CU_VAULT_INTERVAL_MAX_S ||
+	    cfg->near_expiry_s > CU_VAULT_NEAR_EXPIRY_MAX_DAYS * 86400u)
+		goto out;
 	rc = CU_ERR_NOMEM;
 	if ((v = calloc(1, sizeof(*v))) == NULL)
 		goto out;
@@ -195,6 +199,9 @@ int cu_vault_start(const struct cu_vault_config *cfg, cu_vault_t **out)
 		goto out;
 	}
 	v->maint_running = 1;
+	cu_log(CU_LOG_INFO, "maintenance scheduled",
+	       json_pack("{s:I,s:I}", "interval_s", (json_int_t)v->interval_s,
+	                 "near_expiry_s", (json_int_t)v->near_expiry_s));
 	*out = v;
 	v = NULL;
 	rc = 0;

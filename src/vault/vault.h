@@ -3,8 +3,8 @@
  * cu_vault_start opens the vault's keystore (keystore.h) in the data
  * directory, builds the server (core/http/server.h) from a config, mounts
  * /healthz, /metrics, the Azure Key Vault keys API and the admin API
- * (api.h), starts serving, and runs the scheduled purge and near-expiry
- * checks in a background thread. The caller (the `vault
+ * (api.h), starts serving, and runs the scheduled purge, rotation by
+ * policy and near-expiry checks in a background thread. The caller (the `vault
  * serve` command) owns process concerns: signals, logging, secure memory. */
 #ifndef CU_VAULT_H
 #define CU_VAULT_H
@@ -34,12 +34,17 @@ struct cu_vault_config {
 	/* The URL clients reach the vault at ("https://vault.example:8443"),
 	 * used in kids and links; NULL = each request's Host header. */
 	const char *public_url;
-	/* Seconds between background runs of the scheduled purge and the
-	 * near-expiry check (0 = 60); and how close exp must be to raise a
-	 * near-expiry event (0 = 30 days). */
+	/* Seconds between background runs of the scheduled purge, rotation
+	 * by policy and the near-expiry check, 1 to CU_VAULT_INTERVAL_MAX_S
+	 * (0 = 60); and how close exp must be to raise a near-expiry event,
+	 * in seconds, at most CU_VAULT_NEAR_EXPIRY_MAX_DAYS days (0 = 30
+	 * days). */
 	unsigned maintenance_interval_s;
 	unsigned near_expiry_s;
 };
+
+#define CU_VAULT_INTERVAL_MAX_S       86400
+#define CU_VAULT_NEAR_EXPIRY_MAX_DAYS 365
 
 /* The file in data_dir that receives the first administrator's token when
  * a vault starts with no principal (principal "admin", Key Vault

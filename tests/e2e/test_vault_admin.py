@@ -29,6 +29,9 @@ def test_purge_protection_refuses_purge_and_is_irreversible(protected_vault):
     with pytest.raises(HttpResponseError) as e:
         kc.purge_deleted_key("pp")
     assert e.value.status_code == 403
+    # a refusal by the vault's setting, not by a role
+    assert e.value.error.code == "Forbidden"
+    assert e.value.error.innererror == {}
     r = v.request("PUT", "/admin/v1/settings",
                   json={"purge_protection": False})
     assert r.status_code == 409
@@ -101,6 +104,8 @@ def test_events_long_poll_and_resume(vault):
     assert ev[0]["type"] == "key_created" and ev[0]["key"] == "ev"
     seq = got["r"].json()["last"]
     kc.update_key_properties("ev", enabled=False)
+    kc.update_key_properties("ev", enabled=True)
+    kc.update_key_properties("ev", tags={"no": "event"})
     kc.begin_delete_key("ev", **POLL).result()
     kc.begin_recover_deleted_key("ev", **POLL).result()
     kc.rotate_key("ev")
@@ -111,7 +116,8 @@ def test_events_long_poll_and_resume(vault):
     kc.purge_deleted_key("ev")
     types = [e["type"] for e in vault.request(
         "GET", f"/admin/v1/events?since={seq}").json()["value"]]
-    assert types == ["key_disabled", "key_deleted", "key_recovered",
+    assert types == ["key_disabled", "key_enabled", "key_deleted",
+                     "key_recovered",
                      "key_new_version", "role_assigned", "role_removed",
                      "key_deleted", "key_purged"]
 

@@ -123,3 +123,43 @@ def test_oversized_bodies_are_refused(vault):
     recs = vault.request("GET", "/admin/v1/audit?since=0").json()["value"]
     assert any("big" in r["key"] and r["result"] == "RequestTooLarge"
                for r in recs)
+
+
+def rotate_after(duration):
+    return {"action": {"type": "Rotate"},
+            "trigger": {"timeAfterCreate": duration}}
+
+
+@pytest.mark.parametrize("policy", [
+    {"lifetimeActions": [rotate_after("P0D")]},
+    {"lifetimeActions": [rotate_after("P6D")]},
+    {"lifetimeActions": [{"action": {"type": "Rotate"},
+                          "trigger": {"timeBeforeExpiry": "P1D"}}]},
+    {"lifetimeActions": [rotate_after("P30D")],
+     "attributes": {"expiryTime": "P27D"}},
+    {"lifetimeActions": [rotate_after("P30D"), rotate_after("P31D"),
+                         rotate_after("P32D")]},
+    {"lifetimeActions": [{"action": {"type": "Rotate"}, "trigger": {
+        "timeAfterCreate": "P30D", "timeBeforeExpiry": "P30D"}}]},
+    {"lifetimeActions": [{"action": {"type": "Explode"},
+                          "trigger": {"timeAfterCreate": "P30D"}}]},
+])
+def test_rotation_policies_below_azures_minimums_are_refused(vault, policy):
+    """Azure rotates at the earliest 7 days after creation or before
+    expiry, and a new version expires at the earliest after 28 days; a
+    shorter policy would rotate on every pass of the maintenance."""
+    vault.key_client().create_oct_key("pol", size=256)
+    r = vault.request("PUT", "/keys/pol/rotationpolicy" + AV, json=policy)
+    assert r.status_code == 400, (policy, r.text)
+    assert r.json()["error"]["code"] == "BadParameter"
+
+
+def test_rotation_policies_at_azures_minimums_are_taken(vault):
+    vault.key_client().create_oct_key("pol", size=256)
+    policy = {"lifetimeActions": [
+        rotate_after("P7D"),
+        {"action": {"type": "Notify"}, "trigger": {"timeBeforeExpiry": "P1D"}}],
+        "attributes": {"expiryTime": "P28D"}}
+    r = vault.request("PUT", "/keys/pol/rotationpolicy" + AV, json=policy)
+    assert r.status_code == 200, r.text
+    assert r.json()["lifetimeActions"] == policy["lifetimeActions"]

@@ -9,6 +9,17 @@ from azure.core.exceptions import (HttpResponseError, ResourceExistsError,
 from azure.keyvault.keys import KeyCurveName, KeyType
 
 POLL = {"_polling_interval": 0}
+AV = "?api-version=7.4"
+
+
+def deleted_conflict(name):
+    """Azure's 409 body for a name held by a deleted key."""
+    return {"error": {
+        "code": "Conflict",
+        "message": f"Key {name} is currently in a deleted but recoverable "
+                   "state, and its name cannot be reused; in this state, "
+                   "the key can only be recovered or purged.",
+        "innererror": {"code": "ObjectIsDeletedButRecoverable"}}}
 
 
 def test_create_get_list_and_versions(vault):
@@ -87,9 +98,19 @@ def test_delete_recover_purge(vault):
         kc.get_key("gone")
     assert [x.name for x in kc.list_deleted_keys()] == ["gone"]
     assert kc.get_deleted_key("gone").name == "gone"
-    # a deleted name cannot be created over
-    with pytest.raises(ResourceExistsError):
+    # a deleted name cannot be created over, nor imported over, and
+    # the answer is Azure's, word for word
+    with pytest.raises(ResourceExistsError) as e:
         kc.create_rsa_key("gone", size=2048)
+    assert e.value.status_code == 409
+    assert e.value.error.code == "Conflict"
+    r = vault.request("POST", "/keys/gone/create" + AV, json={"kty": "RSA"})
+    assert r.status_code == 409
+    assert r.json() == deleted_conflict("gone")
+    r = vault.request("PUT", "/keys/gone" + AV,
+                      json={"key": {"kty": "oct", "k": "AQ" * 21 + "A"}})
+    assert r.status_code == 409
+    assert r.json() == deleted_conflict("gone")
     r = kc.begin_recover_deleted_key("gone", **POLL).result()
     assert r.name == "gone"
     assert kc.get_key("gone").id == r.id
@@ -105,9 +126,21 @@ def test_backup_and_restore(vault):
     k = kc.create_rsa_key("bk", size=2048)
     blob = kc.backup_key("bk")
     assert isinstance(blob, bytes) and len(blob) > 100
+    # over a live key: a plain conflict
     with pytest.raises(ResourceExistsError):
         kc.restore_key_backup(blob)
+    value = base64.urlsafe_b64encode(blob).rstrip(b"=").decode()
+    r = vault.request("POST", "/keys/restore" + AV, json={"value": value})
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "Conflict"
+    assert "innererror" not in r.json()["error"]
+    # over a deleted one: Azure's answer for a deleted name
     kc.begin_delete_key("bk", **POLL).result()
+    with pytest.raises(ResourceExistsError):
+        kc.restore_key_backup(blob)
+    r = vault.request("POST", "/keys/restore" + AV, json={"value": value})
+    assert r.status_code == 409
+    assert r.json() == deleted_conflict("bk")
     kc.purge_deleted_key("bk")
     r = kc.restore_key_backup(blob)
     assert r.id == k.id
@@ -145,6 +178,55 @@ def test_rotate_and_rotation_policy(vault):
     got = kc.get_key_rotation_policy("rot")
     assert got.lifetime_actions[0].action.lower() == "rotate"
     assert got.expires_in == "P1Y"
+
+
+def test_refusals_carry_azure_error_bodies(vault):
+    """A refused operation says why in Azure's words and innererror
+    codes: KeyDisabled, KeyOperationForbidden, ForbiddenByRbac (roles
+    only); an expired or not yet valid key gets none, as no code of
+    Azure's for these could be confirmed."""
+    kc = vault.key_client()
+    now = int(datetime.datetime.now(datetime.timezone.utc).timestamp())
+    body = {"alg": "A256KW", "value": base64.urlsafe_b64encode(
+        b"k" * 32).rstrip(b"=").decode()}
+
+    def refused(name, op="wrapkey", token=None):
+        r = vault.request("POST", f"/keys/{name}//{op}" + AV, json=body,
+                          token=token)
+        assert r.status_code == 403, (name, r.text)
+        return r.json()
+
+    kc.create_oct_key("off", size=256, enabled=False)
+    assert refused("off") == {"error": {
+        "code": "Forbidden",
+        "message": "Operation wrapKey is not allowed on a disabled key.",
+        "innererror": {"code": "KeyDisabled"}}}
+    kc.create_oct_key("wraponly", size=256, key_operations=["wrapKey"])
+    assert refused("wraponly", "unwrapkey") == {"error": {
+        "code": "Forbidden",
+        "message": "Operation unwrapKey is not permitted on this key.",
+        "innererror": {"code": "KeyOperationForbidden"}}}
+    for name, attrs, why in (
+            ("old", {"exp": now - 10}, "the key has expired (exp)"),
+            ("early", {"nbf": now + 3600},
+             "the key is not yet valid (nbf)")):
+        r = vault.request("POST", f"/keys/{name}/create" + AV,
+                          json={"kty": "oct", "attributes": attrs})
+        assert r.status_code == 200, r.text
+        assert refused(name) == {"error": {
+            "code": "Forbidden",
+            "message": f"Operation wrapKey is not allowed: {why}."}}
+    token = vault.principal("reader", "Key Vault Reader")
+    e = refused("off", token=token)["error"]
+    assert e["innererror"] == {"code": "ForbiddenByRbac"}
+    assert e["message"].startswith("Caller is not authorized")
+    # the SDK raises its usual error and reads the codes
+    with pytest.raises(HttpResponseError) as ex:
+        vault.remote_crypto_client(kc.get_key("off")).wrap_key(
+            "A256KW", b"k" * 32)
+    assert ex.value.status_code == 403
+    assert ex.value.error.code == "Forbidden"
+    assert ex.value.error.innererror == {"code": "KeyDisabled"}
 
 
 def test_import_rsa_ec_and_oct(vault):

@@ -371,9 +371,16 @@ static void backup_restores_only_when_the_name_is_free(void **state)
 	assert_int_equal(cu_vks_create(f->vks, "b", &n, NULL, &a), 0);
 	assert_int_equal(cu_vks_create(f->vks, "b", &n, NULL, NULL), 0);
 	assert_int_equal(cu_vks_backup(f->vks, "b", &blob, &len), 0);
-	assert_int_equal(cu_vks_restore(f->vks, blob, len, NULL),
-	                 CU_ERR_EXISTS);
+	/* a refused restore says whose the name is: a live key's... */
+	assert_int_equal(cu_vks_restore(f->vks, blob, len, &r), CU_ERR_EXISTS);
+	assert_string_equal(r.name, "b");
+	assert_int_equal(r.deleted_date, 0);
+	assert_null(r.pub);
 	assert_int_equal(cu_vks_delete(f->vks, "b", NULL), 0);
+	/* ...or a deleted one's */
+	assert_int_equal(cu_vks_restore(f->vks, blob, len, &r), CU_ERR_EXISTS);
+	assert_string_equal(r.name, "b");
+	assert_true(r.deleted_date > 0);
 	assert_int_equal(cu_vks_restore(f->vks, blob, len, NULL),
 	                 CU_ERR_EXISTS);
 	assert_int_equal(cu_vks_purge(f->vks, "b"), 0);
@@ -490,13 +497,23 @@ static void events_record_the_key_lifecycle(void **state)
 	struct cu_vks_update u = {.has_enabled = 1, .enabled = 0};
 	json_t *ev = NULL;
 	int64_t last = 0;
-	static const char *want[] = {CU_VEV_CREATED,  CU_VEV_NEW_VERSION,
-	                             CU_VEV_DISABLED, CU_VEV_NEAR_EXPIRY,
-	                             CU_VEV_DELETED,  CU_VEV_RECOVERED};
+	static const char *want[] = {
+	    CU_VEV_CREATED, CU_VEV_NEW_VERSION, CU_VEV_DISABLED,
+	    CU_VEV_ENABLED, CU_VEV_DISABLED,    CU_VEV_NEAR_EXPIRY,
+	    CU_VEV_DELETED, CU_VEV_RECOVERED,
+	};
+	const size_t nwant = sizeof(want) / sizeof(want[0]);
 	int count = 0;
 
 	assert_int_equal(cu_vks_create(f->vks, "ev", &n, NULL, NULL), 0);
 	assert_int_equal(cu_vks_create(f->vks, "ev", &n, NULL, NULL), 0);
+	assert_int_equal(cu_vks_update(f->vks, "ev", NULL, &u, NULL), 0);
+	/* enabling is recorded as disabling is */
+	u.enabled = 1;
+	assert_int_equal(cu_vks_update(f->vks, "ev", NULL, &u, NULL), 0);
+	/* an update that leaves enabled as it is records nothing */
+	assert_int_equal(cu_vks_update(f->vks, "ev", NULL, &u, NULL), 0);
+	u.enabled = 0;
 	u.has_exp = 1;
 	u.exp = time(NULL) + 3600;
 	assert_int_equal(cu_vks_update(f->vks, "ev", NULL, &u, NULL), 0);
@@ -509,19 +526,44 @@ static void events_record_the_key_lifecycle(void **state)
 	assert_int_equal(cu_vks_delete(f->vks, "ev", NULL), 0);
 	assert_int_equal(cu_vks_recover(f->vks, "ev", NULL), 0);
 	assert_int_equal(cu_vaudit_events(cu_vks_db(f->vks), 0, 100, &ev), 0);
-	assert_int_equal(json_array_size(ev), 6);
-	for (size_t i = 0; i < 6; i++)
+	assert_int_equal(json_array_size(ev), nwant);
+	for (size_t i = 0; i < nwant; i++)
 		assert_string_equal(json_string_value(json_object_get(
 		                        json_array_get(ev, i), "type")),
 		                    want[i]);
 	json_decref(ev);
-	assert_int_equal(cu_vaudit_events(cu_vks_db(f->vks), 4, 100, &ev), 0);
+	assert_int_equal(cu_vaudit_events(cu_vks_db(f->vks), 6, 100, &ev), 0);
 	assert_int_equal(json_array_size(ev), 2);
 	json_decref(ev);
 	assert_int_equal(cu_vaudit_events_last(cu_vks_db(f->vks), &last), 0);
-	assert_int_equal(last, 6);
-	assert_int_equal(cu_vks_wait(f->vks, 5, 10), 1);
-	assert_int_equal(cu_vks_wait(f->vks, 6, 10), 0);
+	assert_int_equal(last, (int64_t)nwant);
+	assert_int_equal(cu_vks_wait(f->vks, (int64_t)nwant - 1, 10), 1);
+	assert_int_equal(cu_vks_wait(f->vks, (int64_t)nwant, 10), 0);
+}
+
+static void
+a_deleted_keys_near_expiry_is_told_once_it_is_recovered(void **state)
+{
+	struct fx *f = *state;
+	struct cu_vks_new n = {.kty = CU_VKO_OCT, .size = 256, .enabled = 1};
+	int64_t now = time(NULL);
+	int count = -1;
+
+	n.exp = now + 3600;
+	assert_int_equal(cu_vks_create(f->vks, "gone", &n, NULL, NULL), 0);
+	assert_int_equal(cu_vks_delete(f->vks, "gone", NULL), 0);
+	assert_int_equal(cu_vks_check_expiry(f->vks, now, 7200, &count), 0);
+	assert_int_equal(count, 0);
+	assert_int_equal(cu_vks_recover(f->vks, "gone", NULL), 0);
+	assert_int_equal(cu_vks_check_expiry(f->vks, now, 7200, &count), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(cu_vks_check_expiry(f->vks, now, 7200, &count), 0);
+	assert_int_equal(count, 0);
+	/* outside the window, nothing */
+	n.exp = now + 3 * 3600;
+	assert_int_equal(cu_vks_create(f->vks, "later", &n, NULL, NULL), 0);
+	assert_int_equal(cu_vks_check_expiry(f->vks, now, 7200, &count), 0);
+	assert_int_equal(count, 0);
 }
 
 static void rotation_policy_rotates_when_due(void **state)
@@ -576,6 +618,7 @@ int main(void)
 	    T(names_ignore_case_and_keep_their_first_spelling),
 	    T(paging_reports_more),
 	    T(events_record_the_key_lifecycle),
+	    T(a_deleted_keys_near_expiry_is_told_once_it_is_recovered),
 	    T(rotation_policy_rotates_when_due),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
