@@ -33,6 +33,7 @@
 #include "store/root_vault.h"
 #include "store/vaultc.h"
 #include "vault/vault.h"
+#include "helpers/skeys_fx.h"
 
 #define SVC_ROLE "Key Vault Crypto Service Encryption User"
 
@@ -1052,26 +1053,6 @@ static void operator_key_is_validated_and_its_denials_are_denials(void **state)
 	(void)state;
 }
 
-static void add_tenant(cu_smeta_t *meta, cu_skeys_t *keys, const char *id)
-{
-	unsigned char w[CU_SKEYS_WRAPPED_MAX], h[CU_SMETA_HASH_LEN] = {0};
-	size_t wl = 0;
-	struct cu_smeta_tenant_new t = {
-	    .id = id,
-	    .name = id,
-	    .admin_token_hash = h,
-	    .access_key_id = id,
-	    .secret_sealed = (const unsigned char *)"s",
-	    .secret_sealed_len = 1,
-	    .root = CU_SMETA_ROOT_SYSTEM,
-	};
-
-	assert_int_equal(cu_skeys_tk_new(keys, w, sizeof(w), &wl), 0);
-	t.tk_wrapped = w;
-	t.tk_wrapped_len = wl;
-	assert_int_equal(cu_smeta_tenant_create(meta, &t), 0);
-}
-
 /* TK (tenant, version) in clear through a fresh hierarchy over root
  * (taken). */
 static void tk_under(cu_smeta_t *meta, struct cu_skeys_root *root,
@@ -1114,8 +1095,8 @@ static void tenant_keys_move_between_the_key_file_and_the_vault(void **state)
 	    cu_oproot_adopt(meta, &file_cfg, &froot, &n, msg, sizeof(msg)), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(cu_skeys_new(meta, &froot, 60, &keys), 0);
-	add_tenant(meta, keys, "ta");
-	add_tenant(meta, keys, "tb");
+	assert_int_equal(skfx_tenant(meta, keys, "ta", "ta"), 0);
+	assert_int_equal(skfx_tenant(meta, keys, "tb", "tb"), 0);
 	assert_int_equal(cu_skeys_tk_new(keys, w, sizeof(w), &wl), 0);
 	assert_int_equal(
 	    cu_smeta_tk_put(meta, "ta", 2, w, wl, CU_SMETA_ROOT_SYSTEM), 0);
