@@ -118,5 +118,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	free(dec);
 	free(query);
+
+	/* the whole input as a header list: every element lies inside it,
+	 * is not empty and has no comma or white space at its ends */
+	char *list = malloc(size + 1);
+	if (list == NULL)
+		return 0;
+	memcpy(list, in, size);
+	list[size] = '\0';
+	const char *lp = list, *e;
+	while (cu_http_list_next(&lp, &e, &n)) {
+		if (n == 0 || e < list || e + n > list + strlen(list) ||
+		    memchr(e, ',', n) != NULL || e[0] == ' ' || e[0] == '\t' ||
+		    e[n - 1] == ' ' || e[n - 1] == '\t')
+			abort();
+	}
+	free(list);
 	return 0;
 }

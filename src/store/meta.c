@@ -916,7 +916,7 @@ int cu_smeta_object_put(cu_smeta_t *m, const char *tenant, const char *bucket,
 	old_path[0] = '\0';
 	if (o->key_len == 0 || o->key_len > CU_SMETA_KEY_MAX ||
 	    o->size > INT64_MAX || o->tk_version == 0 ||
-	    o->meta_sealed_len > CU_SMETA_BLOB_MAX || o->path[0] == '\0')
+	    o->meta_sealed_len > CU_SMETA_META_MAX || o->path[0] == '\0')
 		return CU_ERR_INVAL;
 	if ((rc = cu_db_begin(m->db)) != 0)
 		return rc;
@@ -1046,7 +1046,7 @@ int cu_smeta_upload_create(cu_smeta_t *m, const char *tenant,
 	if (m == NULL || tenant == NULL || bucket == NULL || u == NULL ||
 	    u->key_len == 0 || u->key_len > CU_SMETA_KEY_MAX ||
 	    u->upload_id[0] == '\0' || u->path[0] == '\0' ||
-	    u->tk_version == 0 || u->meta_sealed_len > CU_SMETA_BLOB_MAX)
+	    u->tk_version == 0 || u->meta_sealed_len > CU_SMETA_META_MAX)
 		return CU_ERR_INVAL;
 	if ((rc = cu_db_begin(m->db)) != 0)
 		return rc;

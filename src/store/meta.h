@@ -13,7 +13,8 @@
  * deleted so the caller can remove the file after the commit.
  *
  * Secrets: rows hold access-key secrets sealed (never in clear), tenant
- * keys wrapped, admin tokens as SHA-256 hashes, user metadata sealed.
+ * keys wrapped, admin tokens as SHA-256 hashes, user metadata sealed
+ * (with the standard headers, store/objmeta.h).
  * This module stores those bytes without interpreting them. */
 #ifndef CU_STORE_META_H
 #define CU_STORE_META_H
@@ -30,8 +31,11 @@
 #define CU_SMETA_ETAG_MAX   80   /* quoted ETag */
 #define CU_SMETA_CTYPE_MAX  1024 /* Content-Type */
 #define CU_SMETA_PATH_MAX   256  /* data file path, relative */
-#define CU_SMETA_BLOB_MAX   8192 /* sealed secrets, wrapped keys, metadata */
+#define CU_SMETA_BLOB_MAX   8192 /* sealed secrets, wrapped keys */
 #define CU_SMETA_HASH_LEN   32   /* SHA-256 of admin tokens */
+
+/* an object's sealed metadata record (store/objmeta.h) */
+#define CU_SMETA_META_MAX 32768
 
 typedef struct cu_smeta cu_smeta_t;
 

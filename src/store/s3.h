@@ -24,12 +24,12 @@
 #include "store/cmk.h"
 #include "store/keys.h"
 #include "store/meta.h"
+#include "store/objmeta.h"
 #include "store/sigv4.h"
 #include "store/skcache.h"
 
-#define CU_S3_MAX_OBJECT   (5ull * 1024 * 1024 * 1024) /* single PUT */
-#define CU_S3_MAX_USERMETA 2048 /* bytes of x-amz-meta-* (S3's limit) */
-#define CU_S3_REGION       "us-east-1"
+#define CU_S3_MAX_OBJECT (5ull * 1024 * 1024 * 1024) /* single PUT */
+#define CU_S3_REGION     "us-east-1"
 
 struct cu_s3_req;
 
@@ -137,14 +137,19 @@ int cu_s3_bucket_versioning(cu_http_req_t *req, struct cu_s3_req *rq);
 int cu_s3_bucket_encryption(cu_http_req_t *req, struct cu_s3_req *rq, int put);
 int cu_s3_delete_objects(cu_http_req_t *req, struct cu_s3_req *rq);
 
-/* cu_s3_seal_usermeta - the signed x-amz-meta-* headers as a JSON
- * object sealed under the tenant key version tk_version with the object
- * identity id bound in; *out (malloc'd) NULL when there are none.
- * Returns 0, CU_ERR_TOOLARGE (over CU_S3_MAX_USERMETA), CU_ERR_INVAL (not
- * UTF-8), CU_ERR_NOMEM or the key errors. */
-int cu_s3_seal_usermeta(cu_http_req_t *req, struct cu_s3_req *rq,
-                        uint32_t tk_version, const unsigned char *id,
-                        size_t id_len, unsigned char **out, size_t *len);
+/* cu_s3_objmeta - what a new object keeps from the request
+ * (store/objmeta.h): the signed x-amz-meta-* headers and the standard
+ * headers, into *out (cu_sobjmeta_free). A header refused is answered
+ * (cu_s3_objmeta_refuse) and 0 returned with *out NULL. Returns 0 or
+ * CU_ERR_NOMEM. */
+int cu_s3_objmeta(cu_http_req_t *req, const struct cu_s3_req *rq,
+                  cu_sobjmeta_t **out);
+
+/* cu_s3_objmeta_refuse - answer an error of store/objmeta.h as S3 does:
+ * CU_ERR_TOOLARGE 400 MetadataTooLarge, CU_ERR_RANGE 400
+ * RequestHeaderSectionTooLarge, CU_ERR_INVAL 400 InvalidArgument; returns
+ * what the reply returned. Any other rc is returned unanswered. */
+int cu_s3_objmeta_refuse(cu_http_req_t *req, int rc);
 
 /* Multipart uploads (s3_multipart.c). UploadPart is PutObject's path
  * with rq->part_number and rq->upload_id set. */

@@ -78,6 +78,7 @@ static int find_upload(cu_http_req_t *req, struct cu_s3_req *rq,
 int cu_s3_mpu_create(cu_http_req_t *req, struct cu_s3_req *rq)
 {
 	struct cu_smeta_upload u;
+	cu_sobjmeta_t *meta = NULL;
 	const char *ct = cu_http_req_header(req, "Content-Type");
 	unsigned char w[CU_SKEYS_WRAPPED_MAX], id[ID_MAX];
 	size_t wl = 0, id_len = 0;
@@ -88,15 +89,16 @@ int cu_s3_mpu_create(cu_http_req_t *req, struct cu_s3_req *rq)
 	if (ct != NULL && strlen(ct) > CU_SMETA_CTYPE_MAX)
 		return cu_s3_reply_error(req, 400, "InvalidArgument",
 		                         "Content-Type is too long.");
+	if ((rc = cu_s3_objmeta(req, rq, &meta)) != 0 || meta == NULL)
+		return rc; /* refused with a reply, or rc */
 	rc = cu_smeta_bucket_get(rq->s3->meta, rq->tenant, rq->bucket, NULL);
-	if (rc == CU_ERR_NOTFOUND)
-		return cu_s3_reply_error(
-		    req, 404, "NoSuchBucket",
-		    "The specified bucket does not exist.");
-	if (rc != 0)
-		return rc;
-	if ((rc = cu_rand_hex(u.upload_id, UPLOAD_ID_BYTES)) != 0)
-		return rc;
+	if (rc == CU_ERR_NOTFOUND) {
+		rc = cu_s3_reply_error(req, 404, "NoSuchBucket",
+		                       "The specified bucket does not exist.");
+		goto out;
+	}
+	if (rc != 0 || (rc = cu_rand_hex(u.upload_id, UPLOAD_ID_BYTES)) != 0)
+		goto out;
 	memcpy(u.key, rq->key, rq->key_len);
 	u.key_len = rq->key_len;
 	snprintf(u.content_type, sizeof(u.content_type), "%s",
@@ -111,18 +113,10 @@ int cu_s3_mpu_create(cu_http_req_t *req, struct cu_s3_req *rq)
 	                        u.upload_id, id, sizeof(id), &id_len);
 	if (rc != 0)
 		goto out;
-	rc = cu_s3_seal_usermeta(req, rq, u.tk_version, id, id_len,
-	                         &u.meta_sealed, &u.meta_sealed_len);
+	rc = cu_sobjmeta_seal(meta, rq->s3->keys, rq->tenant, u.tk_version, id,
+	                      id_len, &u.meta_sealed, &u.meta_sealed_len);
 	if (rc == CU_ERR_TOOLARGE) {
-		rc = cu_s3_reply_error(
-		    req, 400, "MetadataTooLarge",
-		    "Your metadata headers exceed the maximum "
-		    "allowed metadata size.");
-		goto out;
-	}
-	if (rc == CU_ERR_INVAL) {
-		rc = cu_s3_reply_error(req, 400, "InvalidArgument",
-		                       "User metadata must be UTF-8.");
+		rc = cu_s3_objmeta_refuse(req, rc);
 		goto out;
 	}
 	if (rc != 0)
@@ -146,6 +140,7 @@ int cu_s3_mpu_create(cu_http_req_t *req, struct cu_s3_req *rq)
 	rc = reply_xml(req, x);
 out:
 	cu_xmlw_free(x);
+	cu_sobjmeta_free(meta);
 	cu_smeta_upload_clear(&u);
 	return rc;
 }

@@ -7,11 +7,13 @@
 #include "core/log.h"
 #include "core/secmem.h"
 #include "store/objfile.h"
+#include "store/objmeta.h"
 #include "core/http/router.h"
 #include "store/range.h"
 #include "store/s3.h"
 #include "store/xmlw.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +25,9 @@
 	(4 * 4 + CU_SMETA_ID_MAX + CU_SMETA_BUCKET_MAX + CU_SMETA_KEY_MAX +    \
 	 2 * VID_BYTES)
 
-static const char meta_label[] = "custos/meta/v1";
-
 struct upload {
 	cu_sobj_writer_t *w;
+	cu_sobjmeta_t *meta; /* from the request's headers */
 	char vid[2 * VID_BYTES + 1];
 	char file[CU_SMETA_VID_MAX + 1]; /* UploadPart: the part's file */
 	char dir[CU_SOBJ_PATH_MAX + 1];  /* UploadPart: the upload's */
@@ -49,6 +50,7 @@ static void upload_free(void *p)
 	if (u == NULL)
 		return;
 	cu_sobj_writer_free(u->w);
+	cu_sobjmeta_free(u->meta);
 	free(u);
 }
 
@@ -95,20 +97,56 @@ static int declared_size(cu_http_req_t *req, uint64_t *size)
 	return cu_http_req_content_length(req, size);
 }
 
-/* Bytes of user metadata (names without the prefix, and values), as S3
- * counts them against its 2 KB limit. */
-static size_t usermeta_size(cu_http_req_t *req, struct cu_s3_req *rq)
+int cu_s3_objmeta_refuse(cu_http_req_t *req, int rc)
 {
-	size_t total = 0;
+	if (rc == CU_ERR_TOOLARGE)
+		return cu_s3_reply_error(req, 400, "MetadataTooLarge",
+		                         "Your metadata headers exceed the "
+		                         "maximum allowed metadata size.");
+	if (rc == CU_ERR_RANGE)
+		return cu_s3_reply_error(
+		    req, 400, "RequestHeaderSectionTooLarge",
+		    "Cache-Control, Content-Disposition, Content-Encoding, "
+		    "Content-Language and Expires together exceed 8192 bytes.");
+	if (rc == CU_ERR_INVAL)
+		return cu_s3_reply_error(req, 400, "InvalidArgument",
+		                         "User metadata and the standard "
+		                         "object headers must be UTF-8.");
+	return rc;
+}
 
-	for (size_t i = 0; i < rq->n_meta_names; i++) {
+_Static_assert(CU_SOBJMETA_STD_MAX == 8192, "the message above says 8192");
+
+int cu_s3_objmeta(cu_http_req_t *req, const struct cu_s3_req *rq,
+                  cu_sobjmeta_t **out)
+{
+	cu_sobjmeta_t *m = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = cu_sobjmeta_new(&m)) != 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < rq->n_meta_names; i++) {
 		const char *v = cu_http_req_header(req, rq->meta_names[i]);
 
 		if (v != NULL)
-			total += strlen(rq->meta_names[i]) -
-			         strlen("x-amz-meta-") + strlen(v);
+			rc = cu_sobjmeta_add_user(
+			    m, rq->meta_names[i] + strlen("x-amz-meta-"), v);
 	}
-	return total;
+	/* taken as sent, signed or not, as S3 takes them and Content-Type */
+	for (size_t i = 0; rc == 0 && i < CU_SOBJMETA_N_STD; i++) {
+		const char *v =
+		    cu_http_req_header(req, cu_sobjmeta_std_name(i));
+
+		if (v != NULL)
+			rc = cu_sobjmeta_set_std(m, i, v);
+	}
+	if (rc == 0) {
+		*out = m;
+		return 0;
+	}
+	cu_sobjmeta_free(m);
+	return cu_s3_objmeta_refuse(req, rc);
 }
 
 int cu_s3_put_begin(cu_http_req_t *req, struct cu_s3_req *rq)
@@ -116,6 +154,7 @@ int cu_s3_put_begin(cu_http_req_t *req, struct cu_s3_req *rq)
 	unsigned char *dek = NULL;
 	unsigned char wrapped[CU_SKEYS_DEK_WRAPPED];
 	struct upload *u = NULL;
+	cu_sobjmeta_t *meta = NULL;
 	const char *ct = cu_http_req_header(req, "Content-Type");
 	uint64_t size = 0;
 	size_t wlen = 0;
@@ -128,17 +167,16 @@ int cu_s3_put_begin(cu_http_req_t *req, struct cu_s3_req *rq)
 		return cu_s3_reply_error(req, 400, "EntityTooLarge",
 		                         "Your proposed upload exceeds the "
 		                         "maximum allowed size.");
-	if (usermeta_size(req, rq) > CU_S3_MAX_USERMETA)
-		return cu_s3_reply_error(req, 400, "MetadataTooLarge",
-		                         "Your metadata headers exceed the "
-		                         "maximum allowed metadata size.");
+	if ((rc = cu_s3_objmeta(req, rq, &meta)) != 0 || meta == NULL)
+		return rc; /* refused with a reply, or rc */
 	rc = cu_smeta_bucket_get(rq->s3->meta, rq->tenant, rq->bucket, NULL);
-	if (rc == CU_ERR_NOTFOUND)
-		return no_such_bucket(req);
-	if (rc != 0)
-		return rc;
-	if ((u = calloc(1, sizeof(*u))) == NULL)
-		return CU_ERR_NOMEM;
+	if (rc != 0 || (u = calloc(1, sizeof(*u))) == NULL) {
+		cu_sobjmeta_free(meta);
+		if (rc == CU_ERR_NOTFOUND)
+			return no_such_bucket(req);
+		return rc != 0 ? rc : CU_ERR_NOMEM;
+	}
+	u->meta = meta;
 	u->max = CU_S3_MAX_OBJECT;
 	rq->upload = u;
 	rq->upload_free = upload_free;
@@ -208,120 +246,6 @@ out:
 		                         "The object could not be stored.");
 	}
 	return 0;
-}
-
-/* The signed x-amz-meta-* headers as a JSON object, sealed under the
- * tenant key with the object identity bound. *out NULL when none. */
-/* Seal the metadata JSON text (tlen bytes) under TK version tkv with
- * "custos/meta/v1" || id bound in. *out is malloc'd. */
-static int meta_seal(struct cu_s3_req *rq, uint32_t tkv,
-                     const unsigned char *id, size_t id_len, const char *text,
-                     size_t tlen, unsigned char **out, size_t *len)
-{
-	size_t alen = sizeof(meta_label) - 1 + id_len;
-	unsigned char *aad = malloc(alen);
-	int rc;
-
-	*out = NULL;
-	*len = 0;
-	if (aad == NULL ||
-	    (*out = malloc(tlen + CU_SKEYS_DEK_WRAPPED)) == NULL) {
-		free(aad);
-		return CU_ERR_NOMEM;
-	}
-	memcpy(aad, meta_label, sizeof(meta_label) - 1);
-	memcpy(aad + sizeof(meta_label) - 1, id, id_len);
-	rc = cu_skeys_seal(rq->s3->keys, rq->tenant, tkv, aad, alen, text, tlen,
-	                   *out, tlen + CU_SKEYS_DEK_WRAPPED, len);
-	free(aad);
-	if (rc != 0) {
-		free(*out);
-		*out = NULL;
-		*len = 0;
-	}
-	return rc;
-}
-
-/* Open an object's sealed metadata: *pt (malloc'd, *n bytes of JSON;
- * the caller wipes and frees it). */
-static int meta_open(struct cu_s3_req *rq, const struct cu_smeta_object *o,
-                     const unsigned char *id, size_t id_len, unsigned char **pt,
-                     size_t *n)
-{
-	size_t alen = sizeof(meta_label) - 1 + id_len;
-	unsigned char *aad = malloc(alen);
-	int rc;
-
-	*pt = NULL;
-	*n = 0;
-	if (aad == NULL || (*pt = malloc(o->meta_sealed_len)) == NULL) {
-		free(aad);
-		return CU_ERR_NOMEM;
-	}
-	memcpy(aad, meta_label, sizeof(meta_label) - 1);
-	memcpy(aad + sizeof(meta_label) - 1, id, id_len);
-	rc = cu_skeys_open(rq->s3->keys, rq->tenant, o->tk_version, aad, alen,
-	                   o->meta_sealed, o->meta_sealed_len, *pt,
-	                   o->meta_sealed_len, n);
-	free(aad);
-	if (rc != 0) {
-		free(*pt);
-		*pt = NULL;
-	}
-	return rc;
-}
-
-int cu_s3_seal_usermeta(cu_http_req_t *req, struct cu_s3_req *rq,
-                        uint32_t tk_version, const unsigned char *id,
-                        size_t id_len, unsigned char **out, size_t *len)
-{
-	json_t *obj = NULL;
-	char *text = NULL;
-	size_t total = 0, tlen;
-	int rc = 0;
-
-	*out = NULL;
-	*len = 0;
-	if (rq->n_meta_names == 0)
-		return 0;
-	if ((obj = json_object()) == NULL)
-		return CU_ERR_NOMEM;
-	for (size_t i = 0; i < rq->n_meta_names; i++) {
-		const char *name = rq->meta_names[i] + strlen("x-amz-meta-");
-		const char *v = cu_http_req_header(req, rq->meta_names[i]);
-		json_t *js;
-
-		if (v == NULL)
-			continue;
-		total += strlen(name) + strlen(v);
-		if (total > CU_S3_MAX_USERMETA) {
-			rc = CU_ERR_TOOLARGE;
-			goto out;
-		}
-		if ((js = json_string(v)) == NULL ||
-		    json_object_set_new(obj, name, js) != 0) {
-			rc = CU_ERR_INVAL; /* not UTF-8 */
-			goto out;
-		}
-	}
-	if ((text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
-		rc = CU_ERR_NOMEM;
-		goto out;
-	}
-	tlen = strlen(text);
-	rc = meta_seal(rq, tk_version, id, id_len, text, tlen, out, len);
-out:
-	if (rc != 0) {
-		free(*out);
-		*out = NULL;
-		*len = 0;
-	}
-	if (text != NULL) {
-		cu_memzero(text, strlen(text));
-		free(text);
-	}
-	json_decref(obj);
-	return rc;
 }
 
 /* Content-MD5, when sent, must be the body's MD5. */
@@ -439,43 +363,31 @@ int cu_s3_put_end(cu_http_req_t *req, struct cu_s3_req *rq)
 		goto out;
 	}
 	if (u->src != NULL) {
-		/* COPY directive: the source's metadata, resealed for the
-		 * new version's identity */
-		rc = 0;
-		if (u->src->meta_sealed != NULL &&
-		    u->src->meta_sealed_len >= CU_AEAD_OVERHEAD) {
-			unsigned char *pt = NULL;
-			size_t n = 0;
+		/* COPY directive: the source's metadata and standard headers,
+		 * resealed for the new version's identity */
+		cu_sobjmeta_t *sm = NULL;
 
-			rc = meta_open(rq, u->src, u->src_id, u->src_id_len,
-			               &pt, &n);
-			if (rc == 0)
-				rc = meta_seal(rq, u->tk_version, u->id,
-				               u->id_len, (const char *)pt, n,
-				               &o->meta_sealed,
-				               &o->meta_sealed_len);
-			if (pt != NULL) {
-				cu_memzero(pt, u->src->meta_sealed_len);
-				free(pt);
-			}
-		}
+		rc = cu_sobjmeta_open(rq->s3->keys, rq->tenant,
+		                      u->src->tk_version, u->src_id,
+		                      u->src_id_len, u->src->meta_sealed,
+		                      u->src->meta_sealed_len, &sm);
+		if (rc == 0)
+			rc = cu_sobjmeta_seal(
+			    sm, rq->s3->keys, rq->tenant, u->tk_version, u->id,
+			    u->id_len, &o->meta_sealed, &o->meta_sealed_len);
+		cu_sobjmeta_free(sm);
 		ct = u->src->content_type;
 	} else {
-		rc = cu_s3_seal_usermeta(req, rq, u->tk_version, u->id,
-		                         u->id_len, &o->meta_sealed,
-		                         &o->meta_sealed_len);
+		rc = cu_sobjmeta_seal(u->meta, rq->s3->keys, rq->tenant,
+		                      u->tk_version, u->id, u->id_len,
+		                      &o->meta_sealed, &o->meta_sealed_len);
 	}
-	if (rc != 0) {
-		if (rc == CU_ERR_TOOLARGE)
-			rc = cu_s3_reply_error(
-			    req, 400, "MetadataTooLarge",
-			    "Your metadata headers exceed the "
-			    "maximum allowed metadata size.");
-		else if (rc == CU_ERR_INVAL)
-			rc = cu_s3_reply_error(req, 400, "InvalidArgument",
-			                       "User metadata must be UTF-8.");
+	if (rc == CU_ERR_TOOLARGE) {
+		rc = cu_s3_objmeta_refuse(req, rc);
 		goto out;
 	}
+	if (rc != 0)
+		goto out;
 	if ((rc = cu_sobj_writer_finish(u->w, md5, &size)) != 0) {
 		cu_log(CU_LOG_ERROR, "cannot finish an object file",
 		       json_pack("{s:s,s:s}", "tenant", rq->tenant, "error",
@@ -779,30 +691,20 @@ static ssize_t no_body(void *arg, uint64_t pos, char *buf, size_t max)
 /* An ETag list of If-Match / If-None-Match against ours ("*" matches). */
 static int etag_matches(const char *list, const char *etag)
 {
-	size_t elen = strlen(etag);
-	const char *p = list;
+	size_t elen = strlen(etag), n;
+	const char *p = list, *e;
 
-	while (*p != '\0') {
-		const char *start, *end;
-
-		while (*p == ' ' || *p == ',' || *p == '\t')
-			p++;
-		start = p;
-		while (*p != '\0' && *p != ',')
-			p++;
-		end = p;
-		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		if (end - start == 1 && *start == '*')
+	while (cu_http_list_next(&p, &e, &n)) {
+		if (n == 1 && *e == '*')
 			return 1;
-		if (end - start >= 2 && start[0] == 'W' && start[1] == '/')
-			start += 2;
-		if ((size_t)(end - start) == elen &&
-		    memcmp(start, etag, elen) == 0)
+		if (n >= 2 && e[0] == 'W' && e[1] == '/') {
+			e += 2;
+			n -= 2;
+		}
+		if (n == elen && memcmp(e, etag, elen) == 0)
 			return 1;
 		/* clients may send it without quotes */
-		if ((size_t)(end - start) == elen - 2 &&
-		    memcmp(start, etag + 1, elen - 2) == 0)
+		if (n == elen - 2 && memcmp(e, etag + 1, elen - 2) == 0)
 			return 1;
 	}
 	return 0;
@@ -857,78 +759,71 @@ static int preconditions(cu_http_req_t *req, const struct cu_smeta_object *o,
 	return 0;
 }
 
-/* x-amz-meta-* headers from the sealed metadata. */
-static int usermeta_headers(cu_http_req_t *req, struct cu_s3_req *rq,
-                            const struct cu_smeta_object *o,
-                            const unsigned char *id, size_t id_len)
+static int user_header(void *arg, const char *name, const char *value)
 {
-	unsigned char *pt = NULL;
-	json_t *obj = NULL, *v;
-	const char *k;
-	size_t n = 0;
-	int rc;
+	char h[160];
 
-	if (o->meta_sealed == NULL || o->meta_sealed_len < CU_AEAD_OVERHEAD)
+	if ((size_t)snprintf(h, sizeof(h), "x-amz-meta-%s", name) >= sizeof(h))
 		return 0;
-	if ((rc = meta_open(rq, o, id, id_len, &pt, &n)) != 0)
-		return rc;
-	if ((obj = json_loadb((const char *)pt, n, JSON_REJECT_DUPLICATES,
-	                      NULL)) == NULL ||
-	    !json_is_object(obj)) {
-		rc = CU_ERR_PARSE;
-		goto out;
-	}
-	json_object_foreach(obj, k, v)
-	{
-		char name[160];
-
-		if (!json_is_string(v))
-			continue;
-		if ((size_t)snprintf(name, sizeof(name), "x-amz-meta-%s", k) >=
-		    sizeof(name))
-			continue;
-		if ((rc = cu_http_set_header(req, name,
-		                             json_string_value(v))) != 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	cu_memzero(pt, o->meta_sealed_len);
-	free(pt);
-	json_decref(obj);
-	return rc;
+	return cu_http_set_header(arg, h, value);
 }
 
-/* GetObject's response-* query parameters (presigned downloads use them
- * to name the file): each sets its header on the reply. A value that
- * cannot be a header (CR, LF) is ignored. */
-static int response_overrides(cu_http_req_t *req)
+/* The standard headers: each from its response-* query parameter when
+ * given (presigned downloads use them to name the file), else as stored
+ * with the object (m may be NULL: none). A value that cannot be a header
+ * (CR, LF) is ignored. */
+static int std_headers(cu_http_req_t *req, const cu_sobjmeta_t *m)
 {
-	static const char *const map[][2] = {
-	    {"response-content-disposition", "Content-Disposition"},
-	    {"response-content-language", "Content-Language"},
-	    {"response-content-encoding", "Content-Encoding"},
-	    {"response-cache-control", "Cache-Control"},
-	    {"response-expires", "Expires"},
-	};
-
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-		const char *v = cu_http_req_query(req, map[i][0]);
+	for (size_t i = 0; i < CU_SOBJMETA_N_STD; i++) {
+		const char *name = cu_sobjmeta_std_name(i);
+		const char *v;
+		char q[48] = "response-";
+		size_t at = strlen(q);
 		int rc;
 
-		if (v == NULL || v[0] == '\0')
-			continue;
-		rc = cu_http_set_header(req, map[i][1], v);
-		if (rc != 0 && rc != CU_ERR_INVAL)
+		for (const char *p = name; *p != '\0' && at + 1 < sizeof(q);
+		     p++)
+			q[at++] = (char)tolower((unsigned char)*p);
+		q[at] = '\0';
+		v = cu_http_req_query(req, q);
+		if (v != NULL && v[0] != '\0') {
+			rc = cu_http_set_header(req, name, v);
+			if (rc == 0)
+				continue;
+			if (rc != CU_ERR_INVAL)
+				return rc;
+		}
+		v = cu_sobjmeta_std(m, i);
+		if (v != NULL && (rc = cu_http_set_header(req, name, v)) != 0 &&
+		    rc != CU_ERR_INVAL)
 			return rc;
 	}
 	return 0;
+}
+
+/* A stored version (its content or its metadata) that did not open: a
+ * lost key is returned unanswered, for the dispatcher to answer as a
+ * revocation (see settle); anything else is a 500, and a security event
+ * when the version was altered or its file is gone. */
+static int not_opened(cu_http_req_t *req, struct cu_s3_req *rq,
+                      const struct cu_smeta_object *o, int rc)
+{
+	if (cu_s3_key_lost(rc))
+		return rc;
+	if (rc == CU_ERR_AUTH || rc == CU_ERR_PARSE ||
+	    rc == CU_ERR_UNSUPPORTED || rc == CU_ERR_NOTFOUND)
+		security_event(rq->s3, rq->tenant, rq->bucket, o->version_id,
+		               rc);
+	return cu_s3_reply_error(req, 500, "InternalError",
+	                         "The stored object failed its integrity "
+	                         "check.");
 }
 
 int cu_s3_get_object(cu_http_req_t *req, struct cu_s3_req *rq, int head)
 {
 	const char *ctype;
 	struct cu_smeta_object *o = NULL;
+	cu_sobjmeta_t *om = NULL;
 	struct stream *s = NULL;
 	unsigned char id[ID_MAX];
 	const char *range = cu_http_req_header(req, "Range");
@@ -1015,21 +910,21 @@ again:
 			ranged = 0;
 			goto again;
 		}
-		if (rc != 0 && cu_s3_key_lost(rc))
-			goto out; /* a revocation, not damage: see settle */
 		if (rc != 0) {
-			if (rc == CU_ERR_AUTH || rc == CU_ERR_PARSE ||
-			    rc == CU_ERR_UNSUPPORTED || rc == CU_ERR_NOTFOUND)
-				security_event(rq->s3, rq->tenant, rq->bucket,
-				               o->version_id, rc);
-			rc = cu_s3_reply_error(req, 500, "InternalError",
-			                       "The stored object failed its "
-			                       "integrity check.");
+			rc = not_opened(req, rq, o, rc);
 			goto out;
 		}
 	}
+	/* its metadata is sealed like its content, and as checked */
+	if (o->meta_sealed_len > 0 &&
+	    (rc = cu_sobjmeta_open(rq->s3->keys, rq->tenant, o->tk_version, id,
+	                           id_len, o->meta_sealed, o->meta_sealed_len,
+	                           &om)) != 0) {
+		rc = not_opened(req, rq, o, rc);
+		goto out;
+	}
 	if ((rc = cu_s3_std_headers(req)) != 0 ||
-	    (rc = usermeta_headers(req, rq, o, id, id_len)) != 0)
+	    (rc = cu_sobjmeta_user_each(om, user_header, req)) != 0)
 		goto out;
 	cu_s3_http_date(o->created, date);
 	snprintf(len_s, sizeof(len_s), "%llu", (unsigned long long)count);
@@ -1046,7 +941,7 @@ again:
 		if ((rc = cu_http_set_header(req, "Content-Range", cr)) != 0)
 			goto out;
 	}
-	if ((rc = response_overrides(req)) != 0)
+	if ((rc = std_headers(req, om)) != 0)
 		goto out;
 	ctype = cu_http_req_query(req, "response-content-type");
 	if (ctype == NULL || ctype[0] == '\0' || strchr(ctype, '\r') != NULL ||
@@ -1058,6 +953,7 @@ again:
 	s = NULL;
 out:
 	stream_free(s);
+	cu_sobjmeta_free(om);
 	cu_smeta_object_clear(o);
 	free(o);
 	return rc;

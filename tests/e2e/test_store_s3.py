@@ -1,4 +1,5 @@
 """custos store: the S3 API with boto3 (Debian's python3-boto3)."""
+import datetime
 import hashlib
 import os
 
@@ -467,6 +468,138 @@ def test_presigned_get_with_response_overrides(s3, dev_pki):
     assert r.status_code == 200 and r.content == b"data"
     assert r.headers["Content-Disposition"] == 'attachment; filename="x.bin"'
     assert r.headers["Content-Type"] == "application/x-test"
+
+
+# ---- the standard headers S3 keeps with an object ----
+
+STD = ("CacheControl", "ContentDisposition", "ContentEncoding",
+       "ContentLanguage", "Expires")
+STD_HEADERS = {
+    "CacheControl": "max-age=3600, must-revalidate",
+    "ContentDisposition": "attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf",
+    "ContentEncoding": "gzip",
+    "ContentLanguage": "de-CH",
+    "Expires": datetime.datetime(2037, 10, 21, 7, 28,
+                                 tzinfo=datetime.timezone.utc),
+}
+
+
+def assert_std(r, want):
+    """A get_object or head_object reply has exactly the standard headers
+    of want."""
+    for name in STD:
+        assert r.get(name) == want.get(name), name
+    if "Expires" in want:
+        assert r["ResponseMetadata"]["HTTPHeaders"]["expires"] == \
+            want["Expires"].strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+def test_put_object_keeps_the_standard_headers_sealed(store, s3):
+    s3.create_bucket(Bucket="hdr")
+    s3.put_object(Bucket="hdr", Key="all", Body=b"x" * 100,
+                  ContentType="application/pdf", Metadata={"owner": "alice"},
+                  **STD_HEADERS)
+    for r in (s3.head_object(Bucket="hdr", Key="all"),
+              s3.get_object(Bucket="hdr", Key="all")):
+        assert_std(r, STD_HEADERS)
+        assert r["ContentType"] == "application/pdf"
+        assert r["Metadata"] == {"owner": "alice"}
+        assert r["ContentLength"] == 100
+    s3.put_object(Bucket="hdr", Key="one", Body=b"y", ContentLanguage="fr")
+    g = s3.get_object(Bucket="hdr", Key="one")
+    assert_std(g, {"ContentLanguage": "fr"})
+    assert g["Metadata"] == {} and g["Body"].read() == b"y"
+    s3.put_object(Bucket="hdr", Key="none", Body=b"z")
+    assert_std(s3.head_object(Bucket="hdr", Key="none"), {})
+    # sealed with the user metadata: the file name is nowhere in clear
+    db = b""
+    for name in ("store.db", "store.db-wal"):
+        path = os.path.join(store.data, name)
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                db += f.read()
+    assert b"r%C3%A9sum" not in db and b"must-revalidate" not in db
+
+
+def test_copy_object_copies_or_replaces_the_standard_headers(s3):
+    s3.create_bucket(Bucket="hdr")
+    s3.put_object(Bucket="hdr", Key="src", Body=b"body",
+                  Metadata={"m": "1"}, **STD_HEADERS)
+    s3.copy_object(Bucket="hdr", Key="copied",
+                   CopySource={"Bucket": "hdr", "Key": "src"},
+                   MetadataDirective="COPY", CacheControl="ignored")
+    g = s3.get_object(Bucket="hdr", Key="copied")
+    assert g["Body"].read() == b"body" and g["Metadata"] == {"m": "1"}
+    assert_std(g, STD_HEADERS)
+    s3.copy_object(Bucket="hdr", Key="replaced",
+                   CopySource={"Bucket": "hdr", "Key": "src"},
+                   MetadataDirective="REPLACE", CacheControl="no-store",
+                   ContentDisposition="inline")
+    h = s3.head_object(Bucket="hdr", Key="replaced")
+    assert_std(h, {"CacheControl": "no-store",
+                   "ContentDisposition": "inline"})
+    assert h["Metadata"] == {}
+
+
+def test_multipart_upload_carries_the_standard_headers(s3):
+    s3.create_bucket(Bucket="hdr")
+    u = s3.create_multipart_upload(Bucket="hdr", Key="mp",
+                                   Metadata={"camera": "x100"},
+                                   **STD_HEADERS)
+    r = s3.upload_part(Bucket="hdr", Key="mp", UploadId=u["UploadId"],
+                       PartNumber=1, Body=b"part")
+    s3.complete_multipart_upload(
+        Bucket="hdr", Key="mp", UploadId=u["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": r["ETag"]}]})
+    h = s3.head_object(Bucket="hdr", Key="mp")
+    assert_std(h, STD_HEADERS)
+    assert h["Metadata"] == {"camera": "x100"}
+
+
+def test_response_overrides_win_over_the_stored_headers(s3, dev_pki):
+    import requests
+    s3.create_bucket(Bucket="hdr")
+    s3.put_object(Bucket="hdr", Key="doc", Body=b"data",
+                  CacheControl="max-age=60", ContentDisposition="inline",
+                  ContentLanguage="de-CH")
+    url = s3.generate_presigned_url("get_object", Params={
+        "Bucket": "hdr", "Key": "doc",
+        "ResponseCacheControl": "no-store",
+        "ResponseContentDisposition": 'attachment; filename="d.bin"',
+        "ResponseExpires": datetime.datetime(
+            2030, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)})
+    r = requests.get(url, verify=dev_pki.ca)
+    assert r.status_code == 200 and r.content == b"data"
+    # each once: requests joins a repeated header with ", "
+    assert r.headers["Cache-Control"] == "no-store"
+    assert r.headers["Content-Disposition"] == 'attachment; filename="d.bin"'
+    assert r.headers["Expires"] == "Wed, 02 Jan 2030 03:04:05 GMT"
+    assert r.headers["Content-Language"] == "de-CH"
+    assert "Content-Encoding" not in r.headers
+
+
+def test_oversized_standard_headers_are_refused(store, s3):
+    s3.create_bucket(Bucket="hdr")
+    # 8192 bytes together are kept
+    s3.put_object(Bucket="hdr", Key="max", Body=b"x",
+                  ContentDisposition="d" * 8000, CacheControl="c" * 192)
+    h = s3.head_object(Bucket="hdr", Key="max")
+    assert h["ContentDisposition"] == "d" * 8000
+    assert h["CacheControl"] == "c" * 192
+    for call in (
+            lambda: s3.put_object(Bucket="hdr", Key="big", Body=b"x",
+                                  ContentDisposition="d" * 8000,
+                                  CacheControl="c" * 193),
+            lambda: s3.create_multipart_upload(Bucket="hdr", Key="big",
+                                               CacheControl="c" * 9000)):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert err(e) == "RequestHeaderSectionTooLarge"
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert "8192 bytes" in e.value.response["Error"]["Message"]
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket="hdr", Key="big")
+    assert s3.list_multipart_uploads(Bucket="hdr").get("Uploads", []) == []
 
 
 def test_unsupported_subresources_never_act_as_the_plain_operation(

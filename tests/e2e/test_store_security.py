@@ -217,7 +217,7 @@ def _hmac(key, msg):
                     hashlib.sha256).digest()
 
 
-def chunked_put(store, t, key, chunks, tamper=None):
+def chunked_put(store, t, key, chunks, tamper=None, encoding="aws-chunked"):
     """PUT with STREAMING-AWS4-HMAC-SHA256-PAYLOAD, as the AWS SDKs do
     over plain HTTP; returns the response."""
     import botocore.auth
@@ -233,7 +233,7 @@ def chunked_put(store, t, key, chunks, tamper=None):
                                              t["secret_access_key"])
     req = botocore.awsrequest.AWSRequest(
         method="PUT", url=f"{store.url}/data/{key}", headers={
-            "Content-Encoding": "aws-chunked",
+            "Content-Encoding": encoding,
             "x-amz-decoded-content-length": str(total)})
     auth = Streaming(creds, "s3", "us-east-1")
     auth.add_auth(req)
@@ -275,6 +275,21 @@ def test_aws_chunked_signed_upload(store):
     with pytest.raises(ClientError):
         s3.head_object(Bucket="data", Key="bad")
     assert len(object_files(store)) == 1
+
+
+def test_aws_chunked_is_not_kept_as_the_content_encoding(store):
+    """It names how the body was sent: S3 keeps only the other codings."""
+    t = store.tenant("acme")
+    s3 = store.s3(t)
+    s3.create_bucket(Bucket="data")
+    for key, sent, kept in (("plain", "aws-chunked", None),
+                            ("gz", "aws-chunked,gzip", "gzip"),
+                            ("gz2", "gzip, aws-chunked", "gzip")):
+        r = chunked_put(store, t, key, [b"z" * 100], encoding=sent)
+        assert r.status_code == 200, r.text
+        h = s3.head_object(Bucket="data", Key=key)
+        assert h.get("ContentEncoding") == kept, key
+        assert h["ContentLength"] == 100
 
 
 def test_unsigned_trailer_upload_with_crc32(store):

@@ -227,6 +227,26 @@ static int hexval(unsigned char c)
 	return -1;
 }
 
+int cu_http_list_next(const char **p, const char **elem, size_t *len)
+{
+	const char *s = *p, *end;
+
+	while (*s == ' ' || *s == '\t' || *s == ',')
+		s++;
+	*p = s;
+	if (*s == '\0')
+		return 0;
+	*elem = s; /* neither white space nor ',': not empty */
+	while (*s != '\0' && *s != ',')
+		s++;
+	end = s;
+	while (end > *elem && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	*len = (size_t)(end - *elem);
+	*p = s;
+	return 1;
+}
+
 int cu_http_url_decode(const char *in, size_t len, char *out, size_t *out_len)
 {
 	size_t o = 0;

@@ -106,6 +106,14 @@ void cu_http_match_clear(struct cu_http_match *m);
  * for a bad escape or a decoded NUL byte. */
 int cu_http_url_decode(const char *in, size_t len, char *out, size_t *out_len);
 
+/* cu_http_list_next - the next element of a comma-separated header
+ * list (RFC 9110 section 5.6.1: If-Match, Content-Encoding) in the
+ * NUL-terminated text at *p: *elem and *len get it without the optional
+ * white space (spaces, tabs) around it, empty elements are skipped, and
+ * *p moves past it. Returns 1 for an element, 0 at the end. Quoted
+ * strings are not parsed: a comma inside one splits it. */
+int cu_http_list_next(const char **p, const char **elem, size_t *len);
+
 /* cu_http_query_find - in the raw query string `q` (qlen bytes, without
  * '?'), find the first argument whose decoded name equals `name`, and
  * decode its value into a fresh string (*out, caller frees; "" for an

@@ -33,6 +33,7 @@
 #include "store/root_vault.h"
 #include "store/vaultc.h"
 #include "vault/vault.h"
+#include "helpers/skeys_fx.h"
 
 #define SVC_ROLE "Key Vault Crypto Service Encryption User"
 
@@ -1065,36 +1066,6 @@ static void operator_key_is_validated_and_its_denials_are_denials(void **state)
 	(void)state;
 }
 
-/* Tenant id with a fresh TK wrapped under keys' root; with first >= 0, a
- * TK whose wrap starts with that byte. */
-static void add_tenant_first(cu_smeta_t *meta, cu_skeys_t *keys, const char *id,
-                             int first)
-{
-	unsigned char w[CU_SKEYS_WRAPPED_MAX], h[CU_SMETA_HASH_LEN] = {0};
-	size_t wl = 0;
-	struct cu_smeta_tenant_new t = {
-	    .id = id,
-	    .name = id,
-	    .admin_token_hash = h,
-	    .access_key_id = id,
-	    .secret_sealed = (const unsigned char *)"s",
-	    .secret_sealed_len = 1,
-	    .root = CU_SMETA_ROOT_SYSTEM,
-	};
-
-	do
-		assert_int_equal(cu_skeys_tk_new(keys, w, sizeof(w), &wl), 0);
-	while (first >= 0 && w[0] != first);
-	t.tk_wrapped = w;
-	t.tk_wrapped_len = wl;
-	assert_int_equal(cu_smeta_tenant_create(meta, &t), 0);
-}
-
-static void add_tenant(cu_smeta_t *meta, cu_skeys_t *keys, const char *id)
-{
-	add_tenant_first(meta, keys, id, -1);
-}
-
 /* TK (tenant, version) in clear through a fresh hierarchy over root
  * (taken). */
 static void tk_under(cu_smeta_t *meta, struct cu_skeys_root *root,
@@ -1137,8 +1108,8 @@ static void tenant_keys_move_between_the_key_file_and_the_vault(void **state)
 	    cu_oproot_adopt(meta, &file_cfg, &froot, &n, msg, sizeof(msg)), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(cu_skeys_new(meta, &froot, 60, &keys), 0);
-	add_tenant(meta, keys, "ta");
-	add_tenant(meta, keys, "tb");
+	assert_int_equal(skfx_tenant(meta, keys, "ta", "ta"), 0);
+	assert_int_equal(skfx_tenant(meta, keys, "tb", "tb"), 0);
 	assert_int_equal(cu_skeys_tk_new(keys, w, sizeof(w), &wl), 0);
 	assert_int_equal(
 	    cu_smeta_tk_put(meta, "ta", 2, w, wl, CU_SMETA_ROOT_SYSTEM), 0);
@@ -1245,7 +1216,8 @@ static void a_key_file_wrap_that_reads_as_a_vault_header_moves_too(void **state)
 	assert_int_equal(cu_oproot_open(&file_cfg, &froot, msg, sizeof(msg)),
 	                 0);
 	assert_int_equal(cu_skeys_new(meta, &froot, 60, &keys), 0);
-	add_tenant_first(meta, keys, "ta", CU_VROOT_FORMAT_V1);
+	assert_int_equal(
+	    skfx_tenant_first(meta, keys, "ta", "ta", CU_VROOT_FORMAT_V1), 0);
 	assert_int_equal(cu_skeys_tk_plain(keys, "ta", 1, tk), 0);
 	cu_skeys_free(keys);
 
@@ -1292,7 +1264,7 @@ static void tenant_keys_move_from_one_vault_key_to_another(void **state)
 	assert_int_equal(
 	    cu_oproot_adopt(meta, &a_cfg, &aroot, &n, msg, sizeof(msg)), 0);
 	assert_int_equal(cu_skeys_new(meta, &aroot, 60, &keys), 0);
-	add_tenant(meta, keys, "ta");
+	assert_int_equal(skfx_tenant(meta, keys, "ta", "ta"), 0);
 	assert_int_equal(cu_skeys_tk_plain(keys, "ta", 1, tk), 0);
 	cu_skeys_free(keys);
 

@@ -276,6 +276,43 @@ static void url_decoding_is_strict(void **state)
 	assert_int_equal(cu_http_url_decode("%00", 3, out, &n), CU_ERR_PARSE);
 }
 
+/* The elements of a header list, each as "<elem>" in one string. */
+static void list_of(const char *text, char *out, size_t cap)
+{
+	const char *p = text, *e;
+	size_t n, at = 0;
+
+	out[0] = '\0';
+	while (cu_http_list_next(&p, &e, &n)) {
+		assert_true(at + n + 3 <= cap);
+		out[at++] = '<';
+		memcpy(out + at, e, n);
+		at += n;
+		out[at++] = '>';
+		out[at] = '\0';
+	}
+	assert_int_equal(*p, '\0');
+}
+
+static void header_lists_split_at_commas_without_white_space(void **state)
+{
+	char out[64];
+
+	(void)state;
+	list_of("gzip", out, sizeof(out));
+	assert_string_equal(out, "<gzip>");
+	list_of(" aws-chunked ,gzip,\tbr\t", out, sizeof(out));
+	assert_string_equal(out, "<aws-chunked><gzip><br>");
+	list_of(",, a b ,,, c,", out, sizeof(out));
+	assert_string_equal(out, "<a b><c>");
+	list_of("W/\"x\", \"y\"", out, sizeof(out));
+	assert_string_equal(out, "<W/\"x\"><\"y\">");
+	list_of("", out, sizeof(out));
+	assert_string_equal(out, "");
+	list_of(" , \t,", out, sizeof(out));
+	assert_string_equal(out, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +328,7 @@ int main(void)
 	    cmocka_unit_test(methods_have_bits_and_names),
 	    cmocka_unit_test(query_arguments_are_found_and_decoded),
 	    cmocka_unit_test(url_decoding_is_strict),
+	    cmocka_unit_test(header_lists_split_at_commas_without_white_space),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
