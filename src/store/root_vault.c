@@ -85,9 +85,10 @@ static int vr_wrap(void *ctx, const unsigned char *in, size_t in_len,
 
 /* Whether n bytes can be what the vault's wrapkey gave with c's
  * algorithm: A256KW output is whole 8-byte blocks, at least three; RSA's
- * is the modulus size (customer keys are RSA-2048 to 4096). A wrap of another root (a key file's, 40 bytes)
- * whose first byte happens to read as CU_VROOT_FORMAT_V1 then never sends
- * the vault a version made of random bytes. */
+ * is the modulus size (customer keys are RSA-2048 to 4096). Then a wrap of
+ * another root (a key file's, 40 bytes) whose first byte happens to read
+ * as CU_VROOT_FORMAT_V1 never sends the vault a version made of random
+ * bytes. */
 static int payload_fits(const struct vroot *c, size_t n)
 {
 	if (c->alg == CU_VAULTC_A256KW)
