@@ -285,6 +285,14 @@ int cu_cli_key(int argc, char **argv)
 		fprintf(stderr, "custos key %s: give one key name\n", verb);
 		return 2;
 	}
+	/* it goes into the path: "../x" would name another resource */
+	if (a.version != NULL && !cu_vks_version_valid(a.version)) {
+		fprintf(stderr,
+		        "custos key %s: --version is 32 hex digits "
+		        "(lowercase), as in the key's kid\n",
+		        verb);
+		return 2;
+	}
 	if (strcmp(verb, "create") == 0) {
 		const char *kty = a.kty ? a.kty : "RSA";
 		body = json_pack("{s:s}", "kty", kty);

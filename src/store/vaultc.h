@@ -208,9 +208,9 @@ int cu_vaultc_get_key(cu_vaultc_t *v, const char *kid,
 /* cu_vaultc_get_deleted - GET /deletedkeys/NAME: 0 when kid's key is in
  * the soft-deleted state (res->reason CU_VAULTC_KEY_DELETED, *purge_at
  * (may be NULL) the scheduled purge date or 0), else the classified
- * error (a 404: CU_ERR_DENIED with CU_VAULTC_KEY_NOT_FOUND). The store's
- * usual role (Crypto Service Encryption User) may not read deleted keys:
- * then CU_ERR_DENIED, PERMISSION_DENIED. */
+ * error (a 404: CU_ERR_DENIED with CU_VAULTC_KEY_NOT_FOUND). Any role
+ * that reads the key reads it deleted (Azure's keys/read); a principal
+ * without one gets CU_ERR_DENIED, PERMISSION_DENIED. */
 int cu_vaultc_get_deleted(cu_vaultc_t *v, const char *kid, int64_t *purge_at,
                           struct cu_vaultc_result *res);
 

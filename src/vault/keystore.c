@@ -112,7 +112,7 @@ int cu_vks_name_valid(const char *name, size_t len)
 	return 1;
 }
 
-static int version_valid(const char *v)
+int cu_vks_version_valid(const char *v)
 {
 	size_t n = strlen(v);
 
@@ -492,7 +492,7 @@ static int read_version_tx(cu_vks_t *vks, const char *name, const char *version,
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (!latest && !version_valid(version))
+	if (!latest && !cu_vks_version_valid(version))
 		return CU_ERR_NOTFOUND;
 	if (latest)
 		r = cu_db_query(vks->db, &st,
@@ -1175,7 +1175,8 @@ int cu_vks_use(cu_vks_t *vks, const char *name, const char *version,
 	*why = "";
 	if (version == NULL)
 		version = "";
-	if (name == NULL || (version[0] != '\0' && !version_valid(version)))
+	if (name == NULL ||
+	    (version[0] != '\0' && !cu_vks_version_valid(version)))
 		return CU_ERR_NOTFOUND;
 	/* the count before the read: see memo.h */
 	gen = cu_db_commits(vks->db);
@@ -1325,7 +1326,7 @@ static int restore_version(cu_vks_t *vks, const char *name, json_t *v)
 	                "exp", &exp, "created", &created, "updated", &updated,
 	                "tags", &tags, "pub", &pub, "sealed",
 	                &sealed_b64) != 0 ||
-	    !version_valid(version))
+	    !cu_vks_version_valid(version))
 		return CU_ERR_PARSE;
 	if ((r = cu_b64url_decode_alloc(sealed_b64, strlen(sealed_b64),
 	                                BACKUP_MAX, &sealed, &sealed_len)) != 0)

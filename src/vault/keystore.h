@@ -122,6 +122,10 @@ const char *cu_vks_recovery_level(const struct cu_vks_settings *s);
 /* cu_vks_name_valid - 1 when name (len bytes) is a valid key name. */
 int cu_vks_name_valid(const char *name, size_t len);
 
+/* cu_vks_version_valid - 1 when v (NUL-terminated) is a key version:
+ * CU_VKS_VERSION_LEN lowercase hex digits. */
+int cu_vks_version_valid(const char *v);
+
 /* cu_vks_ops_parse - a JSON array of key_ops names to bits. Returns 0,
  * or CU_ERR_PARSE (not an array of strings, or an unknown name).
  * cu_vks_ops_json - bits to a new JSON array (NULL when out of memory).

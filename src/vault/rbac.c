@@ -17,14 +17,20 @@
 #include <time.h>
 
 #define ALL_KEY_PERMS                                                          \
-	(CU_VPERM_READ | CU_VPERM_READ_DELETED | CU_VPERM_CREATE |             \
+	(CU_VPERM_READ | CU_VPERM_READ_POLICY | CU_VPERM_CREATE |              \
 	 CU_VPERM_IMPORT | CU_VPERM_UPDATE | CU_VPERM_DELETE |                 \
 	 CU_VPERM_RECOVER | CU_VPERM_PURGE | CU_VPERM_BACKUP |                 \
 	 CU_VPERM_RESTORE | CU_VPERM_ROTATE | CU_VPERM_ENCRYPT |               \
 	 CU_VPERM_DECRYPT | CU_VPERM_WRAP | CU_VPERM_UNWRAP | CU_VPERM_SIGN |  \
 	 CU_VPERM_VERIFY)
 
-/* Azure's built-in roles, as their data actions define them. */
+/* Azure's built-in roles, as their data actions define them: Crypto
+ * Officer every keys/ and keyrotationpolicies/ action; Crypto User
+ * keys/read, update, backup, encrypt, decrypt, wrap, unwrap, sign, verify;
+ * Crypto Service Encryption User keys/read, wrap, unwrap; Reader every
+ * read, which for keys is keys/read and keyrotationpolicies/read. Deleted
+ * keys have no data action of their own in a vault: keys/read covers
+ * them. */
 static const struct {
 	const char *name;
 	unsigned perms;
@@ -35,7 +41,7 @@ static const struct {
                         CU_VPERM_ENCRYPT | CU_VPERM_DECRYPT | CU_VPERM_WRAP |
                         CU_VPERM_UNWRAP | CU_VPERM_SIGN | CU_VPERM_VERIFY},
     {CU_VROLE_SVC_USER, CU_VPERM_READ | CU_VPERM_WRAP | CU_VPERM_UNWRAP},
-    {CU_VROLE_READER, CU_VPERM_READ | CU_VPERM_READ_DELETED},
+    {CU_VROLE_READER, CU_VPERM_READ | CU_VPERM_READ_POLICY},
 };
 
 unsigned cu_vrbac_role_perms(const char *role)

@@ -4,8 +4,9 @@
  * SHA-256) or a TLS client certificate (by the SHA-256 fingerprint of its
  * DER encoding). Role assignments give a principal one of Azure's built-in
  * key roles at vault scope ("/") or at one key ("/keys/NAME").
- * Authorization reads the database on every call: removing an assignment
- * takes effect on the very next request. */
+ * Authorization answers from what the database last said (memo.h), valid
+ * only until its next commit: removing an assignment takes effect on the
+ * very next request. */
 #ifndef CU_VAULT_RBAC_H
 #define CU_VAULT_RBAC_H
 
@@ -19,11 +20,12 @@
 #define CU_VRBAC_TOKEN_LEN 43
 #define CU_VRBAC_TOKEN_MAX 512
 
-/* Permissions (data actions). */
+/* Permissions, after Azure's data actions (Microsoft.KeyVault/vaults/
+ * keys/..., keyrotationpolicies/...). */
 enum {
-	CU_VPERM_READ = 1 << 0,         /* get, list keys and versions,
-	                                   get rotation policy */
-	CU_VPERM_READ_DELETED = 1 << 1, /* get, list deleted keys */
+	CU_VPERM_READ = 1 << 0,        /* keys/read: get, list keys and
+	                                  versions, get and list deleted keys */
+	CU_VPERM_READ_POLICY = 1 << 1, /* keyrotationpolicies/read */
 	CU_VPERM_CREATE = 1 << 2,
 	CU_VPERM_IMPORT = 1 << 3,
 	CU_VPERM_UPDATE = 1 << 4,
@@ -32,7 +34,8 @@ enum {
 	CU_VPERM_PURGE = 1 << 7,
 	CU_VPERM_BACKUP = 1 << 8,
 	CU_VPERM_RESTORE = 1 << 9,
-	CU_VPERM_ROTATE = 1 << 10, /* rotate, set rotation policy */
+	CU_VPERM_ROTATE = 1 << 10, /* keys/rotate and
+	                              keyrotationpolicies/write */
 	CU_VPERM_ENCRYPT = 1 << 11,
 	CU_VPERM_DECRYPT = 1 << 12,
 	CU_VPERM_WRAP = 1 << 13,

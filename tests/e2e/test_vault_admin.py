@@ -59,16 +59,32 @@ def test_settings_change_recovery_level(vault):
 
 def test_audit_records_every_request_and_detects_an_edit(vault):
     kc = vault.key_client()
-    kc.create_oct_key("aud", size=256)
+    t0 = int(time.time() * 1000)
+    k1 = kc.create_oct_key("aud", size=256)
+    k2 = kc.create_oct_key("aud", size=256)
     kc.get_key("aud")
+    kc.get_key("aud", k1.properties.version)
     vault.request("GET", "/keys?api-version=7.4", token="")  # refused
     r = vault.request("GET", "/admin/v1/audit?since=0")
+    t1 = int(time.time() * 1000)
     recs = r.json()["value"]
-    ops = [(x["principal"], x["op"], x["key"], x["result"]) for x in recs]
-    assert ("admin", "create", "aud", "ok") in ops
-    assert ("admin", "get", "aud", "ok") in ops
-    assert ("", "list", "", "Unauthorized") in ops
+    ops = [(x["principal"], x["op"], x["key"], x["version"], x["result"])
+           for x in recs]
+    v1, v2 = k1.properties.version, k2.properties.version
+    # the version a request used: the one it named, else the latest (the
+    # SDK's first request goes without a token, for the challenge)
+    assert ops == [("", "create", "aud", "", "Unauthorized"),
+                   ("admin", "create", "aud", v1, "ok"),
+                   ("admin", "create", "aud", v2, "ok"),
+                   ("admin", "get", "aud", v2, "ok"),
+                   ("admin", "get", "aud", v1, "ok"),
+                   ("", "list", "", "", "Unauthorized")]
     assert all(len(x["request_id"]) == 32 for x in recs)
+    # ts: Unix milliseconds when the vault recorded it, in request order
+    ts = [x["ts"] for x in recs]
+    assert all(isinstance(t, int) for t in ts)
+    assert t0 <= ts[0] and ts == sorted(ts) and ts[-1] <= t1
+    assert [x["seq"] for x in recs] == [1, 2, 3, 4, 5, 6]
     assert vault.request("GET", "/admin/v1/audit/verify").json()["ok"]
     # edit one record behind the vault's back
     db = sqlite3.connect(os.path.join(vault.data, "audit.db"), timeout=10)

@@ -76,3 +76,43 @@ def test_vault_admin_from_the_cli(vault):
                               env=env).stdout)["value"]
     assert any(r["op"] == "unwrapkey" and r["result"] == "Forbidden"
                for r in recs)
+
+
+def test_key_show_prints_the_latest_or_a_given_version(vault):
+    env = env_for(vault)
+    v1 = json.loads(run_cli("key", "create", "shown", "--kty", "oct",
+                            env=env).stdout)["key"]["kid"]
+    v2 = json.loads(run_cli("key", "rotate", "shown",
+                            env=env).stdout)["key"]["kid"]
+    assert v1 != v2
+    k = json.loads(run_cli("key", "show", "shown", env=env).stdout)
+    assert k["key"]["kid"] == v2
+    assert k["key"]["kty"] == "oct" and "k" not in k["key"]
+    assert k["attributes"]["enabled"] is True
+    old = v1.rsplit("/", 1)[1]
+    k = json.loads(run_cli("key", "show", "shown", "--version", old,
+                           env=env).stdout)
+    assert k["key"]["kid"] == v1
+    # a name in another spelling is the same key
+    k = json.loads(run_cli("key", "show", "SHOWN", env=env).stdout)
+    assert k["key"]["kid"] == v2
+    # a key or version that is not there: the vault's 404
+    p = run_cli("key", "show", "nosuch", env=env, check=False)
+    assert p.returncode == 1 and "404" in p.stderr
+    assert "KeyNotFound" in p.stderr and p.stdout == ""
+    p = run_cli("key", "show", "shown", "--version", "0" * 32, env=env,
+                check=False)
+    assert p.returncode == 1 and "404" in p.stderr
+    # a version that is not 32 hex digits never reaches the vault as a
+    # path of its own (it would name another resource)
+    for bad in ("../../deletedkeys", "abc", "0" * 31 + "g", "x?y=1"):
+        p = run_cli("key", "show", "shown", "--version", bad, env=env,
+                    check=False)
+        assert p.returncode == 2, (bad, p.stdout, p.stderr)
+        assert "32 hex digits" in p.stderr and p.stdout == ""
+    # a principal without a role on the key is refused
+    tok = json.loads(run_cli("vault", "principal", "put", "nobody",
+                             env=env).stdout)["token"]
+    p = run_cli("key", "show", "shown", env=env_for(vault, tok),
+                check=False)
+    assert p.returncode == 1 and "403" in p.stderr

@@ -10,6 +10,8 @@ import os
 
 import pytest
 from azure.core.exceptions import HttpResponseError
+from cryptography.hazmat.primitives import hashes, keywrap
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from azure.keyvault.keys import KeyCurveName
 from azure.keyvault.keys.crypto import (EncryptionAlgorithm,
                                         KeyWrapAlgorithm, SignatureAlgorithm)
@@ -140,11 +142,109 @@ def test_wrong_algorithm_for_the_key_type_is_refused(vault):
 
 def test_rsa1_5_is_refused_with_a_reason(vault):
     vault.key_client().create_rsa_key("r15", size=2048)
-    r = vault.request("POST", "/keys/r15//wrapkey?api-version=7.4",
-                      json={"alg": "RSA1_5", "value": b64u(b"a" * 32)})
-    assert r.status_code == 400
-    assert "RSA1_5" in r.json()["error"]["message"]
-    assert "padding" in r.json()["error"]["message"]
+    # a valid RSA1_5 ciphertext for the key would be 256 bytes
+    for op, value in (("wrapkey", b"a" * 32), ("unwrapkey", b"c" * 256),
+                      ("encrypt", b"a" * 32), ("decrypt", b"c" * 256)):
+        r = vault.request("POST", f"/keys/r15//{op}?api-version=7.4",
+                          json={"alg": "RSA1_5", "value": b64u(value)})
+        assert r.status_code == 400, (op, r.text)
+        err = r.json()["error"]
+        assert err["code"] == "BadParameter", op
+        assert "RSA1_5" in err["message"], op
+        assert "padding" in err["message"], op
+
+
+def vault_op(vault, path, body, status=200):
+    r = vault.request("POST", path + "?api-version=7.4", json=body)
+    assert r.status_code == status, (path, body["alg"], r.text)
+    return r.json()
+
+
+@pytest.mark.parametrize("alg,h", [("RSA-OAEP", hashes.SHA1),
+                                   ("RSA-OAEP-256", hashes.SHA256)])
+def test_rsa_encrypt_in_the_vault_is_standard_oaep(vault, alg, h):
+    """The vault's own encrypt (the SDK encrypts locally): OAEP with the
+    algorithm's hash for MGF1 and label-less, so the private key's holder
+    decrypts it with any library, and the vault decrypts it back."""
+    priv = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pn = priv.private_numbers()
+
+    def b(n):
+        return b64u(n.to_bytes((n.bit_length() + 7) // 8, "big"))
+
+    jwk = {"kty": "RSA", "n": b(pn.public_numbers.n),
+           "e": b(pn.public_numbers.e), "d": b(pn.d), "p": b(pn.p),
+           "q": b(pn.q), "dp": b(pn.dmp1), "dq": b(pn.dmq1),
+           "qi": b(pn.iqmp)}
+    r = vault.request("PUT", "/keys/enc?api-version=7.4", json={"key": jwk})
+    assert r.status_code == 200, r.text
+    kid = r.json()["key"]["kid"]
+    version = kid.rsplit("/", 1)[1]
+    msg = os.urandom(48)
+    e1 = vault_op(vault, f"/keys/enc/{version}/encrypt",
+                  {"alg": alg, "value": b64u(msg)})
+    e2 = vault_op(vault, "/keys/enc//encrypt",
+                  {"alg": alg, "value": b64u(msg)})
+    assert e1["kid"] == kid and e2["kid"] == kid
+    assert len(unb64u(e1["value"])) == 256
+    assert e1["value"] != e2["value"]  # randomized padding
+    pad = padding.OAEP(mgf=padding.MGF1(algorithm=h()), algorithm=h(),
+                       label=None)
+    assert priv.decrypt(unb64u(e1["value"]), pad) == msg
+    for e in (e1, e2):
+        d = vault_op(vault, f"/keys/enc/{version}/decrypt",
+                     {"alg": alg, "value": e["value"]})
+        assert unb64u(d["value"]) == msg and d["kid"] == kid
+    # what the key's holder encrypted, the vault decrypts
+    local = priv.public_key().encrypt(b"from outside", pad)
+    d = vault_op(vault, "/keys/enc//decrypt",
+                 {"alg": alg, "value": b64u(local)})
+    assert unb64u(d["value"]) == b"from outside"
+    # the other OAEP hash does not decrypt it
+    other = "RSA-OAEP-256" if alg == "RSA-OAEP" else "RSA-OAEP"
+    err = vault_op(vault, "/keys/enc//decrypt",
+                   {"alg": other, "value": e1["value"]}, 400)
+    assert err["error"]["code"] == "BadParameter"
+    # a plaintext longer than OAEP leaves room for is refused
+    room = 256 - 2 * h.digest_size - 2
+    vault_op(vault, "/keys/enc//encrypt",
+             {"alg": alg, "value": b64u(b"x" * room)})
+    err = vault_op(vault, "/keys/enc//encrypt",
+                   {"alg": alg, "value": b64u(b"x" * (room + 1))}, 400)
+    assert err["error"]["code"] == "BadParameter"
+
+
+def test_a256kw_encrypt_and_wrapkey_agree_on_an_oct_key(vault):
+    """On an oct key, encrypt and wrapkey with A256KW are one algorithm
+    (RFC 3394, deterministic): each decrypts and unwraps the other's
+    output, and both match a known-answer computation."""
+    kek = os.urandom(32)
+    r = vault.request("PUT", "/keys/kw?api-version=7.4",
+                      json={"key": {"kty": "oct", "k": b64u(kek)}})
+    assert r.status_code == 200, r.text
+    cek = os.urandom(32)
+    body = {"alg": "A256KW", "value": b64u(cek)}
+    enc = vault_op(vault, "/keys/kw//encrypt", body)
+    wrp = vault_op(vault, "/keys/kw//wrapkey", body)
+    assert enc["value"] == wrp["value"]
+    assert unb64u(enc["value"]) == keywrap.aes_key_wrap(kek, cek)
+    for op in ("decrypt", "unwrapkey"):
+        out = vault_op(vault, f"/keys/kw//{op}",
+                       {"alg": "A256KW", "value": enc["value"]})
+        assert unb64u(out["value"]) == cek, op
+    # a tampered value and a length A256KW cannot take are refused
+    bad = bytearray(unb64u(enc["value"]))
+    bad[0] ^= 1
+    for op in ("decrypt", "unwrapkey"):
+        vault_op(vault, f"/keys/kw//{op}",
+                 {"alg": "A256KW", "value": b64u(bytes(bad))}, 400)
+    for op in ("encrypt", "wrapkey"):
+        vault_op(vault, f"/keys/kw//{op}",
+                 {"alg": "A256KW", "value": b64u(b"x" * 20)}, 400)
+    # an RSA algorithm on the oct key is refused for encrypt too
+    err = vault_op(vault, "/keys/kw//encrypt",
+                   {"alg": "RSA-OAEP-256", "value": b64u(cek)}, 400)
+    assert "A256KW" in err["error"]["message"]
 
 
 def test_key_ops_are_enforced(vault):

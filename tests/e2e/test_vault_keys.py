@@ -71,6 +71,72 @@ def test_paging_follows_next_link(vault):
                          ).status_code == 400
 
 
+def pages(vault, path, maxresults):
+    """Follow nextLink from path to the end: the list of pages' values."""
+    url = f"{path}?api-version=7.4&maxresults={maxresults}"
+    out = []
+    while url is not None:
+        r = vault.request("GET", url)
+        assert r.status_code == 200, (url, r.text)
+        body = r.json()
+        assert len(body["value"]) <= maxresults
+        out.append(body["value"])
+        url = body["nextLink"]
+        if url is not None:
+            assert url.startswith(vault.url + path + "?")
+            assert f"maxresults={maxresults}" in url
+            url = url[len(vault.url):]
+        assert len(out) < 100
+    return out
+
+
+def test_versions_and_deleted_keys_page_by_next_link(vault):
+    kc = vault.key_client()
+    made = [kc.create_oct_key("many", size=256).properties.version
+            for _ in range(12)]
+    got = pages(vault, "/keys/many/versions", 5)
+    assert [len(p) for p in got] == [5, 5, 2]
+    kids = [x["kid"] for p in got for x in p]
+    assert kids == [f"{vault.url}/keys/many/{v}" for v in made]
+    # exactly a multiple of the page: no empty page at the end
+    assert [len(p) for p in pages(vault, "/keys/many/versions", 6)] == [6, 6]
+    assert [p.version for p in kc.list_properties_of_key_versions(
+        "many", max_page_size=4)] == made
+    names = [f"del-{i}" for i in range(7)]
+    for n in names:
+        kc.create_oct_key(n, size=256)
+        kc.begin_delete_key(n, **POLL).result()
+    got = pages(vault, "/deletedkeys", 3)
+    assert [len(p) for p in got] == [3, 3, 1]
+    items = [x for p in got for x in p]
+    assert [x["recoveryId"] for x in items] == \
+        [f"{vault.url}/deletedkeys/{n}" for n in names]
+    assert all(x["kid"] == f"{vault.url}/keys/{n}"
+               for x, n in zip(items, names))
+    assert [d.name for d in kc.list_deleted_keys(max_page_size=2)] == names
+    # the live keys' list skips the deleted ones
+    assert [x["kid"] for p in pages(vault, "/keys", 1) for x in p] == \
+        [f"{vault.url}/keys/many"]
+
+
+def test_bad_maxresults_and_skiptoken_are_refused(vault):
+    vault.key_client().create_oct_key("k", size=256)
+    for path in ("/keys", "/keys/k/versions", "/deletedkeys"):
+        for q in ("maxresults=0", "maxresults=26", "maxresults=-1",
+                  "maxresults=abc", "maxresults=", "maxresults=2.5",
+                  "maxresults=99999999999999999999999",
+                  "$skiptoken=x", "$skiptoken=-3"):
+            r = vault.request("GET", f"{path}?api-version=7.4&{q}")
+            assert r.status_code == 400, (path, q, r.text)
+            err = r.json()["error"]
+            assert err["code"] == "BadParameter"
+            name = q.split("=")[0]
+            assert f"'{name}' must be an integer from" in err["message"]
+        for q in ("maxresults=1", "maxresults=25"):
+            r = vault.request("GET", f"{path}?api-version=7.4&{q}")
+            assert r.status_code == 200, (path, q, r.text)
+
+
 def test_update_enable_disable_expiry_and_tags(vault):
     kc = vault.key_client()
     kc.create_rsa_key("upd", size=2048)

@@ -95,6 +95,11 @@ static void create_adds_versions_and_latest_follows(void **state)
 	                    "Recoverable+Purgeable");
 	assert_int_equal(cu_vks_create(f->vks, "k1", &n, NULL, &b), 0);
 	assert_string_not_equal(a.version, b.version);
+	assert_true(cu_vks_version_valid(a.version));
+	assert_false(cu_vks_version_valid(""));
+	assert_false(cu_vks_version_valid("0123"));
+	assert_false(cu_vks_version_valid("../../deletedkeys/0123456789abcd"));
+	assert_false(cu_vks_version_valid("0123456789ABCDEF0123456789abcdef"));
 	assert_int_equal(cu_vks_get(f->vks, "k1", NULL, &g), 0);
 	assert_string_equal(g.version, b.version);
 	cu_vks_key_clear(&g);
