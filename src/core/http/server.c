@@ -685,7 +685,13 @@ const char *cu_http_req_query_string(const cu_http_req_t *req)
 
 const char *cu_http_req_param(const cu_http_req_t *req, const char *name)
 {
-	return cu_http_match_param(&req->match, name);
+	return cu_http_match_param(&req->match, name, NULL);
+}
+
+const char *cu_http_req_param_len(const cu_http_req_t *req, const char *name,
+                                  size_t *len)
+{
+	return cu_http_match_param(&req->match, name, len);
 }
 
 const char *cu_http_req_query(cu_http_req_t *req, const char *name)
@@ -985,6 +991,13 @@ static enum MHD_Result begin(cu_http_req_t *req, const char *method)
 	}
 	req->has_body = (rc == 0 && clen > 0) || te != NULL;
 
+	/* a path that does not decode names nothing, and no route could
+	 * tell the client why it matched none (S3's words) */
+	if (cu_http_url_decode(req->path, req->path_len, NULL, NULL) != 0) {
+		(void)cu_http_reply_error(req, 400, "InvalidURI",
+		                          "Couldn't parse the specified URI.");
+		goto out;
+	}
 	rc = cu_http_router_match(s->router, req->method_bit, req->path,
 	                          req->path_len, &req->match);
 	if (rc == CU_ERR_NOTFOUND && req->match.allowed != 0) {
