@@ -1452,7 +1452,8 @@ out:
 	return txn_end(m, rc);
 }
 
-int cu_smeta_path_in_use(cu_smeta_t *m, const char *path, int *in_use)
+int cu_smeta_path_in_use(cu_smeta_t *m, const char *path, const char *file,
+                         int *in_use)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -1462,11 +1463,23 @@ int cu_smeta_path_in_use(cu_smeta_t *m, const char *path, int *in_use)
 	*in_use = 1; /* on any failure, keep the file */
 	if ((rc = cu_db_begin_read(m->db)) != 0)
 		return rc;
-	rc =
-	    cu_db_query_cached(m->db, &st,
-	                       "SELECT 1 FROM objects WHERE path = ?1 UNION ALL"
-	                       " SELECT 1 FROM uploads WHERE path = ?1 LIMIT 1",
-	                       "t", path);
+	if (file == NULL)
+		rc = cu_db_query_cached(
+		    m->db, &st,
+		    "SELECT 1 FROM objects WHERE path = ?1 UNION ALL"
+		    " SELECT 1 FROM uploads WHERE path = ?1 LIMIT 1",
+		    "t", path);
+	else
+		rc = cu_db_query_cached(
+		    m->db, &st,
+		    "SELECT 1 FROM uploads u JOIN upload_parts p"
+		    " ON p.upload_id = u.upload_id"
+		    " WHERE u.path = ?1 AND p.file = ?2 UNION ALL"
+		    " SELECT 1 FROM objects o JOIN object_parts p"
+		    " ON p.tenant = o.tenant AND p.bucket = o.bucket"
+		    " AND p.version_id = o.version_id"
+		    " WHERE o.path = ?1 AND p.file = ?2 LIMIT 1",
+		    "tt", path, file);
 	if (rc == 0) {
 		rc = cu_db_step(st);
 		if (rc >= 0) {

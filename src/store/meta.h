@@ -427,10 +427,14 @@ int cu_smeta_object_parts(cu_smeta_t *m, const char *tenant, const char *bucket,
                           const char *version_id, cu_smeta_part_fn fn,
                           void *arg);
 
-/* cu_smeta_path_in_use - *in_use 1 when an object version or an upload
- * in progress references the data path (a version file or an upload's
- * directory), else 0. Returns 0 or CU_ERR_DB (*in_use is then 1). */
-int cu_smeta_path_in_use(cu_smeta_t *m, const char *path, int *in_use);
+/* cu_smeta_path_in_use - with file NULL: *in_use 1 when an object
+ * version or an upload in progress references the data path (a version
+ * file or a multipart directory), else 0. With file set: 1 when a part
+ * of the upload or multipart object whose directory is `path` is that
+ * file (a part acknowledged, or chosen at completion), else 0. Returns 0
+ * or CU_ERR_DB (*in_use is then 1). */
+int cu_smeta_path_in_use(cu_smeta_t *m, const char *path, const char *file,
+                         int *in_use);
 
 /* cu_smeta_object_clear - free what an object struct owns and zero it.
  * NULL ok. */

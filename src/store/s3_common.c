@@ -707,9 +707,8 @@ static int on_headers(cu_http_req_t *req, void *arg)
 		}
 		memcpy(c->rq.bucket, b, strlen(b) + 1);
 	}
-	c->rq.key = cu_http_req_param(req, "key");
+	c->rq.key = cu_http_req_param_len(req, "key", &c->rq.key_len);
 	if (c->rq.key != NULL) {
-		c->rq.key_len = strlen(c->rq.key);
 		if (!cu_s3_key_ok(c->rq.key, c->rq.key_len))
 			return cu_s3_reply_error(
 			    req, 400,

@@ -216,10 +216,42 @@ static DIR *subdir(DIR *parent, const char *name)
 	return d;
 }
 
+/* Remove the part files that no part row references from the multipart
+ * directory `name` of parent (rel: objects/T/XX/ID.mp, in use): a part
+ * cut off by a crash, or one replaced or left out at completion just
+ * before it. Returns how many went. */
+static size_t sweep_parts(cu_store_t *s, DIR *parent, const char *name,
+                          const char *rel)
+{
+	char frel[CU_SMETA_PATH_MAX + 80];
+	DIR *d = subdir(parent, name);
+	struct dirent *e;
+	size_t removed = 0;
+	int in_use;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (cu_smeta_path_in_use(s->meta, rel, e->d_name, &in_use) !=
+		        0 ||
+		    in_use)
+			continue;
+		if ((size_t)snprintf(frel, sizeof(frel), "%s/%s", rel,
+		                     e->d_name) < sizeof(frel) &&
+		    cu_sobj_remove(s->data_dir, frel) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
 /* Remove data files no metadata row references: what a crash between
  * writing a file and committing its row (or between a commit and the
- * removal of the version it replaced) leaves behind. Runs before the
- * server starts, so no upload is in flight. Logs what it removed. */
+ * removal of the version it replaced) leaves behind, whole multipart
+ * directories and single part files alike. Runs before the server
+ * starts, so no upload is in flight. Logs what it removed. */
 static void sweep_orphans(cu_store_t *s)
 {
 	char top[4096], rel[CU_SMETA_PATH_MAX + 1];
@@ -253,10 +285,16 @@ static void sweep_orphans(cu_store_t *s)
 				             x->d_name, v->d_name);
 				if (n < 0 || (size_t)n >= sizeof(rel))
 					continue;
-				if (cu_smeta_path_in_use(s->meta, rel,
-				                         &in_use) != 0 ||
-				    in_use)
+				if (cu_smeta_path_in_use(s->meta, rel, NULL,
+				                         &in_use) != 0)
 					continue;
+				if (in_use) {
+					if (v->d_type == DT_DIR ||
+					    v->d_type == DT_UNKNOWN)
+						removed += sweep_parts(
+						    s, dv, v->d_name, rel);
+					continue;
+				}
 				if (cu_sobj_remove(s->data_dir, rel) == 0)
 					removed++;
 			}

@@ -243,6 +243,184 @@ def test_list_objects_v1_with_markers(s3):
     assert allkeys == [f"k{i}" for i in range(7)]
 
 
+def test_list_objects_v1_prefix_delimiter_and_markers(s3):
+    s3.create_bucket(Bucket="data")
+    keys = ["a/1", "a/2", "b", "c/x/1", "c/y", "d", "e"]
+    for k in keys:
+        s3.put_object(Bucket="data", Key=k, Body=b"x")
+    r = s3.list_objects(Bucket="data", Prefix="c/")
+    assert [o["Key"] for o in r["Contents"]] == ["c/x/1", "c/y"]
+    assert r["Prefix"] == "c/" and not r["IsTruncated"]
+    r = s3.list_objects(Bucket="data", Delimiter="/")
+    assert [o["Key"] for o in r["Contents"]] == ["b", "d", "e"]
+    assert [p["Prefix"] for p in r["CommonPrefixes"]] == ["a/", "c/"]
+    assert r["Delimiter"] == "/" and "NextMarker" not in r
+    r = s3.list_objects(Bucket="data", Prefix="c/", Delimiter="/")
+    assert [o["Key"] for o in r["Contents"]] == ["c/y"]
+    assert [p["Prefix"] for p in r["CommonPrefixes"]] == ["c/x/"]
+    r = s3.list_objects(Bucket="data", Marker="c/y")
+    assert r["Marker"] == "c/y"
+    assert [o["Key"] for o in r["Contents"]] == ["d", "e"]
+    # a marker inside a common prefix's keys skips that prefix's rest
+    r = s3.list_objects(Bucket="data", Marker="a/1", Delimiter="/")
+    assert [o["Key"] for o in r["Contents"]] == ["b", "d", "e"]
+    assert [p["Prefix"] for p in r["CommonPrefixes"]] == ["a/", "c/"]
+    # pages by hand: NextMarker (only given with a delimiter) is the last
+    # key or common prefix of the page, and the next page starts after it
+    seen, marker, pages = [], "", 0
+    while True:
+        r = s3.list_objects(Bucket="data", Delimiter="/", MaxKeys=2,
+                            Marker=marker)
+        page = [o["Key"] for o in r.get("Contents", [])] + \
+            [p["Prefix"] for p in r.get("CommonPrefixes", [])]
+        assert len(page) <= 2 and r["Marker"] == marker
+        seen += page
+        pages += 1
+        if not r["IsTruncated"]:
+            assert "NextMarker" not in r
+            break
+        assert r["NextMarker"] == max(page)
+        marker = r["NextMarker"]
+    assert sorted(seen) == ["a/", "b", "c/", "d", "e"] and pages == 3
+    # without a delimiter no NextMarker: the client goes on from its
+    # last key
+    r = s3.list_objects(Bucket="data", MaxKeys=3)
+    assert r["IsTruncated"] and "NextMarker" not in r
+    assert [o["Key"] for o in r["Contents"]] == ["a/1", "a/2", "b"]
+
+
+# ---- listings with encoding-type=url, read as the raw XML ----
+
+S3NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+ODD_KEYS = ["100%", "a b/1", "a b/2", "c+d", "caf\u00e9", "plain", "x/y z"]
+
+
+def q(v):
+    """A query value as a client sends it (every reserved byte encoded)."""
+    from urllib.parse import quote
+    return quote(v, safe="")
+
+
+def list_xml(store, acme, query):
+    r = store.signed(acme, "GET", "/data?" + query)
+    assert r.status_code == 200, r.text
+    from xml.etree import ElementTree
+    return ElementTree.fromstring(r.content)
+
+
+def texts(doc, path):
+    """Texts of the elements at `path` ("Contents/Key") in S3's namespace."""
+    return [e.text or "" for e in doc.findall(
+        "/".join(S3NS + p for p in path.split("/")))]
+
+
+def text(doc, name):
+    got = texts(doc, name)
+    assert len(got) <= 1, (name, got)
+    return got[0] if got else None
+
+
+@pytest.fixture
+def odd(s3):
+    s3.create_bucket(Bucket="data")
+    for k in ODD_KEYS:
+        s3.put_object(Bucket="data", Key=k, Body=b"x")
+    return s3
+
+
+def test_list_objects_v2_encoding_type_url_raw(store, acme, odd):
+    d = list_xml(store, acme, "list-type=2&encoding-type=url")
+    assert text(d, "EncodingType") == "url"
+    # space as %20 (botocore's unquote_plus reads it as S3's '+'), '+' and
+    # '%' encoded, UTF-8 bytes each encoded, '/' kept
+    assert texts(d, "Contents/Key") == [
+        "100%25", "a%20b/1", "a%20b/2", "c%2Bd", "caf%C3%A9", "plain",
+        "x/y%20z"]
+    d = list_xml(store, acme, "list-type=2&encoding-type=url&prefix=" +
+                 q("a b/"))
+    assert text(d, "Prefix") == "a%20b/"
+    assert texts(d, "Contents/Key") == ["a%20b/1", "a%20b/2"]
+    d = list_xml(store, acme, "list-type=2&encoding-type=url&delimiter=" +
+                 q("/"))
+    assert text(d, "Delimiter") == "/"
+    assert texts(d, "CommonPrefixes/Prefix") == ["a%20b/", "x/"]
+    assert texts(d, "Contents/Key") == ["100%25", "c%2Bd", "caf%C3%A9",
+                                        "plain"]
+    d = list_xml(store, acme, "list-type=2&encoding-type=url&delimiter=" +
+                 q("+") + "&start-after=" + q("a b/2"))
+    assert text(d, "Delimiter") == "%2B"
+    assert text(d, "StartAfter") == "a%20b/2"
+    assert texts(d, "CommonPrefixes/Prefix") == ["c%2B"]
+    assert texts(d, "Contents/Key") == ["caf%C3%A9", "plain", "x/y%20z"]
+    # without encoding-type the names are the XML text as they are
+    d = list_xml(store, acme, "list-type=2&prefix=" + q("caf\u00e9"))
+    assert text(d, "EncodingType") is None
+    assert text(d, "Prefix") == "caf\u00e9"
+    assert texts(d, "Contents/Key") == ["caf\u00e9"]
+    # and boto3 (which asks for url itself) decodes what we encoded
+    r = odd.list_objects_v2(Bucket="data", Delimiter="+",
+                            StartAfter="a b/2")
+    assert [o["Key"] for o in r["Contents"]] == ["caf\u00e9", "plain",
+                                                 "x/y z"]
+    assert [p["Prefix"] for p in r["CommonPrefixes"]] == ["c+"]
+
+
+def test_list_objects_v1_encoding_type_url_raw(store, acme, odd):
+    d = list_xml(store, acme, "encoding-type=url&marker=" + q("c+d"))
+    assert text(d, "EncodingType") == "url"
+    assert text(d, "Marker") == "c%2Bd"
+    assert texts(d, "Contents/Key") == ["caf%C3%A9", "plain", "x/y%20z"]
+    d = list_xml(store, acme, "encoding-type=url&delimiter=" + q("/") +
+                 "&max-keys=2")
+    assert text(d, "IsTruncated") == "true"
+    assert texts(d, "Contents/Key") == ["100%25"]
+    assert texts(d, "CommonPrefixes/Prefix") == ["a%20b/"]
+    assert text(d, "NextMarker") == "a%20b/"
+    d = list_xml(store, acme, "encoding-type=url&prefix=" + q("a b/") +
+                 "&delimiter=" + q(" "))
+    assert text(d, "Prefix") == "a%20b/"
+    assert text(d, "Delimiter") == "%20"
+    d = list_xml(store, acme, "encoding-type=url&delimiter=" + q(" "))
+    assert texts(d, "CommonPrefixes/Prefix") == ["a%20", "x/y%20"]
+    r = odd.list_objects(Bucket="data", Delimiter="/", MaxKeys=2)
+    assert r["NextMarker"] == "a b/"
+    assert [p["Prefix"] for p in r["CommonPrefixes"]] == ["a b/"]
+
+
+def test_list_object_versions_encoding_type_url_raw(store, acme, odd):
+    d = list_xml(store, acme, "versions&encoding-type=url&key-marker=" +
+                 q("c+d") + "&max-keys=2")
+    assert text(d, "EncodingType") == "url"
+    assert text(d, "KeyMarker") == "c%2Bd"
+    assert texts(d, "Version/Key") == ["caf%C3%A9", "plain"]
+    assert text(d, "IsTruncated") == "true"
+    assert text(d, "NextKeyMarker") == "plain"
+    d = list_xml(store, acme, "versions&encoding-type=url&prefix=" +
+                 q("x/y ") + "&delimiter=" + q("%"))
+    assert text(d, "Prefix") == "x/y%20"
+    assert text(d, "Delimiter") == "%25"
+    assert texts(d, "Version/Key") == ["x/y%20z"]
+    d = list_xml(store, acme, "versions&encoding-type=url&delimiter=" +
+                 q("%"))
+    assert texts(d, "CommonPrefixes/Prefix") == ["100%25"]
+    d = list_xml(store, acme, "versions&encoding-type=url&max-keys=1&"
+                 "key-marker=" + q("a b/2"))
+    assert text(d, "NextKeyMarker") == "c%2Bd"
+    r = odd.list_object_versions(Bucket="data", KeyMarker="a b/2")
+    assert [v["Key"] for v in r["Versions"]] == ["c+d", "caf\u00e9",
+                                                 "plain", "x/y z"]
+
+
+@pytest.mark.parametrize("query", ["list-type=2&", "", "versions&"])
+def test_an_unknown_encoding_type_is_refused(store, acme, s3, query):
+    s3.create_bucket(Bucket="data")
+    for enc in ("base64", "URL"):
+        r = store.signed(acme, "GET", f"/data?{query}encoding-type={enc}")
+        assert r.status_code == 400, (query, enc, r.text)
+        assert b"<Code>InvalidArgument</Code>" in r.content
+        assert b"Invalid Encoding Method" in r.content
+
+
 def test_delete_objects(s3):
     s3.create_bucket(Bucket="data")
     for k in ("a", "b", "c"):

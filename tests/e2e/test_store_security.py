@@ -2,8 +2,10 @@
 import binascii
 import hashlib
 import hmac
+import json
 import os
 import time
+from xml.etree import ElementTree
 
 import pytest
 import requests
@@ -19,6 +21,30 @@ def object_files(store):
     for root, _, names in os.walk(os.path.join(store.data, "objects")):
         out += [os.path.join(root, n) for n in names]
     return out
+
+
+def tamper_count(store):
+    r = requests.get(store.url + "/metrics", verify=store.pki.ca)
+    assert r.status_code == 200
+    for line in r.text.splitlines():
+        if line.startswith("custos_store_tamper_detected_total "):
+            return int(float(line.split()[1]))
+    raise AssertionError("no custos_store_tamper_detected_total")
+
+
+def tamper_events(store):
+    return [json.loads(line) for line in store.proc.log().splitlines()
+            if '"tamper_detected"' in line]
+
+
+def assert_tamper_recorded(store, at_least):
+    """Reads of a damaged object were logged as security events and
+    counted, one each (boto3 retries a 500 once)."""
+    events = tamper_events(store)
+    assert len(events) >= at_least, store.proc.log()
+    for e in events:
+        assert e["level"] == "warn" and e["event"] == "tamper_detected"
+    assert tamper_count(store) == len(events)
 
 
 def test_tenants_are_isolated_whatever_the_bucket_names(store):
@@ -113,9 +139,7 @@ def test_tampered_data_file_never_yields_wrong_bytes(store, where):
         assert r["Body"].read() == body[:100]
     except ClientError:
         pass
-    assert "tamper_detected" in store.proc.log()
-    r = requests.get(store.url + "/metrics", verify=store.pki.ca)
-    assert "custos_store_tamper_detected_total 0" not in r.text
+    assert_tamper_recorded(store, 1)
 
 
 def test_a_data_file_moved_to_another_object_does_not_decrypt(store):
@@ -134,9 +158,16 @@ def test_a_data_file_moved_to_another_object_does_not_decrypt(store):
         first = f.read()
     with open(files[1], "wb") as f:  # two's file now holds one's bytes
         f.write(first)
+    assert tamper_count(store) == 0 and tamper_events(store) == []
     with pytest.raises(ClientError) as e:
         s3.get_object(Bucket="data", Key="two")["Body"].read()
     assert err(e) == "InternalError"
+    assert_tamper_recorded(store, 1)
+    for ev in tamper_events(store):
+        assert ev["tenant"] == t["id"] and ev["bucket"] == "data"
+    # the object whose file it really is still reads
+    assert s3.get_object(Bucket="data", Key="one")["Body"].read() == \
+        b"one's content"
 
 
 def test_a_data_file_moved_to_another_tenant_does_not_decrypt(store):
@@ -152,9 +183,15 @@ def test_a_data_file_moved_to_another_tenant_does_not_decrypt(store):
         data = f.read()
     with open(fb, "wb") as f:
         f.write(data)
+    assert tamper_count(store) == 0 and tamper_events(store) == []
     with pytest.raises(ClientError) as e:
         sb.get_object(Bucket="data", Key="k")["Body"].read()
     assert err(e) == "InternalError"
+    assert_tamper_recorded(store, 1)
+    for ev in tamper_events(store):
+        assert ev["tenant"] == b["id"] and ev["bucket"] == "data"
+    assert sa.get_object(Bucket="data", Key="k")["Body"].read() == \
+        b"alpha's secret"
 
 
 @pytest.mark.parametrize("key", ["../escape", "a/../../b", "./x", "//x",
@@ -189,22 +226,13 @@ def test_overlong_keys_and_metadata_are_refused(store):
 
 
 def test_malformed_delete_xml_is_refused(store):
-    import botocore.auth
-    import botocore.awsrequest
-    import botocore.credentials
     t = store.tenant("acme")
     s3 = store.s3(t)
     s3.create_bucket(Bucket="data")
     s3.put_object(Bucket="data", Key="k", Body=b"x")
-    creds = botocore.credentials.Credentials(t["access_key_id"],
-                                             t["secret_access_key"])
     for body in (b"<Delete><Object><Key>k</Key></Object>",
                  b"<!DOCTYPE x [<!ENTITY a 'b'>]><Delete/>", b"junk"):
-        req = botocore.awsrequest.AWSRequest(
-            method="POST", url=store.url + "/data?delete", data=body)
-        botocore.auth.S3SigV4Auth(creds, "s3", "us-east-1").add_auth(req)
-        r = requests.post(req.url, data=body, headers=dict(req.headers),
-                          verify=store.pki.ca)
+        r = store.signed(t, "POST", "/data?delete", body)
         assert r.status_code == 400, r.text
         assert b"<Code>MalformedXML</Code>" in r.content
     assert s3.get_object(Bucket="data", Key="k")["Body"].read() == b"x"
@@ -342,3 +370,157 @@ def test_expired_presigned_url_is_refused(store):
     r = requests.get(url, verify=store.pki.ca)
     assert r.status_code == 403
     assert b"AccessDenied" in r.content
+
+
+# ---- requests written by hand: undecodable paths, Expect: 100-continue ----
+
+class RawReply:
+    def __init__(self):
+        self.interim = []  # status lines of 1xx replies, in order
+        self.status = None
+        self.headers = {}
+        self.body = b""
+        self.body_sent = False
+
+
+def raw_request(store, method, path, headers=None, body=b"",
+                expect_continue=False, timeout=3.0):
+    """One request on a fresh TLS connection, written by hand: `path` goes
+    out byte for byte (requests and botocore would re-quote it) and, with
+    expect_continue, the body is sent only once the server has answered
+    `100 Continue`; a final reply that comes first means it is never
+    sent. A server that sends neither within `timeout` fails the test."""
+    import socket
+    import ssl
+    host = store.url.split("://")[1]
+    h = {"Host": host, "Content-Length": str(len(body))}
+    h.update(headers or {})
+    if expect_continue:
+        h["Expect"] = "100-continue"
+    head = f"{method} {path} HTTP/1.1\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in h.items()) + "\r\n"
+    ctx = ssl.create_default_context(cafile=store.pki.ca)
+    out = RawReply()
+    with socket.create_connection(("127.0.0.1", int(host.split(":")[1])),
+                                  timeout=timeout) as raw, \
+            ctx.wrap_socket(raw, server_hostname="localhost") as s:
+        s.sendall(head.encode())
+        if body and not expect_continue:
+            s.sendall(body)
+            out.body_sent = True
+        buf = b""
+        while True:
+            while b"\r\n\r\n" not in buf:
+                try:
+                    chunk = s.recv(65536)
+                except socket.timeout:
+                    raise AssertionError(f"no reply to {method} {path} "
+                                         f"within {timeout} s: {buf!r}")
+                assert chunk, f"connection closed: {buf!r}"
+                buf += chunk
+            block, buf = buf.split(b"\r\n\r\n", 1)
+            lines = block.decode("latin-1").split("\r\n")
+            status = int(lines[0].split()[1])
+            if 100 <= status < 200:
+                out.interim.append(lines[0])
+                if status == 100 and body and not out.body_sent:
+                    s.sendall(body)
+                    out.body_sent = True
+                continue
+            out.status = status
+            for line in lines[1:]:
+                k, v = line.split(":", 1)
+                out.headers[k.strip().lower()] = v.strip()
+            n = int(out.headers.get("content-length", "0"))
+            while len(buf) < n:
+                chunk = s.recv(65536)
+                assert chunk, "connection closed mid-body"
+                buf += chunk
+            out.body = buf[:n]
+            return out
+
+
+def access_log(store, path, count):
+    """The access-log lines of `path` once there are `count` of them (a
+    line is written when the request completes, which may be just after
+    the client has its reply)."""
+    logged = path.replace("%", "%25")  # the log escapes '%'
+    for _ in range(100):
+        lines = [json.loads(line) for line in store.proc.log().splitlines()
+                 if '"msg":"request"' in line and
+                 f'"path":"{logged}"' in line]
+        if len(lines) >= count:
+            return lines
+        time.sleep(0.02)
+    return lines
+
+
+BAD_URIS = ["/data/a%00b", "/data/%00", "/data/a%zz", "/data/a%4",
+            "/data/a%", "/data/ok/%C3%00", "/da%00ta", "/data%zz/k", "/%00"]
+
+
+def test_undecodable_paths_get_invalid_uri_and_store_nothing(store):
+    """A path with a bad %XX escape or an encoded NUL names no object: S3
+    answers 400 InvalidURI, signed or not, before reading the body."""
+    t = store.tenant("acme")
+    s3 = store.s3(t)
+    s3.create_bucket(Bucket="data")
+    body = os.urandom(256 * 1024)
+    for path in BAD_URIS:
+        asks = [
+            ("PUT", store.sign(t, "PUT", path, body), body),
+            ("PUT", {}, body),
+            ("GET", store.sign(t, "GET", path), b""),
+            ("GET", {}, b""),
+            ("DELETE", store.sign(t, "DELETE", path), b""),
+        ]
+        for method, headers, data in asks:
+            r = raw_request(store, method, path, headers, data,
+                            expect_continue=bool(data))
+            what = f"{method} {path} signed={bool(headers)}"
+            assert r.status == 400, (what, r.status, r.body)
+            assert r.interim == [] and not r.body_sent, what
+            assert r.headers["content-type"] == "application/xml", what
+            doc = ElementTree.fromstring(r.body)
+            assert doc.findtext("Code") == "InvalidURI", (what, r.body)
+            assert doc.findtext("Message") == \
+                "Couldn't parse the specified URI.", what
+            assert r.headers.get("x-amz-request-id"), what
+        lines = access_log(store, path, len(asks))
+        assert len(lines) == len(asks), (path, lines)
+        for line in lines:
+            assert line["status"] == 400 and line["bytes_in"] == 0, line
+    assert object_files(store) == []
+    assert s3.list_objects_v2(Bucket="data")["KeyCount"] == 0
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["data"]
+    # a key that merely looks odd is still a key
+    for key in ("a%b", "100%", "%00"):
+        s3.put_object(Bucket="data", Key=key, Body=key.encode())
+        assert s3.get_object(Bucket="data", Key=key)["Body"].read() == \
+            key.encode()
+
+
+def test_expect_100_continue_comes_before_a_signed_put_body(store):
+    t = store.tenant("acme")
+    s3 = store.s3(t)
+    s3.create_bucket(Bucket="data")
+    body = os.urandom(3 * 1024 * 1024 + 7)
+    path = "/data/continued"
+    r = raw_request(store, "PUT", path,
+                    store.sign(t, "PUT", path, body,
+                                   {"Expect": "100-continue"}),
+                    body, expect_continue=True)
+    assert r.interim == ["HTTP/1.1 100 Continue"], r.interim
+    assert r.status == 200, r.body
+    assert r.headers["etag"] == '"' + hashlib.md5(body).hexdigest() + '"'
+    assert s3.get_object(Bucket="data", Key="continued")["Body"].read() == \
+        body
+    # a refusal comes instead of the 100, and the body is never sent
+    wrong = dict(t, secret_access_key="x" + t["secret_access_key"][1:])
+    r = raw_request(store, "PUT", "/data/refused",
+                    store.sign(wrong, "PUT", "/data/refused",
+                                   body), body, expect_continue=True)
+    assert r.status == 403 and r.interim == [] and not r.body_sent
+    assert b"SignatureDoesNotMatch" in r.body
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket="data", Key="refused")

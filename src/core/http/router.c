@@ -265,9 +265,12 @@ int cu_http_url_decode(const char *in, size_t len, char *out, size_t *out_len)
 		}
 		if (c == '\0')
 			return CU_ERR_PARSE;
-		out[o++] = (char)c;
+		if (out != NULL)
+			out[o] = (char)c;
+		o++;
 	}
-	out[o] = '\0';
+	if (out != NULL)
+		out[o] = '\0';
 	if (out_len != NULL)
 		*out_len = o;
 	return 0;
@@ -284,13 +287,19 @@ void cu_http_match_clear(struct cu_http_match *m)
 	m->nparams = 0;
 }
 
-const char *cu_http_match_param(const struct cu_http_match *m, const char *name)
+const char *cu_http_match_param(const struct cu_http_match *m, const char *name,
+                                size_t *len)
 {
+	if (len != NULL)
+		*len = 0;
 	if (m == NULL || name == NULL)
 		return NULL;
 	for (size_t i = 0; i < m->nparams; i++) {
-		if (strcmp(m->params[i].name, name) == 0)
+		if (strcmp(m->params[i].name, name) == 0) {
+			if (len != NULL)
+				*len = m->params[i].len;
 			return m->params[i].value;
+		}
 	}
 	return NULL;
 }

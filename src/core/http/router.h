@@ -16,7 +16,8 @@
  * A trailing '/' in the request path matches only a pattern with a
  * trailing '/' unless CU_HTTP_ROUTE_TRAILING_SLASH makes it optional.
  * Empty segments ("//") never match a literal. A decoded value holding a
- * NUL byte, or a bad %XX escape, makes the path not match (404). */
+ * NUL byte, or a bad %XX escape, makes the path not match (the server
+ * refuses such a path with 400 before it routes). */
 #ifndef CU_HTTP_ROUTER_H
 #define CU_HTTP_ROUTER_H
 
@@ -93,17 +94,19 @@ int cu_http_router_add(cu_http_router_t *r, unsigned methods,
 int cu_http_router_match(const cu_http_router_t *r, unsigned method,
                          const char *path, size_t len, struct cu_http_match *m);
 
-/* cu_http_match_param - a parameter's value from a match, or NULL. */
-const char *cu_http_match_param(const struct cu_http_match *m,
-                                const char *name);
+/* cu_http_match_param - a parameter's value from a match, or NULL;
+ * *len (when len is not NULL) gets its decoded length, 0 when absent. */
+const char *cu_http_match_param(const struct cu_http_match *m, const char *name,
+                                size_t *len);
 
 /* cu_http_match_clear - free a match's values. NULL ok; idempotent. */
 void cu_http_match_clear(struct cu_http_match *m);
 
 /* cu_http_url_decode - percent-decode len bytes of `in` into `out` (room
  * for len + 1 bytes; the result is never longer) and NUL-terminate it;
- * *out_len gets the length. '+' is kept as is. Returns 0, or CU_ERR_PARSE
- * for a bad escape or a decoded NUL byte. */
+ * *out_len gets the length. '+' is kept as is. With out NULL, only checks
+ * that `in` decodes. Returns 0, or CU_ERR_PARSE for a bad escape or a
+ * decoded NUL byte. */
 int cu_http_url_decode(const char *in, size_t len, char *out, size_t *out_len);
 
 /* cu_http_list_next - the next element of a comma-separated header

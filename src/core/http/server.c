@@ -113,7 +113,6 @@ struct cu_http_server {
  * connection. NULL when it could not be allocated (nothing is cached). */
 struct conn {
 	char peer[INET6_ADDRSTRLEN]; /* "" until the first request */
-	int tcp_uncorked;            /* TCP_CORK cleared (see cork()) */
 	/* the client certificate last verified on this connection: its DER,
 	 * fingerprint, and until when the verdict holds (see
 	 * cu_http_req_client_cert_sha256) */
@@ -179,7 +178,6 @@ struct cu_http_req {
 	char fp[CU_HTTP_FINGERPRINT_LEN + 1];
 	/* a reply held in GnuTLS until it is complete (cork()) */
 	gnutls_session_t corked;
-	struct conn *cconn;
 	char target_buf[]; /* what target points to */
 };
 
@@ -555,10 +553,12 @@ static enum MHD_Result flush(cu_http_req_t *req)
  * for the client (one record to decrypt, one wake-up): GnuTLS is corked
  * while MHD writes it and uncorked once MHD reports the request complete
  * (on the same thread, before it reads the next request), which sends
- * header and body as one record in one sendmsg. TCP_CORK is cleared once
- * per connection (MHD believes it set and never sets it again) so that
- * this sendmsg goes out at once. A streamed body counts when its size is
- * known and small (a small object's GET).
+ * header and body as one record in one sendmsg. TCP_CORK is cleared
+ * after it, every time, so that this sendmsg goes out at once: MHD sets
+ * TCP_CORK whenever it believes it off (after it pushed a 100 Continue,
+ * for one) and does not clear it for a reply GnuTLS held, and a socket
+ * left corked holds each later small reply for 200 ms. A streamed body
+ * counts when its size is known and small (a small object's GET).
  *
  * If the client does not read, the uncork has to wait for it: nothing
  * else would send what GnuTLS holds. With a thread per connection it
@@ -577,8 +577,6 @@ static void cork(cu_http_req_t *req)
 
 	if (req->srv->cert == NULL || req->resp == NULL ||
 	    req->bytes_out > (pool ? COALESCE_POOL_MAX : COALESCE_MAX))
-		return;
-	if ((req->cconn = conn_ctx(req->conn)) == NULL)
 		return;
 	if (pool) {
 		int queued = -1;
@@ -634,11 +632,8 @@ static void uncork(cu_http_req_t *req, struct MHD_Connection *conn,
 		(void)poll(&p, 1, COALESCE_POLL_MS);
 		waited += COALESCE_POLL_MS;
 	}
-	if (!req->cconn->tcp_uncorked) {
-		/* also pushes this reply out if TCP_CORK held it */
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
-		req->cconn->tcp_uncorked = 1;
-	}
+	/* also pushes this reply out if TCP_CORK held it */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
 }
 
 /* A failed callback without a reply gets a generic one. */
@@ -685,7 +680,13 @@ const char *cu_http_req_query_string(const cu_http_req_t *req)
 
 const char *cu_http_req_param(const cu_http_req_t *req, const char *name)
 {
-	return cu_http_match_param(&req->match, name);
+	return cu_http_match_param(&req->match, name, NULL);
+}
+
+const char *cu_http_req_param_len(const cu_http_req_t *req, const char *name,
+                                  size_t *len)
+{
+	return cu_http_match_param(&req->match, name, len);
 }
 
 const char *cu_http_req_query(cu_http_req_t *req, const char *name)
@@ -985,6 +986,13 @@ static enum MHD_Result begin(cu_http_req_t *req, const char *method)
 	}
 	req->has_body = (rc == 0 && clen > 0) || te != NULL;
 
+	/* a path that does not decode names nothing, and no route could
+	 * tell the client why it matched none (S3's words) */
+	if (cu_http_url_decode(req->path, req->path_len, NULL, NULL) != 0) {
+		(void)cu_http_reply_error(req, 400, "InvalidURI",
+		                          "Couldn't parse the specified URI.");
+		goto out;
+	}
 	rc = cu_http_router_match(s->router, req->method_bit, req->path,
 	                          req->path_len, &req->match);
 	if (rc == CU_ERR_NOTFOUND && req->match.allowed != 0) {

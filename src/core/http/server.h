@@ -218,6 +218,12 @@ const char *cu_http_req_query_string(const cu_http_req_t *req);
  * percent-decoded; NULL when the pattern has no such parameter. */
 const char *cu_http_req_param(const cu_http_req_t *req, const char *name);
 
+/* cu_http_req_param_len - cu_http_req_param, with the decoded length in
+ * *len as the decoder counted it (0 when absent): a value's length that
+ * never depends on it holding no NUL byte. */
+const char *cu_http_req_param_len(const cu_http_req_t *req, const char *name,
+                                  size_t *len);
+
 /* The decoded value of the first query argument `name` (decoded name
  * compared exactly), "" for `?name` without '=', NULL when absent or
  * when it does not decode (bad %XX, NUL byte). '+' stays '+'. */

@@ -441,6 +441,83 @@ static void multipart_upload_lifecycle(void **state)
 	assert_int_equal(n, 0);
 }
 
+static int in_use(cu_smeta_t *m, const char *path, const char *file)
+{
+	int u = -1;
+
+	assert_int_equal(cu_smeta_path_in_use(m, path, file, &u), 0);
+	assert_true(u == 0 || u == 1);
+	return u;
+}
+
+/* What the start-up sweep keeps: files and multipart directories that a
+ * version or an upload references, and inside a multipart directory only
+ * the part files that a part row names. */
+static void data_files_in_use_are_told_from_orphans(void **state)
+{
+	cu_smeta_t *m = *state;
+	const char *dir = "objects/ta/aa/aaa111.mp";
+	struct cu_smeta_upload u;
+	struct cu_smeta_part p = {0}, chosen[1];
+	struct cu_smeta_object o;
+	char old[CU_SMETA_PATH_MAX + 1], oldf[CU_SMETA_VID_MAX + 1];
+	int replaced = 0;
+
+	assert_int_equal(cu_smeta_bucket_create(m, "ta", "b", 1), 0);
+	obj(&o, "single", "v1", "objects/ta/v1/v1");
+	assert_int_equal(cu_smeta_object_put(m, "ta", "b", &o, old, &replaced),
+	                 0);
+	assert_int_equal(in_use(m, "objects/ta/v1/v1", NULL), 1);
+	assert_int_equal(in_use(m, "objects/ta/v2/v2", NULL), 0);
+	assert_int_equal(in_use(m, dir, NULL), 0);
+
+	memset(&u, 0, sizeof(u));
+	snprintf(u.upload_id, sizeof(u.upload_id), "aaa111");
+	snprintf(u.key, sizeof(u.key), "big");
+	u.key_len = 3;
+	u.tk_version = 1;
+	snprintf(u.path, sizeof(u.path), "%s", dir);
+	assert_int_equal(cu_smeta_upload_create(m, "ta", "b", &u), 0);
+	assert_int_equal(in_use(m, dir, NULL), 1);
+	assert_int_equal(in_use(m, dir, "p1xaa"), 0);
+	p.size = 10;
+	snprintf(p.etag, sizeof(p.etag), "\"e\"");
+	for (uint32_t i = 1; i <= 2; i++) {
+		p.number = i;
+		snprintf(p.file, sizeof(p.file), "p%ux%s", (unsigned)i,
+		         i == 1 ? "aa" : "bb");
+		assert_int_equal(cu_smeta_part_put(m, "ta", "b", "aaa111", &p,
+		                                   oldf, &replaced),
+		                 0);
+	}
+	/* a part re-sent: the file it replaced is no one's */
+	snprintf(p.file, sizeof(p.file), "p2xcc");
+	assert_int_equal(
+	    cu_smeta_part_put(m, "ta", "b", "aaa111", &p, oldf, &replaced), 0);
+	assert_int_equal(in_use(m, dir, "p1xaa"), 1);
+	assert_int_equal(in_use(m, dir, "p2xcc"), 1);
+	assert_int_equal(in_use(m, dir, "p2xbb"), 0);
+	assert_int_equal(in_use(m, dir, "p3xdd"), 0); /* cut off by a crash */
+	assert_int_equal(in_use(m, "objects/ta/bb/other.mp", "p1xaa"), 0);
+	assert_int_equal(in_use(m, "objects/ta/v1/v1", "p1xaa"), 0);
+
+	/* completed with part 1 only: part 2's file is no one's */
+	obj(&o, "big", "aaa111", dir);
+	o.parts = 1;
+	o.size = 10;
+	p.number = 1;
+	snprintf(p.file, sizeof(p.file), "p1xaa");
+	chosen[0] = p;
+	assert_int_equal(cu_smeta_upload_complete(m, "ta", "b", "aaa111", &o,
+	                                          chosen, 1, old, &replaced),
+	                 0);
+	assert_int_equal(in_use(m, dir, NULL), 1);
+	assert_int_equal(in_use(m, dir, "p1xaa"), 1);
+	assert_int_equal(in_use(m, dir, "p2xcc"), 0);
+	assert_int_equal(cu_smeta_path_in_use(NULL, dir, NULL, &replaced),
+	                 CU_ERR_INVAL);
+}
+
 static int count_key(void *arg, const struct cu_smeta_akey *k)
 {
 	if (k->active)
@@ -605,6 +682,8 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(
 	        listing_is_bytewise_with_prefix_and_cursor, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        data_files_in_use_are_told_from_orphans, setup, teardown),
 	    cmocka_unit_test_setup_teardown(multipart_upload_lifecycle, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(

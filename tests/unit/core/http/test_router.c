@@ -61,22 +61,26 @@ static void named_segments_are_captured_and_decoded(void **state)
 {
 	cu_http_router_t *r = make();
 	struct cu_http_match m;
+	size_t n;
 
 	assert_int_equal(match(r, CU_HTTP_GET, "/keys/k1/abc", &m), 0);
 	assert_ptr_equal(m.data, &version);
-	assert_string_equal(cu_http_match_param(&m, "name"), "k1");
-	assert_string_equal(cu_http_match_param(&m, "version"), "abc");
-	assert_null(cu_http_match_param(&m, "op"));
+	assert_string_equal(cu_http_match_param(&m, "name", NULL), "k1");
+	assert_string_equal(cu_http_match_param(&m, "version", NULL), "abc");
+	assert_null(cu_http_match_param(&m, "op", NULL));
 	cu_http_match_clear(&m);
 
 	assert_int_equal(match(r, CU_HTTP_GET, "/keys/a%2Fb%20c", &m), 0);
 	assert_ptr_equal(m.data, &key);
-	assert_string_equal(cu_http_match_param(&m, "name"), "a/b c");
+	assert_string_equal(cu_http_match_param(&m, "name", &n), "a/b c");
+	assert_int_equal(n, 5); /* the decoded length, not the path's */
+	assert_null(cu_http_match_param(&m, "version", &n));
+	assert_int_equal(n, 0);
 	cu_http_match_clear(&m);
 
 	assert_int_equal(match(r, CU_HTTP_POST, "/keys/k/v/wrapkey", &m), 0);
 	assert_ptr_equal(m.data, &op);
-	assert_string_equal(cu_http_match_param(&m, "op"), "wrapkey");
+	assert_string_equal(cu_http_match_param(&m, "op", NULL), "wrapkey");
 	cu_http_match_clear(&m);
 	cu_http_router_free(r);
 }
@@ -130,7 +134,7 @@ static void empty_segments_match_nothing_by_default(void **state)
 	assert_int_equal(match(r, CU_HTTP_GET, "//keys", &m), CU_ERR_NOTFOUND);
 	assert_int_equal(match(r, CU_HTTP_GET, "/list/", &m), 0);
 	assert_ptr_equal(m.data, &list);
-	assert_string_equal(cu_http_match_param(&m, "p"), "");
+	assert_string_equal(cu_http_match_param(&m, "p", NULL), "");
 	cu_http_match_clear(&m);
 	cu_http_router_free(r);
 }
@@ -142,11 +146,11 @@ static void rest_parameter_takes_slashes(void **state)
 
 	assert_int_equal(match(r, CU_HTTP_GET, "/s3/bkt/a/b//c.txt", &m), 0);
 	assert_ptr_equal(m.data, &obj);
-	assert_string_equal(cu_http_match_param(&m, "bucket"), "bkt");
-	assert_string_equal(cu_http_match_param(&m, "key"), "a/b//c.txt");
+	assert_string_equal(cu_http_match_param(&m, "bucket", NULL), "bkt");
+	assert_string_equal(cu_http_match_param(&m, "key", NULL), "a/b//c.txt");
 	cu_http_match_clear(&m);
 	assert_int_equal(match(r, CU_HTTP_GET, "/s3/bkt/dir/", &m), 0);
-	assert_string_equal(cu_http_match_param(&m, "key"), "dir/");
+	assert_string_equal(cu_http_match_param(&m, "key", NULL), "dir/");
 	cu_http_match_clear(&m);
 	cu_http_router_free(r);
 }
@@ -274,6 +278,14 @@ static void url_decoding_is_strict(void **state)
 	assert_int_equal(cu_http_url_decode("%4", 2, out, &n), CU_ERR_PARSE);
 	assert_int_equal(cu_http_url_decode("%g0", 3, out, &n), CU_ERR_PARSE);
 	assert_int_equal(cu_http_url_decode("%00", 3, out, &n), CU_ERR_PARSE);
+	/* without an output, only checked */
+	assert_int_equal(cu_http_url_decode("a%41%6a+", 8, NULL, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(cu_http_url_decode("a%41", 4, NULL, NULL), 0);
+	assert_int_equal(cu_http_url_decode("a%00", 4, NULL, NULL),
+	                 CU_ERR_PARSE);
+	assert_int_equal(cu_http_url_decode("a%4", 3, NULL, NULL),
+	                 CU_ERR_PARSE);
 }
 
 /* The elements of a header list, each as "<elem>" in one string. */
