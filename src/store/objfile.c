@@ -66,8 +66,28 @@ static int sink(void *arg, const unsigned char *data, size_t len)
 	return write_all(w->fd, data, len);
 }
 
+/* fsync the directory holding path p (its part before the last '/'). */
+static int sync_parent(char *p)
+{
+	char *slash = strrchr(p, '/');
+	int fd, rc = 0;
+
+	if (slash == NULL)
+		return 0;
+	*slash = '\0';
+	fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0)
+		rc = CU_ERR_IO;
+	if (fd >= 0)
+		close(fd);
+	*slash = '/';
+	return rc;
+}
+
 /* mkdir -p of rel's directories under data_dir (rel's last component is
- * the file), 0700. */
+ * the file), 0700. A directory made here has its entry synced in its
+ * parent: the file's own fsync and its directory's make the file durable
+ * only once the directory itself is (power loss, not just kill -9). */
 static int make_dirs(const char *data_dir, const char *rel)
 {
 	char p[4096];
@@ -80,8 +100,12 @@ static int make_dirs(const char *data_dir, const char *rel)
 		if (p[i] != '/')
 			continue;
 		p[i] = '\0';
-		if (mkdir(p, 0700) != 0 && errno != EEXIST)
+		if (mkdir(p, 0700) == 0) {
+			if (sync_parent(p) != 0)
+				return CU_ERR_IO;
+		} else if (errno != EEXIST) {
 			return CU_ERR_IO;
+		}
 		p[i] = '/';
 	}
 	return 0;

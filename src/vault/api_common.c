@@ -501,7 +501,8 @@ static int on_headers(cu_http_req_t *req, void *arg)
 		vr->api_version = av;
 	}
 
-	/* 3: may they (read from the database on every request) */
+	/* 3: may they (as the database says now: the memo answers only
+	 * while it has had no commit since) */
 	if (rt->perm != 0) {
 		r = cu_vrbac_check(vr->api->vks, vr->principal, rt->perm,
 		                   rt->key_scoped ? name : NULL);

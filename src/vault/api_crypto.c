@@ -1,9 +1,11 @@
 /* api_crypto.c - key operations of the Azure Key Vault keys REST API:
  * wrapkey, unwrapkey, encrypt, decrypt, sign, verify. The key version's
- * state, attributes and the caller's roles are read from the database for
- * every operation; its loaded material may come from the keystore's key
- * cache (keycache.h), and this operation's handle on it is released (the
- * last handle wipes) when it is done. */
+ * state, attributes and the caller's roles are checked for every
+ * operation, as the database says now (read, or answered by the memo only
+ * while the database has had no commit since: core/memo.h); its loaded
+ * material may come from the keystore's key cache (keycache.h), and this
+ * operation's handle on it is released (the last handle wipes) when it is
+ * done. */
 #include "core/b64.h"
 #include "core/err.h"
 #include "core/secmem.h"
