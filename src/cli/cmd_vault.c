@@ -77,10 +77,11 @@ static int number_opt(const char *name, const char *s, long lo, long hi,
 static void remove_ephemeral(const char *dir)
 {
 	static const char *const files[] = {
-	    "vault.db",     "vault.db-wal",
-	    "vault.db-shm", "audit.db",
-	    "audit.db-wal", "audit.db-shm",
-	    "master.key",   CU_VAULT_ADMIN_TOKEN_FILE,
+	    "vault.db",         "vault.db-wal",
+	    "vault.db-shm",     "audit.db",
+	    "audit.db-wal",     "audit.db-shm",
+	    "master.key",       CU_VAULT_ADMIN_TOKEN_FILE,
+	    CU_VAULT_LOCK_FILE,
 	};
 	char path[256];
 

@@ -101,7 +101,7 @@ static void stop_maintenance(cu_vault_t *v)
 static int lock_data(cu_vault_t *v, const char *dir)
 {
 	(void)mkdir(dir, 0700); /* cu_vks_open says what is wrong with it */
-	return cu_lockfile_take(dir, "vault.lock", "vault", &v->lock_fd);
+	return cu_lockfile_take(dir, CU_VAULT_LOCK_FILE, "vault", &v->lock_fd);
 }
 
 /* Open the keystore; on a vault without principals, make the first

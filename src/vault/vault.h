@@ -50,6 +50,8 @@ struct cu_vault_config {
  * a vault starts with no principal (principal "admin", Key Vault
  * Administrator at "/"). */
 #define CU_VAULT_ADMIN_TOKEN_FILE "admin.token"
+/* The lock a serving vault holds on its data directory (core/lockfile.h). */
+#define CU_VAULT_LOCK_FILE "vault.lock"
 
 /* cu_vault_start - read the TLS files, build and start the server. Returns
  * 0 and *out (stop and free with cu_vault_stop / cu_vault_free),

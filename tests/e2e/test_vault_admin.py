@@ -208,3 +208,25 @@ def test_a_second_vault_on_the_same_data_directory_is_refused(vault):
     assert "another vault is serving" in p.stderr
     # the first one is untouched
     assert vault.request("GET", "/keys?api-version=7.4").status_code == 200
+
+
+def test_a_vault_without_data_leaves_nothing_behind(spawn, dev_pki):
+    """Without --data the vault keeps its files in a temporary directory
+    of its own and removes all of it when it stops (its lock file
+    included)."""
+    import json
+
+    from conftest import start_vault
+    p, url = start_vault(spawn, dev_pki)
+    data = None
+    for line in p.log().splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if "ephemeral" in rec.get("msg", ""):
+            data = rec.get("data")
+    assert data and os.path.isdir(data), p.log()
+    assert os.path.exists(os.path.join(data, "vault.lock"))
+    p.stop()
+    assert not os.path.exists(data), os.listdir(data)
