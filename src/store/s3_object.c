@@ -27,16 +27,15 @@
 
 struct upload {
 	cu_sobj_writer_t *w;
-	cu_sobjmeta_t *meta; /* from the request's headers */
+	cu_sobjmeta_t *meta; /* what the new version keeps (objmeta.h) */
 	char vid[2 * VID_BYTES + 1];
 	char file[CU_SMETA_VID_MAX + 1]; /* UploadPart: the part's file */
 	char dir[CU_SOBJ_PATH_MAX + 1];  /* UploadPart: the upload's */
 	/* CopyObject: reply a CopyObjectResult; with the COPY metadata
-	 * directive, content type and metadata come from the source */
+	 * directive, the content type comes from the source (and meta is
+	 * the source's, opened by cu_s3_copy_object) */
 	int copy;
 	const struct cu_smeta_object *src; /* NULL: from the request */
-	const unsigned char *src_id;
-	size_t src_id_len;
 	unsigned char id[ID_MAX];
 	size_t id_len;
 	uint32_t tk_version;
@@ -362,26 +361,11 @@ int cu_s3_put_end(cu_http_req_t *req, struct cu_s3_req *rq)
 		rc = part_end(req, rq, u);
 		goto out;
 	}
-	if (u->src != NULL) {
-		/* COPY directive: the source's metadata and standard headers,
-		 * resealed for the new version's identity */
-		cu_sobjmeta_t *sm = NULL;
-
-		rc = cu_sobjmeta_open(rq->s3->keys, rq->tenant,
-		                      u->src->tk_version, u->src_id,
-		                      u->src_id_len, u->src->meta_sealed,
-		                      u->src->meta_sealed_len, &sm);
-		if (rc == 0)
-			rc = cu_sobjmeta_seal(
-			    sm, rq->s3->keys, rq->tenant, u->tk_version, u->id,
-			    u->id_len, &o->meta_sealed, &o->meta_sealed_len);
-		cu_sobjmeta_free(sm);
+	if (u->src != NULL)
 		ct = u->src->content_type;
-	} else {
-		rc = cu_sobjmeta_seal(u->meta, rq->s3->keys, rq->tenant,
-		                      u->tk_version, u->id, u->id_len,
-		                      &o->meta_sealed, &o->meta_sealed_len);
-	}
+	rc = cu_sobjmeta_seal(u->meta, rq->s3->keys, rq->tenant, u->tk_version,
+	                      u->id, u->id_len, &o->meta_sealed,
+	                      &o->meta_sealed_len);
 	if (rc == CU_ERR_TOOLARGE) {
 		rc = cu_s3_objmeta_refuse(req, rc);
 		goto out;
@@ -1029,6 +1013,7 @@ int cu_s3_copy_object(cu_http_req_t *req, struct cu_s3_req *rq)
 	const char *dir = cu_http_req_header(req, "x-amz-metadata-directive");
 	char sbucket[CU_SMETA_BUCKET_MAX + 1], *skey = NULL, *version = NULL;
 	struct cu_smeta_object *src = NULL;
+	cu_sobjmeta_t *sm = NULL;
 	struct stream *s = NULL;
 	unsigned char sid[ID_MAX];
 	char *buf = NULL;
@@ -1147,7 +1132,14 @@ int cu_s3_copy_object(cu_http_req_t *req, struct cu_s3_req *rq)
 			rc = upload_sink(rq, (const unsigned char *)buf, got);
 		off += got;
 	}
-	if (rc == CU_ERR_AUTH || rc == CU_ERR_PARSE || rc == CU_ERR_NOTFOUND) {
+	/* COPY directive: the source's metadata, checked as its content is
+	 * (and as a GET checks it) before the new version is written */
+	if (rc == 0 && !replace)
+		rc = cu_sobjmeta_open(rq->s3->keys, rq->tenant, src->tk_version,
+		                      sid, sid_len, src->meta_sealed,
+		                      src->meta_sealed_len, &sm);
+	if (rc == CU_ERR_AUTH || rc == CU_ERR_PARSE || rc == CU_ERR_NOTFOUND ||
+	    rc == CU_ERR_UNSUPPORTED) {
 		security_event(rq->s3, rq->tenant, sbucket, src->version_id,
 		               rc);
 		rc = cu_s3_reply_error(req, 500, "InternalError",
@@ -1162,9 +1154,10 @@ int cu_s3_copy_object(cu_http_req_t *req, struct cu_s3_req *rq)
 
 		u->copy = 1;
 		if (!replace) {
+			cu_sobjmeta_free(u->meta);
+			u->meta = sm;
+			sm = NULL;
 			u->src = src;
-			u->src_id = sid;
-			u->src_id_len = sid_len;
 		}
 		rc = cu_s3_put_end(req, rq);
 		u->src = NULL;
@@ -1175,6 +1168,7 @@ out:
 		free(buf);
 	}
 	stream_free(s);
+	cu_sobjmeta_free(sm);
 	if (src != NULL) {
 		cu_smeta_object_clear(src);
 		free(src);

@@ -560,8 +560,9 @@ static int get_policy(cu_http_req_t *req, struct cu_vapi_req *vr)
 
 /* An ISO 8601 duration of days, weeks, months or years ("P30D") of at
  * least min_days. Azure's minimums: a rotation 7 days after creation or
- * before expiry, a new version's expiry 28 days; below them a policy
- * "P0D" would rotate on every maintenance pass. */
+ * before expiry (so, with timeBeforeExpiry, an expiryTime 7 days longer),
+ * a new version's expiry 28 days; below them a policy "P0D" would rotate
+ * on every maintenance pass. */
 #define ROTATE_MIN_DAYS 7
 #define EXPIRY_MIN_DAYS 28
 
@@ -575,6 +576,7 @@ static int duration_ok(const char *s, int64_t min_days)
 static int put_policy(cu_http_req_t *req, struct cu_vapi_req *vr)
 {
 	json_t *body = NULL, *acts, *a, *keep = NULL, *attrs;
+	int64_t before_max = 0, life = 0;
 	size_t i;
 	int r;
 
@@ -613,6 +615,12 @@ static int put_policy(cu_http_req_t *req, struct cu_vapi_req *vr)
 			             "(P7D)");
 			goto out;
 		}
+		if (strcasecmp(type, "Rotate") == 0 && before != NULL) {
+			int64_t d = 0;
+
+			if (cu_vks_duration(before, &d) == 0 && d > before_max)
+				before_max = d;
+		}
 	}
 	attrs = json_object_get(body, "attributes");
 	if (attrs != NULL && !json_is_object(attrs)) {
@@ -626,6 +634,19 @@ static int put_policy(cu_http_req_t *req, struct cu_vapi_req *vr)
 	        EXPIRY_MIN_DAYS)) {
 		r = bad(req, "'attributes.expiryTime' must be an ISO 8601 "
 		             "duration of at least 28 days, like P90D");
+		goto out;
+	}
+	/* the version a rotation makes expires expiryTime after it, so a
+	 * timeBeforeExpiry that is not 7 days shorter makes it due at once:
+	 * a new version on every maintenance pass */
+	if (before_max > 0 &&
+	    cu_vks_duration(
+	        json_string_value(json_object_get(attrs, "expiryTime")),
+	        &life) == 0 &&
+	    life - before_max < ROTATE_MIN_DAYS * 86400) {
+		r = bad(req, "a Rotate action's timeBeforeExpiry must be at "
+		             "least 7 days (P7D) shorter than "
+		             "'attributes.expiryTime'");
 		goto out;
 	}
 	keep = json_pack("{s:o,s:o}", "lifetimeActions",

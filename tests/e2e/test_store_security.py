@@ -194,6 +194,46 @@ def test_a_data_file_moved_to_another_tenant_does_not_decrypt(store):
         b"alpha's secret"
 
 
+def test_metadata_moved_to_another_object_is_detected_on_get_and_copy(store):
+    """An object's sealed metadata is bound to it like its content: moved
+    to another object's row it does not open, and neither a GET nor a
+    CopyObject that would carry it over (COPY directive) passes it on;
+    each is a tamper event, and the copy leaves no destination."""
+    import sqlite3
+    t = store.tenant("acme")
+    s3 = store.s3(t)
+    s3.create_bucket(Bucket="data")
+    s3.put_object(Bucket="data", Key="one", Body=b"one's content",
+                  Metadata={"owner": "one"}, ContentDisposition="one.txt")
+    s3.put_object(Bucket="data", Key="two", Body=b"two's content",
+                  Metadata={"owner": "two"})
+    db = sqlite3.connect(os.path.join(store.data, "store.db"), timeout=10)
+    with db:
+        db.execute("UPDATE objects SET meta_sealed = (SELECT meta_sealed "
+                   "FROM objects WHERE key = 'one') WHERE key = 'two'")
+    db.close()
+    assert tamper_count(store) == 0 and tamper_events(store) == []
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket="data", Key="two")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert_tamper_recorded(store, 1)
+    seen = len(tamper_events(store))
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket="data", Key="copy",
+                       CopySource={"Bucket": "data", "Key": "two"})
+    assert err(e) == "InternalError"
+    assert_tamper_recorded(store, seen + 1)
+    for ev in tamper_events(store):
+        assert ev["tenant"] == t["id"] and ev["bucket"] == "data"
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket="data", Key="copy")
+    assert err(e) == "404"
+    # the object whose metadata it really is still reads with it
+    one = s3.get_object(Bucket="data", Key="one")
+    assert one["Metadata"] == {"owner": "one"}
+    assert one["ContentDisposition"] == "one.txt"
+
+
 @pytest.mark.parametrize("key", ["../escape", "a/../../b", "./x", "//x",
                                  "x" * 1024, "\u00e9\u00e8/\u4e2d"])
 def test_path_like_keys_are_just_names(store, key):

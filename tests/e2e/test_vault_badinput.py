@@ -130,6 +130,11 @@ def rotate_after(duration):
             "trigger": {"timeAfterCreate": duration}}
 
 
+def rotate_before(duration):
+    return {"action": {"type": "Rotate"},
+            "trigger": {"timeBeforeExpiry": duration}}
+
+
 @pytest.mark.parametrize("policy", [
     {"lifetimeActions": [rotate_after("P0D")]},
     {"lifetimeActions": [rotate_after("P6D")]},
@@ -143,6 +148,13 @@ def rotate_after(duration):
         "timeAfterCreate": "P30D", "timeBeforeExpiry": "P30D"}}]},
     {"lifetimeActions": [{"action": {"type": "Explode"},
                           "trigger": {"timeAfterCreate": "P30D"}}]},
+    # the version a rotation makes would be due at once, or in 6 days
+    {"lifetimeActions": [rotate_before("P28D")],
+     "attributes": {"expiryTime": "P28D"}},
+    {"lifetimeActions": [rotate_before("P60D")],
+     "attributes": {"expiryTime": "P30D"}},
+    {"lifetimeActions": [rotate_after("P30D"), rotate_before("P24D")],
+     "attributes": {"expiryTime": "P30D"}},
 ])
 def test_rotation_policies_below_azures_minimums_are_refused(vault, policy):
     """Azure rotates at the earliest 7 days after creation or before
@@ -154,12 +166,17 @@ def test_rotation_policies_below_azures_minimums_are_refused(vault, policy):
     assert r.json()["error"]["code"] == "BadParameter"
 
 
-def test_rotation_policies_at_azures_minimums_are_taken(vault):
-    vault.key_client().create_oct_key("pol", size=256)
-    policy = {"lifetimeActions": [
+@pytest.mark.parametrize("policy", [
+    {"lifetimeActions": [
         rotate_after("P7D"),
         {"action": {"type": "Notify"}, "trigger": {"timeBeforeExpiry": "P1D"}}],
-        "attributes": {"expiryTime": "P28D"}}
+     "attributes": {"expiryTime": "P28D"}},
+    {"lifetimeActions": [rotate_before("P21D")],
+     "attributes": {"expiryTime": "P28D"}},
+    {"lifetimeActions": [rotate_before("P30D")]},
+])
+def test_rotation_policies_at_azures_minimums_are_taken(vault, policy):
+    vault.key_client().create_oct_key("pol", size=256)
     r = vault.request("PUT", "/keys/pol/rotationpolicy" + AV, json=policy)
     assert r.status_code == 200, r.text
     assert r.json()["lifetimeActions"] == policy["lifetimeActions"]
