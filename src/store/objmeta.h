@@ -47,7 +47,10 @@ const char *cu_sobjmeta_std_name(size_t i);
  * Returns 0 or CU_ERR_NOMEM. */
 int cu_sobjmeta_new(cu_sobjmeta_t **out);
 
-/* cu_sobjmeta_free - free m and wipe what it held. NULL ok. */
+/* cu_sobjmeta_free - free m. NULL ok. Its copies of the standard headers
+ * are wiped; the user metadata, held in jansson strings, is not (it is
+ * tenant content, not key material, and the request's own headers it came
+ * from are not wiped either). */
 void cu_sobjmeta_free(cu_sobjmeta_t *m);
 
 /* cu_sobjmeta_add_user - add the user metadata item name (without
