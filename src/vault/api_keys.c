@@ -563,8 +563,8 @@ static int get_policy(cu_http_req_t *req, struct cu_vapi_req *vr)
  * before expiry (so, with timeBeforeExpiry, an expiryTime 7 days longer),
  * a new version's expiry 28 days; below them a policy "P0D" would rotate
  * on every maintenance pass. */
-#define ROTATE_MIN_DAYS 7
-#define EXPIRY_MIN_DAYS 28
+#define ROTATE_MIN_DAYS (CU_VKS_ROTATE_MIN_S / 86400)
+#define EXPIRY_MIN_DAYS (CU_VKS_EXPIRY_MIN_S / 86400)
 
 static int duration_ok(const char *s, int64_t min_days)
 {
@@ -643,7 +643,7 @@ static int put_policy(cu_http_req_t *req, struct cu_vapi_req *vr)
 	    cu_vks_duration(
 	        json_string_value(json_object_get(attrs, "expiryTime")),
 	        &life) == 0 &&
-	    life - before_max < ROTATE_MIN_DAYS * 86400) {
+	    life - before_max < CU_VKS_ROTATE_MIN_S) {
 		r = bad(req, "a Rotate action's timeBeforeExpiry must be at "
 		             "least 7 days (P7D) shorter than "
 		             "'attributes.expiryTime'");

@@ -1657,7 +1657,14 @@ static int rotation_due(const json_t *policy, int64_t created, int64_t exp,
                         int64_t now)
 {
 	const json_t *acts = json_object_get(policy, "lifetimeActions"), *a;
+	int64_t life = 0;
 	size_t i;
+
+	if (cu_vks_duration(
+	        json_string_value(json_object_get(
+	            json_object_get(policy, "attributes"), "expiryTime")),
+	        &life) != 0)
+		life = 0;
 
 	json_array_foreach(acts, i, a)
 	{
@@ -1671,12 +1678,14 @@ static int rotation_due(const json_t *policy, int64_t created, int64_t exp,
 		if (cu_vks_duration(json_string_value(
 		                        json_object_get(t, "timeAfterCreate")),
 		                    &d) == 0 &&
-		    now >= created + d)
+		    d >= CU_VKS_ROTATE_MIN_S && now >= created + d)
 			return 1;
 		if (exp != 0 &&
 		    cu_vks_duration(json_string_value(
 		                        json_object_get(t, "timeBeforeExpiry")),
 		                    &d) == 0 &&
+		    d >= CU_VKS_ROTATE_MIN_S &&
+		    (life == 0 || life - d >= CU_VKS_ROTATE_MIN_S) &&
 		    now >= exp - d)
 			return 1;
 	}

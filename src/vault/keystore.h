@@ -277,10 +277,19 @@ int cu_vks_policy_set(cu_vks_t *vks, const char *name, const json_t *policy);
  * gets the new version. Returns as cu_vks_create, or CU_ERR_NOTFOUND. */
 int cu_vks_rotate(cu_vks_t *vks, const char *name, struct cu_vks_key *out);
 
+/* Azure's floors for a rotation policy, which the keys API enforces: a
+ * Rotate trigger of at least 7 days, an expiryTime of at least 28, and a
+ * timeBeforeExpiry at least 7 days shorter than the expiryTime. */
+#define CU_VKS_ROTATE_MIN_S (7 * 86400)
+#define CU_VKS_EXPIRY_MIN_S (28 * 86400)
+
 /* cu_vks_rotate_due - rotate every live key whose rotation policy has a
  * "Rotate" lifetime action that is due at `now` (timeAfterCreate after
  * the latest version's creation, or timeBeforeExpiry before its exp).
- * *count (may be NULL) gets how many. Returns 0 or the first error. */
+ * An action below the floors above (a policy stored before they were
+ * enforced) is ignored: it would make every version due at once, a new
+ * key version on every pass. *count (may be NULL) gets how many. Returns
+ * 0 or the first error. */
 int cu_vks_rotate_due(cu_vks_t *vks, int64_t now, int *count);
 
 /* cu_vks_duration - seconds of an ISO 8601 duration of whole days,
