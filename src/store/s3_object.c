@@ -13,7 +13,6 @@
 #include "store/s3.h"
 #include "store/xmlw.h"
 
-#include <ctype.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -758,18 +757,19 @@ static int user_header(void *arg, const char *name, const char *value)
  * (CR, LF) is ignored. */
 static int std_headers(cu_http_req_t *req, const cu_sobjmeta_t *m)
 {
+	/* in cu_sobjmeta_std_name's order */
+	_Static_assert(CU_SOBJMETA_N_STD == 5, "one query name per header");
+	static const char *const query[CU_SOBJMETA_N_STD] = {
+	    "response-cache-control",    "response-content-disposition",
+	    "response-content-encoding", "response-content-language",
+	    "response-expires",
+	};
+
 	for (size_t i = 0; i < CU_SOBJMETA_N_STD; i++) {
 		const char *name = cu_sobjmeta_std_name(i);
-		const char *v;
-		char q[48] = "response-";
-		size_t at = strlen(q);
+		const char *v = cu_http_req_query(req, query[i]);
 		int rc;
 
-		for (const char *p = name; *p != '\0' && at + 1 < sizeof(q);
-		     p++)
-			q[at++] = (char)tolower((unsigned char)*p);
-		q[at] = '\0';
-		v = cu_http_req_query(req, q);
 		if (v != NULL && v[0] != '\0') {
 			rc = cu_http_set_header(req, name, v);
 			if (rc == 0)

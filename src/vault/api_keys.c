@@ -558,25 +558,18 @@ static int get_policy(cu_http_req_t *req, struct cu_vapi_req *vr)
 	return cu_vapi_ok(req, 200, policy_json(vr, p));
 }
 
-/* An ISO 8601 duration of days, weeks, months or years ("P30D") of at
- * least min_days. Azure's minimums: a rotation 7 days after creation or
- * before expiry (so, with timeBeforeExpiry, an expiryTime 7 days longer),
- * a new version's expiry 28 days; below them a policy "P0D" would rotate
- * on every maintenance pass. */
-#define ROTATE_MIN_DAYS (CU_VKS_ROTATE_MIN_S / 86400)
-#define EXPIRY_MIN_DAYS (CU_VKS_EXPIRY_MIN_S / 86400)
-
-static int duration_ok(const char *s, int64_t min_days)
+/* An ISO 8601 duration of days, weeks, months or years ("P30D"). */
+static int duration_ok(const char *s)
 {
 	int64_t secs;
 
-	return cu_vks_duration(s, &secs) == 0 && secs >= min_days * 86400;
+	return cu_vks_duration(s, &secs) == 0;
 }
 
 static int put_policy(cu_http_req_t *req, struct cu_vapi_req *vr)
 {
 	json_t *body = NULL, *acts, *a, *keep = NULL, *attrs;
-	int64_t before_max = 0, life = 0;
+	const char *why = NULL;
 	size_t i;
 	int r;
 
@@ -601,25 +594,12 @@ static int put_policy(cu_http_req_t *req, struct cu_vapi_req *vr)
 		    (strcasecmp(type, "Rotate") != 0 &&
 		     strcasecmp(type, "Notify") != 0) ||
 		    (after == NULL) == (before == NULL) ||
-		    !duration_ok(after ? after : before, 0)) {
+		    !duration_ok(after ? after : before)) {
 			r = bad(req, "each lifetime action needs action.type "
 			             "Rotate or Notify and one trigger "
 			             "(timeAfterCreate or timeBeforeExpiry) "
 			             "as an ISO 8601 duration like P90D");
 			goto out;
-		}
-		if (strcasecmp(type, "Rotate") == 0 &&
-		    !duration_ok(after ? after : before, ROTATE_MIN_DAYS)) {
-			r = bad(req, "a Rotate action's timeAfterCreate or "
-			             "timeBeforeExpiry must be at least 7 days "
-			             "(P7D)");
-			goto out;
-		}
-		if (strcasecmp(type, "Rotate") == 0 && before != NULL) {
-			int64_t d = 0;
-
-			if (cu_vks_duration(before, &d) == 0 && d > before_max)
-				before_max = d;
 		}
 	}
 	attrs = json_object_get(body, "attributes");
@@ -630,23 +610,15 @@ static int put_policy(cu_http_req_t *req, struct cu_vapi_req *vr)
 	if (json_object_get(attrs, "expiryTime") != NULL &&
 	    !json_is_null(json_object_get(attrs, "expiryTime")) &&
 	    !duration_ok(
-	        json_string_value(json_object_get(attrs, "expiryTime")),
-	        EXPIRY_MIN_DAYS)) {
+	        json_string_value(json_object_get(attrs, "expiryTime")))) {
 		r = bad(req, "'attributes.expiryTime' must be an ISO 8601 "
-		             "duration of at least 28 days, like P90D");
+		             "duration like P90D");
 		goto out;
 	}
-	/* the version a rotation makes expires expiryTime after it, so a
-	 * timeBeforeExpiry that is not 7 days shorter makes it due at once:
-	 * a new version on every maintenance pass */
-	if (before_max > 0 &&
-	    cu_vks_duration(
-	        json_string_value(json_object_get(attrs, "expiryTime")),
-	        &life) == 0 &&
-	    life - before_max < CU_VKS_ROTATE_MIN_S) {
-		r = bad(req, "a Rotate action's timeBeforeExpiry must be at "
-		             "least 7 days (P7D) shorter than "
-		             "'attributes.expiryTime'");
+	/* Azure's floors, below which a policy such as "P0D" would rotate
+	 * on every maintenance pass */
+	if (cu_vks_policy_floors(body, &why) != 0) {
+		r = bad(req, why);
 		goto out;
 	}
 	keep = json_pack("{s:o,s:o}", "lifetimeActions",

@@ -1652,41 +1652,79 @@ out:
 	return r;
 }
 
-/* Whether a policy (JSON) asks for a rotation now. */
-static int rotation_due(const json_t *policy, int64_t created, int64_t exp,
-                        int64_t now)
+/* A duration member of obj in seconds; 0 when absent or not one. */
+static int64_t duration_of(const json_t *obj, const char *name)
+{
+	int64_t d = 0;
+
+	if (cu_vks_duration(json_string_value(json_object_get(obj, name)),
+	                    &d) != 0)
+		return 0;
+	return d;
+}
+
+int cu_vks_policy_floors(const json_t *policy, const char **why)
 {
 	const json_t *acts = json_object_get(policy, "lifetimeActions"), *a;
-	int64_t life = 0;
+	const json_t *attrs = json_object_get(policy, "attributes");
+	const json_t *exp = json_object_get(attrs, "expiryTime");
+	int64_t life = duration_of(attrs, "expiryTime"), before_max = 0;
+	const char *w = NULL;
 	size_t i;
-
-	if (cu_vks_duration(
-	        json_string_value(json_object_get(
-	            json_object_get(policy, "attributes"), "expiryTime")),
-	        &life) != 0)
-		life = 0;
 
 	json_array_foreach(acts, i, a)
 	{
 		const json_t *t = json_object_get(a, "trigger");
 		const char *type = json_string_value(
 		    json_object_get(json_object_get(a, "action"), "type"));
-		int64_t d = 0;
+		int64_t after = duration_of(t, "timeAfterCreate");
+		int64_t before = duration_of(t, "timeBeforeExpiry");
 
 		if (type == NULL || strcasecmp(type, "Rotate") != 0)
 			continue;
-		if (cu_vks_duration(json_string_value(
-		                        json_object_get(t, "timeAfterCreate")),
-		                    &d) == 0 &&
-		    d >= CU_VKS_ROTATE_MIN_S && now >= created + d)
+		if (after + before < CU_VKS_ROTATE_MIN_S)
+			w = "a Rotate action's timeAfterCreate or "
+			    "timeBeforeExpiry must be at least 7 days (P7D)";
+		if (before > before_max)
+			before_max = before;
+	}
+	if (w == NULL && exp != NULL && !json_is_null(exp) &&
+	    life < CU_VKS_EXPIRY_MIN_S)
+		w = "'attributes.expiryTime' must be an ISO 8601 duration of "
+		    "at least 28 days, like P90D";
+	/* the version a rotation makes expires expiryTime after it, so a
+	 * timeBeforeExpiry that is not 7 days shorter makes it due at once */
+	if (w == NULL && before_max > 0 && life > 0 &&
+	    life - before_max < CU_VKS_ROTATE_MIN_S)
+		w = "a Rotate action's timeBeforeExpiry must be at least 7 "
+		    "days (P7D) shorter than 'attributes.expiryTime'";
+	if (why != NULL)
+		*why = w;
+	return w == NULL ? 0 : CU_ERR_RANGE;
+}
+
+/* Whether a policy (JSON) asks for a rotation now. */
+static int rotation_due(const json_t *policy, int64_t created, int64_t exp,
+                        int64_t now)
+{
+	const json_t *acts = json_object_get(policy, "lifetimeActions"), *a;
+	size_t i;
+
+	if (cu_vks_policy_floors(policy, NULL) != 0)
+		return 0;
+	json_array_foreach(acts, i, a)
+	{
+		const json_t *t = json_object_get(a, "trigger");
+		const char *type = json_string_value(
+		    json_object_get(json_object_get(a, "action"), "type"));
+		int64_t after = duration_of(t, "timeAfterCreate");
+		int64_t before = duration_of(t, "timeBeforeExpiry");
+
+		if (type == NULL || strcasecmp(type, "Rotate") != 0)
+			continue;
+		if (after > 0 && now >= created + after)
 			return 1;
-		if (exp != 0 &&
-		    cu_vks_duration(json_string_value(
-		                        json_object_get(t, "timeBeforeExpiry")),
-		                    &d) == 0 &&
-		    d >= CU_VKS_ROTATE_MIN_S &&
-		    (life == 0 || life - d >= CU_VKS_ROTATE_MIN_S) &&
-		    now >= exp - d)
+		if (before > 0 && exp != 0 && now >= exp - before)
 			return 1;
 	}
 	return 0;

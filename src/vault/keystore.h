@@ -283,13 +283,19 @@ int cu_vks_rotate(cu_vks_t *vks, const char *name, struct cu_vks_key *out);
 #define CU_VKS_ROTATE_MIN_S (7 * 86400)
 #define CU_VKS_EXPIRY_MIN_S (28 * 86400)
 
+/* cu_vks_policy_floors - whether a rotation policy (JSON: lifetimeActions,
+ * attributes.expiryTime) keeps the floors above, its durations already
+ * known to parse. Returns 0, or CU_ERR_RANGE with *why (may be NULL) a
+ * sentence saying which floor it is under. */
+int cu_vks_policy_floors(const json_t *policy, const char **why);
+
 /* cu_vks_rotate_due - rotate every live key whose rotation policy has a
  * "Rotate" lifetime action that is due at `now` (timeAfterCreate after
  * the latest version's creation, or timeBeforeExpiry before its exp).
- * An action below the floors above (a policy stored before they were
- * enforced) is ignored: it would make every version due at once, a new
- * key version on every pass. *count (may be NULL) gets how many. Returns
- * 0 or the first error. */
+ * A policy below the floors (stored before they were enforced) is
+ * ignored: it would make every version due at once, a new key version on
+ * every pass. *count (may be NULL) gets how many. Returns 0 or the first
+ * error. */
 int cu_vks_rotate_due(cu_vks_t *vks, int64_t now, int *count);
 
 /* cu_vks_duration - seconds of an ISO 8601 duration of whole days,
