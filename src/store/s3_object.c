@@ -1096,6 +1096,13 @@ int cu_s3_copy_object(cu_http_req_t *req, struct cu_s3_req *rq)
 	                        src->version_id, sid, sizeof(sid), &sid_len);
 	if (rc != 0)
 		goto out;
+	/* COPY directive: the source's metadata, checked as its content is
+	 * (and as a GET checks it), before a byte is copied */
+	if (!replace &&
+	    (rc = cu_sobjmeta_open(rq->s3->keys, rq->tenant, src->tk_version,
+	                           sid, sid_len, src->meta_sealed,
+	                           src->meta_sealed_len, &sm)) != 0)
+		goto checked;
 	/* the new version: DEK, file, encryptor, as for a PUT */
 	if ((rc = cu_s3_put_begin(req, rq)) != 0 || cu_http_replied(req))
 		goto out;
@@ -1132,12 +1139,7 @@ int cu_s3_copy_object(cu_http_req_t *req, struct cu_s3_req *rq)
 			rc = upload_sink(rq, (const unsigned char *)buf, got);
 		off += got;
 	}
-	/* COPY directive: the source's metadata, checked as its content is
-	 * (and as a GET checks it) before the new version is written */
-	if (rc == 0 && !replace)
-		rc = cu_sobjmeta_open(rq->s3->keys, rq->tenant, src->tk_version,
-		                      sid, sid_len, src->meta_sealed,
-		                      src->meta_sealed_len, &sm);
+checked:
 	if (rc == CU_ERR_AUTH || rc == CU_ERR_PARSE || rc == CU_ERR_NOTFOUND ||
 	    rc == CU_ERR_UNSUPPORTED) {
 		security_event(rq->s3, rq->tenant, sbucket, src->version_id,
