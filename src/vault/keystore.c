@@ -1663,6 +1663,19 @@ static int64_t duration_of(const json_t *obj, const char *name)
 	return d;
 }
 
+/* Whether lifetime action a rotates; its triggers' durations in seconds
+ * (0: that trigger is not set) into *after and *before. */
+static int rotate_action(const json_t *a, int64_t *after, int64_t *before)
+{
+	const json_t *t = json_object_get(a, "trigger");
+	const char *type = json_string_value(
+	    json_object_get(json_object_get(a, "action"), "type"));
+
+	*after = duration_of(t, "timeAfterCreate");
+	*before = duration_of(t, "timeBeforeExpiry");
+	return type != NULL && strcasecmp(type, "Rotate") == 0;
+}
+
 int cu_vks_policy_floors(const json_t *policy, const char **why)
 {
 	const json_t *acts = json_object_get(policy, "lifetimeActions"), *a;
@@ -1674,13 +1687,9 @@ int cu_vks_policy_floors(const json_t *policy, const char **why)
 
 	json_array_foreach(acts, i, a)
 	{
-		const json_t *t = json_object_get(a, "trigger");
-		const char *type = json_string_value(
-		    json_object_get(json_object_get(a, "action"), "type"));
-		int64_t after = duration_of(t, "timeAfterCreate");
-		int64_t before = duration_of(t, "timeBeforeExpiry");
+		int64_t after, before;
 
-		if (type == NULL || strcasecmp(type, "Rotate") != 0)
+		if (!rotate_action(a, &after, &before))
 			continue;
 		if (after + before < CU_VKS_ROTATE_MIN_S)
 			w = "a Rotate action's timeAfterCreate or "
@@ -1714,13 +1723,9 @@ static int rotation_due(const json_t *policy, int64_t created, int64_t exp,
 		return 0;
 	json_array_foreach(acts, i, a)
 	{
-		const json_t *t = json_object_get(a, "trigger");
-		const char *type = json_string_value(
-		    json_object_get(json_object_get(a, "action"), "type"));
-		int64_t after = duration_of(t, "timeAfterCreate");
-		int64_t before = duration_of(t, "timeBeforeExpiry");
+		int64_t after, before;
 
-		if (type == NULL || strcasecmp(type, "Rotate") != 0)
+		if (!rotate_action(a, &after, &before))
 			continue;
 		if (after > 0 && now >= created + after)
 			return 1;
